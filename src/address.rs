@@ -1,0 +1,117 @@
+//! Email addresses: validation and the "Name <address>" form.
+
+use std::fmt;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{input}` is not a valid email address: {reason}")]
+pub struct AddressError {
+    pub input: String,
+    pub reason: &'static str,
+}
+
+/// A display name and an address, as in `From: "Editor Name" <editor@example.com>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub email: String,
+}
+
+impl Mailbox {
+    pub fn parse(input: &str) -> Result<Mailbox, AddressError> {
+        let input = input.trim();
+        match (input.rfind('<'), input.ends_with('>')) {
+            (Some(open), true) => {
+                let name = input[..open].trim().trim_matches('"').trim();
+                let email = normalize(&input[open + 1..input.len() - 1])?;
+                Ok(Mailbox {
+                    name: (!name.is_empty()).then(|| name.to_string()),
+                    email,
+                })
+            }
+            _ => Ok(Mailbox {
+                name: None,
+                email: normalize(input)?,
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "\"{}\" <{}>", name.replace(['"', '\\'], ""), self.email),
+            None => write!(f, "{}", self.email),
+        }
+    }
+}
+
+/// Validates an address and returns it with the domain lowercased (the local part is kept:
+/// uniqueness is checked case-insensitively by the store).
+pub fn normalize(input: &str) -> Result<String, AddressError> {
+    let err = |reason| AddressError {
+        input: input.to_string(),
+        reason,
+    };
+    let email = input.trim();
+    if email.len() > 254 {
+        return Err(err("longer than 254 characters"));
+    }
+    let (local, domain) = email.rsplit_once('@').ok_or_else(|| err("no @"))?;
+    if local.is_empty() || local.len() > 64 {
+        return Err(err("the part before @ is empty or too long"));
+    }
+    let local_ok = local
+        .chars()
+        .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+    if !local_ok || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err(err("the part before @ has characters mail servers refuse"));
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if !domain_ok {
+        return Err(err("the domain is not a valid host name"));
+    }
+    Ok(format!("{local}@{}", domain.to_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_name_and_address() {
+        let m = Mailbox::parse("\"Ed Itor\" <Ed@Example.COM>").unwrap();
+        assert_eq!(m.name.as_deref(), Some("Ed Itor"));
+        assert_eq!(m.email, "Ed@example.com");
+        assert_eq!(m.to_string(), "\"Ed Itor\" <Ed@example.com>");
+    }
+
+    #[test]
+    fn bare_address() {
+        assert_eq!(Mailbox::parse("a.b+c@x.org").unwrap().email, "a.b+c@x.org");
+    }
+
+    #[test]
+    fn rejects_bad_addresses() {
+        for bad in [
+            "",
+            "plain",
+            "@x.org",
+            "a@",
+            "a@x",
+            "a b@x.org",
+            "a..b@x.org",
+            "a@-x.org",
+            "a@x..org",
+        ] {
+            assert!(normalize(bad).is_err(), "{bad} accepted");
+        }
+    }
+}

@@ -1,0 +1,26 @@
+use std::path::Path;
+
+use crate::issue::IssueId;
+use crate::newsletter::Newsletter;
+
+pub fn run(dir: &Path, names: &[String]) -> anyhow::Result<()> {
+    let newsletter = Newsletter::open(dir)?;
+    let selected: Vec<IssueId> = names
+        .iter()
+        .map(|n| n.parse::<IssueId>())
+        .collect::<Result<_, _>>()?;
+    let started = std::time::Instant::now();
+    let report = crate::build::build(&newsletter, &selected)?;
+    for warning in &report.warnings {
+        eprintln!("warning: {}", warning.message);
+    }
+    println!(
+        "built {} issue{} into {} ({} files) in {:.0?}",
+        report.issues_built,
+        if report.issues_built == 1 { "" } else { "s" },
+        super::display_path(dir, &newsletter.output_dir()),
+        report.files_written.len(),
+        started.elapsed()
+    );
+    Ok(())
+}

@@ -1,0 +1,27 @@
+//! One wiring function per subcommand.
+
+pub mod build;
+pub mod init;
+pub mod new;
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Cli, Command};
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    match cli.command {
+        Command::Init { path } => init::run(&path),
+        Command::New { volume, title } => new::run(&dir, volume, title.as_deref()),
+        Command::Build { issues } => build::run(&dir, &issues),
+    }
+}
+
+/// Shows a path relative to the newsletter folder when it is inside it.
+pub fn display_path(base: &Path, path: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

@@ -1,0 +1,14 @@
+//! dispatch: a newsletter publishing pipeline. Markdown issues in; email, web archive and
+//! readers' replies out.
+
+pub mod address;
+pub mod build;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod fsutil;
+pub mod issue;
+pub mod mail;
+pub mod newsletter;
+pub mod render;
+pub mod store;

@@ -1,0 +1,215 @@
+//! The MIME message a subscriber receives: multipart/alternative, text/plain then text/html,
+//! both UTF-8 and quoted-printable. Written by hand so that the rendered issue is shared by
+//! every recipient and only the personal parts are substituted.
+
+use std::fmt::Write as _;
+
+/// Stands for the personal unsubscribe URL in the rendered issue until a recipient is known.
+pub const UNSUBSCRIBE_MARK: &str = "https://unsubscribe.invalid/DISPATCH-PERSONAL-LINK";
+
+/// The parts of a message shared by every recipient of an issue.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub from: String,
+    pub reply_to: String,
+    pub subject: String,
+    pub list_id: String,
+    pub text: String,
+    pub html: String,
+    /// A boundary that cannot occur in quoted-printable output (which escapes every `=`).
+    pub boundary: String,
+}
+
+/// What changes per recipient.
+#[derive(Debug, Clone)]
+pub struct Personal<'a> {
+    pub to: &'a str,
+    pub message_id: &'a str,
+    /// RFC 2822 date.
+    pub date: &'a str,
+    /// The link in the footer (https when configured, else the mailto).
+    pub unsubscribe_link: &'a str,
+    /// `mailto:` address for List-Unsubscribe.
+    pub unsubscribe_mailto: &'a str,
+    /// `https:` one-click URL, when the newsletter has one.
+    pub unsubscribe_https: Option<&'a str>,
+}
+
+impl Shared {
+    /// The complete message for one recipient, CRLF line ends.
+    pub fn message(&self, p: &Personal<'_>) -> Vec<u8> {
+        let mut out = String::with_capacity(self.html.len() * 11 / 10 + self.text.len() + 2048);
+        header(&mut out, "From", &self.from);
+        header(&mut out, "To", p.to);
+        header(&mut out, "Reply-To", &self.reply_to);
+        header(&mut out, "Subject", &encode_word(&self.subject));
+        header(&mut out, "Date", p.date);
+        header(&mut out, "Message-ID", &format!("<{}>", p.message_id));
+        header(&mut out, "MIME-Version", "1.0");
+        header(&mut out, "List-Id", &self.list_id);
+        let mut unsubscribe = format!("<{}>", p.unsubscribe_mailto);
+        if let Some(https) = p.unsubscribe_https {
+            let _ = write!(unsubscribe, ", <{https}>");
+        }
+        header(&mut out, "List-Unsubscribe", &unsubscribe);
+        if p.unsubscribe_https.is_some() {
+            header(
+                &mut out,
+                "List-Unsubscribe-Post",
+                "List-Unsubscribe=One-Click",
+            );
+        }
+        header(
+            &mut out,
+            "Content-Type",
+            &format!("multipart/alternative; boundary=\"{}\"", self.boundary),
+        );
+        out.push_str("\r\n");
+        for (kind, body) in [("plain", &self.text), ("html", &self.html)] {
+            let _ = write!(
+                out,
+                "--{}\r\nContent-Type: text/{kind}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+                self.boundary
+            );
+            let body = body.replace(UNSUBSCRIBE_MARK, p.unsubscribe_link);
+            quoted_printable(&body, &mut out);
+            out.push_str("\r\n");
+        }
+        let _ = write!(out, "--{}--\r\n", self.boundary);
+        out.into_bytes()
+    }
+}
+
+/// Writes a header, folding at spaces so lines stay under 78 characters where possible.
+fn header(out: &mut String, name: &str, value: &str) {
+    let value: String = value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+    out.push_str(name);
+    out.push(':');
+    let mut line_len = name.len() + 1;
+    for (i, word) in value.split(' ').enumerate() {
+        if i > 0 && line_len + 1 + word.len() > 76 {
+            out.push_str("\r\n");
+            line_len = 0;
+        }
+        out.push(' ');
+        out.push_str(word);
+        line_len += 1 + word.len();
+    }
+    out.push_str("\r\n");
+}
+
+/// RFC 2047 encoded words (UTF-8, base64) for a header value with non-ASCII characters.
+pub fn encode_word(value: &str) -> String {
+    use base64::Engine as _;
+    if value.is_ascii() {
+        return value.to_string();
+    }
+    let engine = base64::engine::general_purpose::STANDARD;
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in value.chars() {
+        // 45 bytes of UTF-8 encode to 60 base64 characters: each word stays under 75.
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(format!("=?utf-8?b?{}?=", engine.encode(&chunk)));
+            chunk.clear();
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(format!("=?utf-8?b?{}?=", engine.encode(&chunk)));
+    }
+    words.join(" ")
+}
+
+/// Quoted-printable (RFC 2045) with CRLF line ends and soft breaks before 76 characters.
+pub fn quoted_printable(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for (index, line) in text.split('\n').enumerate() {
+        if index > 0 {
+            out.push_str("\r\n");
+        }
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let bytes = line.as_bytes();
+        let mut width = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let last = i + 1 == bytes.len();
+            let literal = (b == b' ' || b == b'\t') && !last
+                || (b.is_ascii_graphic() && b != b'=')
+                // A line-initial dot would be doubled by SMTP dot-stuffing anyway; keep it safe.
+                    && !(b == b'.' && width == 0);
+            let len = if literal { 1 } else { 3 };
+            if width + len > 75 {
+                out.push_str("=\r\n");
+                width = 0;
+            }
+            if literal {
+                out.push(b as char);
+            } else {
+                out.push('=');
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 15) as usize] as char);
+            }
+            width += len;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_qp(s: &str) -> String {
+        let joined = s.replace("=\r\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'=' {
+                out.push(u8::from_str_radix(&joined[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap().replace("\r\n", "\n")
+    }
+
+    #[test]
+    fn quoted_printable_round_trips_and_keeps_lines_short() {
+        let text = format!("Grüße = café 😀 {}\n.dot\ntrailing \nend", "x".repeat(200));
+        let mut out = String::new();
+        quoted_printable(&text, &mut out);
+        assert!(out.lines().all(|l| l.len() <= 76), "{out}");
+        assert!(!out.contains(" \r\n"), "trailing space must be encoded");
+        assert_eq!(decode_qp(&out), text);
+    }
+
+    #[test]
+    fn message_has_headers_and_personal_link() {
+        let shared = Shared {
+            from: "\"Ed\" <ed@example.com>".into(),
+            reply_to: "ed@example.com".into(),
+            subject: "Ça va. The Example V1N2".into(),
+            list_id: "\"The Example\" <the-example.example.com>".into(),
+            text: format!("Hello\nUnsubscribe: {UNSUBSCRIBE_MARK}\n"),
+            html: format!("<a href=\"{UNSUBSCRIBE_MARK}\">Unsubscribe</a>"),
+            boundary: "=_b".into(),
+        };
+        let msg = shared.message(&Personal {
+            to: "reader@example.org",
+            message_id: "v1n2.1.x@example.com",
+            date: "Tue, 1 Jan 2030 00:00:00 +0000",
+            unsubscribe_link: "https://u.example.com/TOKEN",
+            unsubscribe_mailto: "mailto:ed@example.com?subject=unsubscribe%20TOKEN",
+            unsubscribe_https: Some("https://u.example.com/TOKEN"),
+        });
+        let msg = String::from_utf8(msg).unwrap();
+        assert!(msg.contains("Subject: =?utf-8?b?"));
+        assert!(msg.contains("Message-ID: <v1n2.1.x@example.com>\r\n"));
+        assert!(msg.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+        assert!(!msg.contains(UNSUBSCRIBE_MARK));
+        assert!(msg.contains("u.example.com/TOKEN"));
+        assert!(msg.ends_with("--=_b--\r\n"));
+    }
+}

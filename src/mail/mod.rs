@@ -1,0 +1,4 @@
+//! Mail: the messages we send, and the ones readers send back.
+
+pub mod compose;
+pub mod token;

@@ -1,0 +1,243 @@
+//! The borrowed view structs the templates receive.
+
+use serde::Serialize;
+
+use super::Templates;
+use super::markdown::{self, Outline};
+use crate::config::Config;
+use crate::issue::{Issue, Issues};
+use crate::store::replies::Published;
+
+/// Invisible characters after the preheader keep mail clients from filling the inbox preview
+/// with the start of the body.
+pub const PREHEADER_PADDING: &str = "&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;";
+
+#[derive(Serialize)]
+pub struct NewsletterView<'a> {
+    pub title: &'a str,
+    pub tagline: Option<&'a str>,
+    pub url: String,
+    pub reply_to: String,
+    pub author: String,
+}
+
+impl<'a> NewsletterView<'a> {
+    pub fn new(config: &'a Config) -> Self {
+        let n = &config.newsletter;
+        let from = crate::address::Mailbox::parse(&n.from).ok();
+        NewsletterView {
+            title: &n.title,
+            tagline: n.tagline.as_deref().filter(|t| !t.trim().is_empty()),
+            url: config.base_url(),
+            reply_to: config.reply_to(),
+            author: from.and_then(|m| m.name).unwrap_or_else(|| n.title.clone()),
+        }
+    }
+}
+
+/// `14 May 2019`.
+pub fn long_date(date: chrono::NaiveDate) -> String {
+    date.format("%-d %B %Y").to_string()
+}
+
+/// The subject line from the newsletter's template.
+pub fn subject(config: &Config, issue: &Issue) -> String {
+    config
+        .newsletter
+        .subject
+        .replace("{title}", &issue.title)
+        .replace("{newsletter}", &config.newsletter.title)
+        .replace("{issue}", &issue.id.to_string())
+        .replace("{volume}", &issue.id.volume.to_string())
+        .replace("{number}", &issue.id.number.to_string())
+}
+
+/// The inbox preview: the front matter's preheader, or the start of the first paragraph.
+pub fn preheader(issue: &Issue, outline: &Outline) -> String {
+    if let Some(p) = &issue.preheader {
+        return p.clone();
+    }
+    let text = outline.first_paragraph_text.trim();
+    if text.chars().count() <= 140 {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(140).collect();
+    let cut = cut.rsplit_once(' ').map(|(a, _)| a).unwrap_or(&cut);
+    format!("{cut}…")
+}
+
+#[derive(Serialize)]
+pub struct IssueView<'a> {
+    pub name: String,
+    pub slug: String,
+    pub volume: u32,
+    pub number: u32,
+    pub title: &'a str,
+    pub date: String,
+    pub date_long: String,
+    pub subject: String,
+    pub preheader: String,
+    pub question: Option<&'a str>,
+    pub url: String,
+    pub body_email: String,
+    pub body_web: String,
+    pub body_text: String,
+}
+
+impl<'a> IssueView<'a> {
+    pub fn full(
+        config: &Config,
+        issue: &'a Issue,
+        templates: &Templates,
+        outline: &Outline,
+    ) -> Self {
+        IssueView {
+            name: issue.id.to_string(),
+            slug: issue.id.slug(),
+            volume: issue.id.volume,
+            number: issue.id.number,
+            title: &issue.title,
+            date: issue.date.to_string(),
+            date_long: long_date(issue.date),
+            subject: subject(config, issue),
+            preheader: preheader(issue, outline),
+            question: issue.question.as_deref(),
+            url: issue_url(config, issue),
+            body_email: markdown::to_email_html(&issue.body, &templates.css),
+            body_web: markdown::to_web_html(&issue.body),
+            body_text: super::text::to_plain_text(&issue.body, super::TEXT_WIDTH),
+        }
+    }
+}
+
+pub fn issue_url(config: &Config, issue: &Issue) -> String {
+    format!("{}{}/", config.base_url(), issue.id.slug())
+}
+
+#[derive(Serialize)]
+pub struct ReplyView {
+    pub name: String,
+    pub text: String,
+    pub email_html: String,
+    pub web_html: String,
+    pub note: Option<String>,
+}
+
+impl ReplyView {
+    pub fn new(reply: &Published, css: &super::css::Stylesheet) -> Self {
+        ReplyView {
+            name: reply.name.clone(),
+            text: reply.text.clone(),
+            email_html: super::reply::to_html(&reply.text, Some(css)),
+            web_html: super::reply::to_html(&reply.text, None),
+            note: reply.note.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct IssueLink<'a> {
+    pub name: String,
+    pub slug: String,
+    pub title: &'a str,
+}
+
+impl<'a> IssueLink<'a> {
+    pub fn new(issue: &'a Issue) -> Self {
+        IssueLink {
+            name: issue.id.to_string(),
+            slug: issue.id.slug(),
+            title: &issue.title,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct PageView<'a> {
+    pub newsletter: &'a NewsletterView<'a>,
+    pub issue: &'a IssueView<'a>,
+    pub previous_question: Option<&'a str>,
+    pub replies: &'a [ReplyView],
+    pub unsubscribe_url: &'a str,
+    pub head_css: &'a str,
+    pub preheader_padding: &'a str,
+    pub older: Option<IssueLink<'a>>,
+    pub newer: Option<IssueLink<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct ArchiveEntry<'a> {
+    pub name: String,
+    pub slug: String,
+    pub title: &'a str,
+    pub date: String,
+    pub date_long: String,
+    pub preheader: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct VolumeView<'a> {
+    pub volume: u32,
+    pub issues: Vec<ArchiveEntry<'a>>,
+}
+
+impl<'a> VolumeView<'a> {
+    /// Newest volume first, newest issue first within it.
+    pub fn group(_config: &Config, issues: &'a Issues) -> Vec<VolumeView<'a>> {
+        let mut volumes: Vec<VolumeView<'a>> = Vec::new();
+        for issue in issues.iter().rev() {
+            let entry = ArchiveEntry {
+                name: issue.id.to_string(),
+                slug: issue.id.slug(),
+                title: &issue.title,
+                date: issue.date.to_string(),
+                date_long: long_date(issue.date),
+                preheader: issue.preheader.as_deref(),
+            };
+            match volumes.last_mut() {
+                Some(v) if v.volume == issue.id.volume => v.issues.push(entry),
+                _ => volumes.push(VolumeView {
+                    volume: issue.id.volume,
+                    issues: vec![entry],
+                }),
+            }
+        }
+        volumes
+    }
+}
+
+#[derive(Serialize)]
+pub struct IndexView<'a> {
+    pub newsletter: &'a NewsletterView<'a>,
+    pub volumes: Vec<VolumeView<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct FeedEntryView<'a> {
+    pub name: String,
+    pub title: &'a str,
+    pub url: String,
+    pub timestamp: String,
+    pub preheader: Option<&'a str>,
+    pub body_web: String,
+}
+
+impl<'a> FeedEntryView<'a> {
+    pub fn new(config: &Config, issue: &'a Issue) -> Self {
+        FeedEntryView {
+            name: issue.id.to_string(),
+            title: &issue.title,
+            url: issue_url(config, issue),
+            timestamp: format!("{}T00:00:00Z", issue.date),
+            preheader: issue.preheader.as_deref(),
+            body_web: markdown::to_web_html(&issue.body),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct FeedView<'a> {
+    pub newsletter: &'a NewsletterView<'a>,
+    pub feed_issues: Vec<FeedEntryView<'a>>,
+    pub updated: String,
+}

@@ -1,0 +1,239 @@
+//! SQLite: subscribers, deliveries, replies, mailbox state and used links.
+//!
+//! One file per newsletter (`subscribers.db`), WAL, foreign keys on, schema versioned by
+//! `PRAGMA user_version`. Every change runs in a transaction.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+pub mod replies;
+
+/// The schema, one entry per version; a database at version N runs entries N.. in order.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE subscribers (
+        id              INTEGER PRIMARY KEY,
+        email           TEXT NOT NULL,
+        email_key       TEXT NOT NULL UNIQUE,
+        name            TEXT,
+        status          TEXT NOT NULL DEFAULT 'active'
+                        CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+    CREATE TABLE sends (
+        volume      INTEGER NOT NULL,
+        number      INTEGER NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        PRIMARY KEY (volume, number)
+    );
+    CREATE TABLE deliveries (
+        volume          INTEGER NOT NULL,
+        number          INTEGER NOT NULL,
+        subscriber_id   INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        email           TEXT NOT NULL,
+        message_id      TEXT NOT NULL UNIQUE,
+        state           TEXT NOT NULL DEFAULT 'queued'
+                        CHECK (state IN ('queued', 'sending', 'sent', 'deferred', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        last_error      TEXT,
+        updated_at      TEXT NOT NULL,
+        PRIMARY KEY (volume, number, subscriber_id),
+        FOREIGN KEY (volume, number) REFERENCES sends(volume, number)
+    );
+    CREATE INDEX deliveries_state ON deliveries(volume, number, state);
+    CREATE TABLE replies (
+        id             INTEGER PRIMARY KEY,
+        message_id     TEXT NOT NULL UNIQUE,
+        volume         INTEGER,
+        number         INTEGER,
+        subscriber_id  INTEGER REFERENCES subscribers(id) ON DELETE SET NULL,
+        from_address   TEXT NOT NULL,
+        from_name      TEXT,
+        subject        TEXT NOT NULL,
+        received_at    TEXT,
+        text           TEXT NOT NULL,
+        status         TEXT NOT NULL DEFAULT 'pending'
+                       CHECK (status IN ('pending', 'approved', 'rejected')),
+        note           TEXT,
+        anonymous      INTEGER NOT NULL DEFAULT 0,
+        display_name   TEXT,
+        imported_at    TEXT NOT NULL
+    );
+    CREATE INDEX replies_issue ON replies(volume, number, status);
+    CREATE TABLE inbound (
+        message_id  TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+    );
+    CREATE TABLE mailboxes (
+        name         TEXT PRIMARY KEY,
+        uidvalidity  INTEGER NOT NULL,
+        last_uid     INTEGER NOT NULL
+    );
+    CREATE TABLE links (
+        id        TEXT PRIMARY KEY,
+        url       TEXT NOT NULL,
+        title     TEXT NOT NULL,
+        source    TEXT NOT NULL,
+        used_in   TEXT NOT NULL,
+        used_at   TEXT NOT NULL
+    );
+    "#,
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path} has schema version {found}, newer than this dispatch knows ({known}): upgrade dispatch"
+)]
+pub struct NewerSchema {
+    pub path: String,
+    pub found: i64,
+    pub known: i64,
+}
+
+/// An open newsletter database.
+pub struct Store {
+    pub conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating on first use) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open the database {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Self::setup(conn, &path.display().to_string())
+    }
+
+    /// Opens an existing database for reading only, or `None` when there is none yet: building
+    /// an issue must not create the database.
+    pub fn open_existing_read_only(path: &Path) -> anyhow::Result<Option<Store>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("cannot open the database {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version != MIGRATIONS.len() as i64 {
+            // An older schema gets migrated by the next command that writes; a newer is refused.
+            drop(conn);
+            return Store::open(path).map(Some);
+        }
+        Ok(Some(Store { conn }))
+    }
+
+    /// A private in-memory database with the real schema, for tests.
+    pub fn open_in_memory() -> anyhow::Result<Store> {
+        Self::setup(Connection::open_in_memory()?, ":memory:")
+    }
+
+    fn setup(mut conn: Connection, name: &str) -> anyhow::Result<Store> {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn, name)?;
+        Ok(Store { conn })
+    }
+
+    /// A value of the `meta` table, created with `init` the first time it is asked for.
+    pub fn meta_or_init(&self, key: &str, init: impl FnOnce() -> String) -> anyhow::Result<String> {
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?;
+        if let Some(value) = found {
+            return Ok(value);
+        }
+        let value = init();
+        self.conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))?)
+    }
+
+    /// The secret under which unsubscribe tokens are made; generated once per database.
+    pub fn secret(&self) -> anyhow::Result<Vec<u8>> {
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let encoded = self.meta_or_init("secret", || {
+            let bytes: [u8; 32] = rand::random();
+            engine.encode(bytes)
+        })?;
+        engine
+            .decode(encoded)
+            .context("the database's secret is damaged")
+    }
+}
+
+fn migrate(conn: &mut Connection, name: &str) -> anyhow::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(NewerSchema {
+            path: name.to_string(),
+            found: version,
+            known,
+        }
+        .into());
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("migrating {name} to schema version {}", index + 1))?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The current time as stored: RFC 3339 in UTC, second precision.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let secret = Store::open(&path).unwrap().secret().unwrap();
+        assert_eq!(secret.len(), 32);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.secret().unwrap(), secret, "the secret is kept");
+        let v: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn refuses_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        Store::open(&path)
+            .unwrap()
+            .conn
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let err = Store::open(&path).err().unwrap();
+        assert!(err.downcast_ref::<NewerSchema>().is_some(), "{err:#}");
+    }
+}
