@@ -40,6 +40,16 @@ pub enum Command {
         #[arg(value_name = "ISSUE")]
         issues: Vec<String>,
     },
+    /// Preview the web archive and each email locally, rebuilt on change; also answers the
+    /// one-click unsubscribe URL when `newsletter.unsubscribe_url` is set.
+    Serve {
+        /// Port on 127.0.0.1.
+        #[arg(long, default_value_t = 8000, conflicts_with = "listen")]
+        port: u16,
+        /// Address to listen on instead, e.g. 0.0.0.0:8000 behind an HTTPS proxy.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
 }
 
 #[cfg(test)]
