@@ -52,60 +52,35 @@ pub fn build(newsletter: &Newsletter, selected: &[IssueId]) -> anyhow::Result<Re
 
     let mut report = Report::default();
     let out = newsletter.output_dir();
-    for (issue, r) in chosen.iter().zip(&rendered) {
-        check_issue(issue, r, &mut report.warnings);
+    let email = out.join("email");
+    let web = out.join("web");
+    let unsubscribe = preview_unsubscribe(newsletter);
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::with_capacity(chosen.len() * 4 + 3);
+    for (issue, r) in chosen.iter().zip(rendered) {
         let slug = issue.id.slug();
-        let eml = preview_message(newsletter, issue, r);
+        let eml = preview_message(newsletter, issue, &r);
+        check_issue(issue, &r, html_part_len(&eml), &mut report.warnings);
         let html = r
             .email_html
-            .replace(compose::UNSUBSCRIBE_MARK, &preview_unsubscribe(newsletter));
+            .replace(compose::UNSUBSCRIBE_MARK, &unsubscribe);
         let text = r
             .email_text
-            .replace(compose::UNSUBSCRIBE_MARK, &preview_unsubscribe(newsletter));
-        write(
-            &mut report,
-            out.join("email").join(format!("{slug}.html")),
-            html.as_bytes(),
-        )?;
-        write(
-            &mut report,
-            out.join("email").join(format!("{slug}.txt")),
-            text.as_bytes(),
-        )?;
-        write(
-            &mut report,
-            out.join("email").join(format!("{slug}.eml")),
-            &eml,
-        )?;
-        write(
-            &mut report,
-            out.join("web").join(&slug).join("index.html"),
-            r.web_html.as_bytes(),
-        )?;
+            .replace(compose::UNSUBSCRIBE_MARK, &unsubscribe);
+        files.push((email.join(format!("{slug}.html")), html.into_bytes()));
+        files.push((email.join(format!("{slug}.txt")), text.into_bytes()));
+        files.push((email.join(format!("{slug}.eml")), eml));
+        files.push((web.join(&slug).join("index.html"), r.web_html.into_bytes()));
     }
-    write(
-        &mut report,
-        out.join("web").join("index.html"),
-        index.as_bytes(),
-    )?;
-    write(
-        &mut report,
-        out.join("web").join("feed.xml"),
-        feed.as_bytes(),
-    )?;
-    write(
-        &mut report,
-        out.join("web").join("style.css"),
-        templates.web_css.as_bytes(),
-    )?;
+    files.push((web.join("index.html"), index.into_bytes()));
+    files.push((web.join("feed.xml"), feed.into_bytes()));
+    files.push((
+        web.join("style.css"),
+        templates.web_css.clone().into_bytes(),
+    ));
+    crate::fsutil::write_all_atomic(&files)?;
+    report.files_written = files.into_iter().map(|(p, _)| p).collect();
     report.issues_built = chosen.len();
     Ok(report)
-}
-
-fn write(report: &mut Report, path: PathBuf, contents: &[u8]) -> anyhow::Result<()> {
-    crate::fsutil::write_atomic(&path, contents)?;
-    report.files_written.push(path);
-    Ok(())
 }
 
 /// The approved replies each chosen issue publishes: those to the issue before it.
@@ -168,16 +143,23 @@ fn render_all(
     Ok(all)
 }
 
-fn check_issue(issue: &Issue, r: &RenderedIssue, warnings: &mut Vec<Warning>) {
-    let mut encoded = String::new();
-    compose::quoted_printable(&r.email_html, &mut encoded);
-    if encoded.len() > render::GMAIL_CLIP_WARN_BYTES {
+/// The encoded size of the message's HTML part: from its part header to the closing boundary
+/// (the HTML is the last part).
+fn html_part_len(eml: &[u8]) -> usize {
+    let marker = b"Content-Type: text/html";
+    eml.windows(marker.len())
+        .rposition(|w| w == marker)
+        .map_or(eml.len(), |start| eml.len() - start)
+}
+
+fn check_issue(issue: &Issue, r: &RenderedIssue, encoded_html: usize, warnings: &mut Vec<Warning>) {
+    if encoded_html > render::GMAIL_CLIP_WARN_BYTES {
         warnings.push(Warning {
             message: format!(
                 "{}: {}: the email's HTML part is {} bytes encoded; Gmail clips messages above about 102 KB",
                 issue.path.display(),
                 issue.id,
-                encoded.len()
+                encoded_html
             ),
         });
     }
