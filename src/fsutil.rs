@@ -1,7 +1,7 @@
 //! Atomic file writes: a temp file in the same folder, then a rename.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
@@ -10,7 +10,9 @@ use anyhow::Context as _;
 pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let dir = parent(path);
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_atomic_in_existing_dir(path, contents)
+    let mut staged = Staged::default();
+    staged.stage(path.to_path_buf(), contents)?;
+    staged.commit()
 }
 
 fn parent(path: &Path) -> &Path {
@@ -29,53 +31,89 @@ fn unchanged(path: &Path, contents: &[u8]) -> bool {
     }
 }
 
-/// Writes many files atomically, creating each folder once and spreading the writes over a few
-/// threads (file creation is bound by the file system's latency, not by the CPU).
-pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Result<()> {
-    let mut dirs: Vec<&Path> = files.iter().map(|(p, _)| parent(p)).collect();
-    dirs.sort();
-    dirs.dedup();
-    for dir in dirs {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let chunk = files.len().div_ceil(4).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .try_for_each(|(p, c)| write_atomic_in_existing_dir(p, c))
-                })
-            })
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("writing files failed")))
-        })
-    })
+/// Files written to temporary names beside their destinations, renamed into place together by
+/// [`Staged::commit`]. Dropped without a commit, the temporary files are removed: a failure
+/// half-way leaves every destination as it was.
+#[derive(Default)]
+pub struct Staged {
+    files: Vec<(tempfile::TempPath, PathBuf)>,
 }
 
-fn write_atomic_in_existing_dir(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    if unchanged(path, contents) {
-        return Ok(());
+impl Staged {
+    /// Stages `contents` for `path` (whose folder must exist); nothing is staged when the file
+    /// already holds exactly these bytes.
+    pub fn stage(&mut self, path: PathBuf, contents: &[u8]) -> anyhow::Result<()> {
+        if unchanged(&path, contents) {
+            return Ok(());
+        }
+        let dir = parent(&path);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".dispatch-")
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        tmp.write_all(contents)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        self.files.push((tmp.into_temp_path(), path));
+        Ok(())
     }
-    let dir = parent(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".dispatch-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(contents)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+
+    pub fn extend(&mut self, other: Staged) {
+        self.files.extend(other.files);
+    }
+
+    /// How many files changed.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Renames every staged file into place.
+    pub fn commit(self) -> anyhow::Result<()> {
+        for (tmp, path) in self.files {
+            tmp.persist(&path)
+                .map_err(|e| e.error)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn staged_files_appear_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.txt");
+        std::fs::write(&a, b"old").unwrap();
+        let mut staged = Staged::default();
+        staged.stage(a.clone(), b"new").unwrap();
+        staged.stage(dir.path().join("b.txt"), b"b").unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"old");
+        drop(staged);
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            b"old",
+            "dropped: nothing changes"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temp files removed"
+        );
+        let mut staged = Staged::default();
+        staged.stage(a.clone(), b"new").unwrap();
+        staged.stage(dir.path().join("b.txt"), b"b").unwrap();
+        staged.commit().unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"new");
+        let mut unchanged = Staged::default();
+        unchanged.stage(a, b"new").unwrap();
+        assert!(unchanged.is_empty());
+    }
 
     #[test]
     fn writes_and_replaces() {
