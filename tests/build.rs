@@ -41,11 +41,7 @@ fn init() -> (tempfile::TempDir, PathBuf) {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     (tmp, dir)
 }
 
@@ -86,9 +82,7 @@ fn output_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.join("build")];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
         for e in entries {
             let p = e.unwrap().path();
             if p.is_dir() {
@@ -129,10 +123,7 @@ fn init_new_build_writes_every_output() {
     ] {
         assert!(dir.join(rel).is_file(), "{rel} missing");
     }
-    assert_eq!(
-        ok(&dir, &["new", "--volume", "2"]).split(':').next(),
-        Some("V2N1")
-    );
+    assert_eq!(ok(&dir, &["new", "--volume", "2"]).split(':').next(), Some("V2N1"));
 }
 
 #[test]
@@ -142,41 +133,20 @@ fn email_html_is_self_contained_and_inlined() {
     ok(&dir, &["build", "v1n2"]);
     let html = read(&dir, "build/email/v1n2.html");
     assert!(!html.contains("<script"), "no script");
-    assert!(
-        !html.contains("<link rel=\"stylesheet\""),
-        "no external stylesheet"
-    );
+    assert!(!html.contains("<link rel=\"stylesheet\""), "no external stylesheet");
     assert!(html.contains("name=\"color-scheme\""));
     assert!(html.contains("A preheader for the inbox."));
-    assert!(
-        html.contains("display:none") || html.contains("display: none"),
-        "hidden preheader"
-    );
+    assert!(html.contains("display:none") || html.contains("display: none"), "hidden preheader");
     assert!(html.contains("alt=\"A chart of builds per week\""));
     // Styles are inlined on the Markdown body's elements.
-    for tag in [
-        "<p style=\"",
-        "<blockquote style=\"",
-        "<table",
-        "<code style=\"",
-    ] {
+    for tag in ["<p style=\"", "<blockquote style=\"", "<table", "<code style=\""] {
         assert!(html.contains(tag), "{tag} not styled");
     }
-    assert!(
-        html.contains("max-width:600px")
-            || html.contains("max-width: 600px")
-            || html.contains("width=\"600\"")
-    );
-    assert!(
-        html.contains("This is Volume 1, Number 2 of My Newsletter."),
-        "colophon"
-    );
+    assert!(html.contains("max-width:600px") || html.contains("max-width: 600px") || html.contains("width=\"600\""));
+    assert!(html.contains("This is Volume 1, Number 2 of My Newsletter."), "colophon");
     assert!(html.contains("What did you build this week?"), "question");
     assert!(html.contains("Just hit reply"));
-    assert!(
-        html.contains("Tables &amp; &quot;quotes&quot;")
-            || html.contains("Tables &amp; \"quotes\"")
-    );
+    assert!(html.contains("Tables &amp; &quot;quotes&quot;") || html.contains("Tables &amp; \"quotes\""));
     let mut encoded = String::new();
     dispatch::mail::compose::quoted_printable(&html, &mut encoded);
     assert!(encoded.len() < 100_000);
@@ -188,24 +158,12 @@ fn plain_text_is_readable() {
     write_issue(&dir, "v1n2.md", ISSUE_2);
     ok(&dir, &["build", "1.2"]);
     let text = read(&dir, "build/email/v1n2.txt");
-    assert!(
-        !text.contains('<') || !text.contains("</"),
-        "no HTML left: {text}"
-    );
-    assert!(
-        text.contains("Tables & \"quotes\". My Newsletter V1N2"),
-        "{text}"
-    );
+    assert!(!text.contains('<') || !text.contains("</"), "no HTML left: {text}");
+    assert!(text.contains("Tables & \"quotes\". My Newsletter V1N2"), "{text}");
     assert!(text.contains("https://example.org/a?b=1&c=2"), "{text}");
     assert!(text.contains("nested"), "{text}");
-    assert!(
-        text.contains("This is Volume 1, Number 2 of My Newsletter."),
-        "{text}"
-    );
-    assert!(
-        text.contains("What did you build this week? Just hit reply"),
-        "{text}"
-    );
+    assert!(text.contains("This is Volume 1, Number 2 of My Newsletter."), "{text}");
+    assert!(text.contains("What did you build this week? Just hit reply"), "{text}");
     assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
 }
 
@@ -215,21 +173,8 @@ fn eml_is_a_complete_multipart_message() {
     write_issue(&dir, "v1n2.md", ISSUE_2);
     ok(&dir, &["build", "V1N2"]);
     let eml = read(&dir, "build/email/v1n2.eml");
-    for header in [
-        "From: ",
-        "To: ",
-        "Reply-To: ",
-        "Subject: ",
-        "Date: ",
-        "Message-ID: <",
-        "MIME-Version: 1.0",
-        "List-Unsubscribe: <mailto:",
-        "List-Id: ",
-    ] {
-        assert!(
-            eml.contains(&format!("\r\n{header}")) || eml.starts_with(header),
-            "{header} missing"
-        );
+    for header in ["From: ", "To: ", "Reply-To: ", "Subject: ", "Date: ", "Message-ID: <", "MIME-Version: 1.0", "List-Unsubscribe: <mailto:", "List-Id: "] {
+        assert!(eml.contains(&format!("\r\n{header}")) || eml.starts_with(header), "{header} missing");
     }
     let plain = eml.find("Content-Type: text/plain; charset=utf-8").unwrap();
     let html = eml.find("Content-Type: text/html; charset=utf-8").unwrap();
@@ -241,31 +186,20 @@ fn eml_is_a_complete_multipart_message() {
 fn atom_feed_parses_and_archive_is_newest_first() {
     let (_tmp, dir) = init();
     write_issue(&dir, "v1n2.md", ISSUE_2);
-    write_issue(
-        &dir,
-        "v2n1.md",
-        &ISSUE_2
-            .replace("volume: 1\nnumber: 2", "volume: 2\nnumber: 1")
-            .replace("Tables", "Later"),
-    );
+    write_issue(&dir, "v2n1.md", &ISSUE_2.replace("volume: 1\nnumber: 2", "volume: 2\nnumber: 1").replace("Tables", "Later"));
     ok(&dir, &["build"]);
     let feed = read(&dir, "build/web/feed.xml");
     let parsed = feed_rs::parser::parse(feed.as_bytes()).expect("the feed parses");
     assert_eq!(parsed.entries.len(), 3);
     let first = parsed.entries[0].title.as_ref().unwrap().content.clone();
     assert!(first.starts_with("V2N1"), "{first}");
-    assert_eq!(
-        parsed.entries[0].links[0].href,
-        "https://newsletter.example.com/v2n1/"
-    );
+    assert_eq!(parsed.entries[0].links[0].href, "https://newsletter.example.com/v2n1/");
     let index = read(&dir, "build/web/index.html");
     let v2 = index.find("Volume 2").unwrap();
     let v1 = index.find("Volume 1").unwrap();
     assert!(v2 < v1, "newest volume first");
     let page = read(&dir, "build/web/v1n2/index.html");
-    assert!(
-        page.contains("<link rel=\"canonical\" href=\"https://newsletter.example.com/v1n2/\">")
-    );
+    assert!(page.contains("<link rel=\"canonical\" href=\"https://newsletter.example.com/v1n2/\">"));
 }
 
 #[test]
@@ -273,22 +207,10 @@ fn building_twice_gives_identical_files() {
     let (_tmp, dir) = init();
     write_issue(&dir, "v1n2.md", ISSUE_2);
     ok(&dir, &["build"]);
-    let first: Vec<(PathBuf, Vec<u8>)> = output_files(&dir)
-        .into_iter()
-        .map(|p| {
-            let b = std::fs::read(&p).unwrap();
-            (p, b)
-        })
-        .collect();
+    let first: Vec<(PathBuf, Vec<u8>)> = output_files(&dir).into_iter().map(|p| { let b = std::fs::read(&p).unwrap(); (p, b) }).collect();
     std::fs::remove_dir_all(dir.join("build")).unwrap();
     ok(&dir, &["build"]);
-    let second: Vec<(PathBuf, Vec<u8>)> = output_files(&dir)
-        .into_iter()
-        .map(|p| {
-            let b = std::fs::read(&p).unwrap();
-            (p, b)
-        })
-        .collect();
+    let second: Vec<(PathBuf, Vec<u8>)> = output_files(&dir).into_iter().map(|p| { let b = std::fs::read(&p).unwrap(); (p, b) }).collect();
     assert_eq!(first.len(), second.len());
     for (a, b) in first.iter().zip(&second) {
         assert_eq!(a.0, b.0);
@@ -300,52 +222,19 @@ fn building_twice_gives_identical_files() {
 #[test]
 fn broken_inputs_fail_and_write_nothing() {
     let cases: &[(&str, &str, &str, &str)] = &[
-        (
-            "unknown field",
-            "v1n2.md",
-            "---\nvolume: 1\nnumber: 2\ntitle: T\ndate: 2030-01-01\nauthor: me\n---\nx\n",
-            "v1n2.md:6: `author`",
-        ),
-        (
-            "wrong type",
-            "v1n2.md",
-            "---\nvolume: one\nnumber: 2\ntitle: T\ndate: 2030-01-01\n---\nx\n",
-            "v1n2.md:2: `volume`",
-        ),
-        (
-            "missing field",
-            "v1n2.md",
-            "---\nvolume: 1\nnumber: 2\ndate: 2030-01-01\n---\nx\n",
-            "`title`",
-        ),
-        (
-            "broken yaml",
-            "v1n2.md",
-            "---\nvolume: 1\nnumber: 2\ntitle: [open\ndate: 2030-01-01\n---\nx\n",
-            "v1n2.md:",
-        ),
-        (
-            "bad date",
-            "v1n2.md",
-            "---\nvolume: 1\nnumber: 2\ntitle: T\ndate: soon\n---\nx\n",
-            "v1n2.md:5",
-        ),
-        (
-            "duplicate",
-            "zz-copy.md",
-            "---\nvolume: 1\nnumber: 1\ntitle: Copy\ndate: 2030-01-01\n---\nx\n",
-            "zz-copy.md:3: `number`: V1N1 is already used by",
-        ),
+        ("unknown field", "v1n2.md", "---\nvolume: 1\nnumber: 2\ntitle: T\ndate: 2030-01-01\nauthor: me\n---\nx\n", "v1n2.md:6: `author`"),
+        ("wrong type", "v1n2.md", "---\nvolume: one\nnumber: 2\ntitle: T\ndate: 2030-01-01\n---\nx\n", "v1n2.md:2: `volume`"),
+        ("missing field", "v1n2.md", "---\nvolume: 1\nnumber: 2\ndate: 2030-01-01\n---\nx\n", "`title`"),
+        ("broken yaml", "v1n2.md", "---\nvolume: 1\nnumber: 2\ntitle: [open\ndate: 2030-01-01\n---\nx\n", "v1n2.md:"),
+        ("bad date", "v1n2.md", "---\nvolume: 1\nnumber: 2\ntitle: T\ndate: soon\n---\nx\n", "v1n2.md:5"),
+        ("duplicate", "zz-copy.md", "---\nvolume: 1\nnumber: 1\ntitle: Copy\ndate: 2030-01-01\n---\nx\n", "zz-copy.md:3: `number`: V1N1 is already used by"),
         ("no front matter", "v1n2.md", "just text\n", "v1n2.md:1"),
     ];
     for (what, file, text, expected) in cases {
         let (_tmp, dir) = init();
         write_issue(&dir, file, text);
         let err = fails(&dir, &["build"]);
-        assert!(
-            err.contains(expected),
-            "{what}: expected `{expected}` in: {err}"
-        );
+        assert!(err.contains(expected), "{what}: expected `{expected}` in: {err}");
         assert!(!dir.join("build").exists(), "{what}: something was written");
     }
 }
@@ -388,12 +277,7 @@ fn unknown_issue_and_bad_names_are_errors() {
 #[test]
 fn init_refuses_a_non_empty_folder() {
     let (_tmp, dir) = init();
-    let out = Command::cargo_bin("dispatch")
-        .unwrap()
-        .arg("init")
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = Command::cargo_bin("dispatch").unwrap().arg("init").arg(&dir).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
 }
@@ -418,19 +302,9 @@ fn the_example_newsletter_builds() {
     }
     std::fs::copy(root.join("config.yaml"), tmp.path().join("config.yaml")).unwrap();
     let out = dispatch(tmp.path(), &["build"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stderr.is_empty(),
-        "warnings: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ids = std::fs::read_dir(tmp.path().join("issues"))
-        .unwrap()
-        .count();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "warnings: {}", String::from_utf8_lossy(&out.stderr));
+    let ids = std::fs::read_dir(tmp.path().join("issues")).unwrap().count();
     assert!(ids >= 4);
     for e in std::fs::read_dir(tmp.path().join("build/email")).unwrap() {
         let p = e.unwrap().path();
@@ -438,12 +312,7 @@ fn the_example_newsletter_builds() {
             let html = std::fs::read_to_string(&p).unwrap();
             let mut encoded = String::new();
             dispatch::mail::compose::quoted_printable(&html, &mut encoded);
-            assert!(
-                encoded.len() < 100_000,
-                "{} is {} bytes encoded",
-                p.display(),
-                encoded.len()
-            );
+            assert!(encoded.len() < 100_000, "{} is {} bytes encoded", p.display(), encoded.len());
         }
     }
 }
