@@ -67,6 +67,8 @@ pub fn sort(findings: &mut [Finding]) {
 pub struct Preflight {
     pub issue: Issue,
     pub rendered: RenderedIssue,
+    /// Every image of the issue: (Markdown line, src).
+    images: Vec<(usize, String)>,
     config: Config,
     config_path: PathBuf,
     config_source: String,
@@ -84,6 +86,7 @@ impl Preflight {
             crate::build::render_one(newsletter, &templates, &issues, store.as_ref(), issue)?;
         let config_path = newsletter.dir.join("config.yaml");
         Ok(Preflight {
+            images: images(&issue.body),
             issue: issue.clone(),
             rendered,
             config: newsletter.config.clone(),
@@ -167,7 +170,7 @@ impl Preflight {
             line: *line,
             url,
         });
-        let images = outline.images.iter().map(|(line, url)| Target {
+        let images = self.images.iter().map(|(line, url)| Target {
             kind: "image",
             line: *line,
             url,
@@ -550,6 +553,21 @@ fn shorten(text: &str, max: usize) -> String {
     format!("{cut}…")
 }
 
+/// Every image of the Markdown: (1-based line, src).
+fn images(md: &str) -> Vec<(usize, String)> {
+    use pulldown_cmark::{Event, Tag};
+    crate::render::markdown::parser(md)
+        .into_offset_iter()
+        .filter_map(|(event, range)| match event {
+            Event::Start(Tag::Image { dest_url, .. }) => {
+                let line = md[..range.start].matches('\n').count() + 1;
+                Some((line, dest_url.to_string()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The contents of the Markdown's code spans and code block lines: template syntax there
 /// is the editor's subject, not a leftover.
 fn code_texts(md: &str) -> Vec<String> {
@@ -699,6 +717,19 @@ mod tests {
                     <CODE>{% b %}</CODE><pre><code>}}</code></pre><codex>{{ c }}</codex></p>";
         let stripped = strip_elements(html, &["style", "pre", "code"]);
         assert_eq!(stripped, "<p>Hi  <codex>{{ c }}</codex></p>");
+    }
+
+    #[test]
+    fn images_with_lines() {
+        let md = "Hi\n\n![](https://a.example/x.png) ![A chart](https://a.example/c.png)\n\n[link](https://a.example/)\n![b](b.png)\n";
+        assert_eq!(
+            images(md),
+            [
+                (3, "https://a.example/x.png".to_string()),
+                (3, "https://a.example/c.png".to_string()),
+                (6, "b.png".to_string()),
+            ]
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{TestServer, config, fails, newsletter, ok, stderr, stdout, write_issue};
+use common::cli::{config, fails, newsletter, ok, stderr, stdout, write_issue};
+use common::web::TestServer;
 
 const FILE: &str = "v1n2-checks.md";
 

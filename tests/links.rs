@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{TestServer, config, dispatch, fails, newsletter, ok, stderr, stdout, write_issue};
+use common::cli::{config, dispatch, fails, newsletter, ok, stderr, stdout, write_issue};
+use common::web::TestServer;
 
 const GOOD_TITLES: [&str; 6] = [
     "Pairing across time zones",

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{config, newsletter, write_issue};
+use common::cli::{config, newsletter, write_issue};
 use dispatch::store::Store;
 
 const ISSUE_FILE: &str = "v1n2-previews.md";

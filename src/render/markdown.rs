@@ -7,8 +7,6 @@ use super::css::Stylesheet;
 #[derive(Debug, Clone, Default)]
 pub struct Outline {
     pub images_without_alt: Vec<(usize, String)>,
-    /// Every image: (Markdown line, src).
-    pub images: Vec<(usize, String)>,
     /// Every link: (Markdown line, destination).
     pub links: Vec<(usize, String)>,
     pub first_paragraph_text: String,
@@ -42,7 +40,6 @@ pub fn outline(md: &str) -> Outline {
         match event {
             Event::Start(Tag::Link { dest_url, .. }) => o.links.push((line, dest_url.to_string())),
             Event::Start(Tag::Image { dest_url, .. }) => {
-                o.images.push((line, dest_url.to_string()));
                 image = Some((line, dest_url.to_string(), String::new()));
             }
             Event::Text(text) | Event::Code(text) => {
@@ -131,13 +128,6 @@ mod tests {
                 (6, "https://a.example/1".to_string()),
                 (10, "https://a.example/2".to_string()),
                 (11, "https://a.example/1".to_string()),
-            ]
-        );
-        assert_eq!(
-            o.images,
-            [
-                (8, "https://a.example/x.png".to_string()),
-                (8, "https://a.example/c.png".to_string()),
             ]
         );
         assert_eq!(
