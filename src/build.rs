@@ -92,7 +92,7 @@ impl Output {
     }
 }
 
-/// The approved replies each chosen issue publishes: those to the issue before it.
+/// The approved replies each chosen issue publishes.
 fn approved_replies(
     store: Option<&Store>,
     issues: &Issues,
@@ -100,11 +100,47 @@ fn approved_replies(
 ) -> anyhow::Result<Vec<Vec<Published>>> {
     chosen
         .iter()
-        .map(|issue| match (store, issues.previous(issue.id)) {
-            (Some(store), Some(previous)) => store.approved_replies(previous.id),
-            _ => Ok(Vec::new()),
-        })
+        .map(|issue| replies_published_in(store, issues, issue))
         .collect()
+}
+
+/// The approved replies `issue` publishes: those to the issue before it.
+fn replies_published_in(
+    store: Option<&Store>,
+    issues: &Issues,
+    issue: &Issue,
+) -> anyhow::Result<Vec<Published>> {
+    match (store, issues.previous(issue.id)) {
+        (Some(store), Some(previous)) => store.approved_replies(previous.id),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn neighbours<'a>(issues: &'a Issues, issue: &Issue, replies: Vec<Published>) -> Neighbours<'a> {
+    Neighbours {
+        previous: issues.previous(issue.id),
+        replies,
+        older: issues.previous(issue.id),
+        newer: issues.next(issue.id),
+    }
+}
+
+/// Renders one issue exactly as `build` does, with the approved replies it publishes: what
+/// `send` mails is what `build` showed.
+pub fn render_one(
+    newsletter: &Newsletter,
+    templates: &Templates,
+    issues: &Issues,
+    store: Option<&Store>,
+    issue: &Issue,
+) -> anyhow::Result<RenderedIssue> {
+    let replies = replies_published_in(store, issues, issue)?;
+    render::render_issue(
+        &newsletter.config,
+        templates,
+        issue,
+        &neighbours(issues, issue, replies),
+    )
 }
 
 /// Renders the chosen issues on every core, staging each one's files as soon as it is
@@ -117,17 +153,9 @@ fn render_and_stage(
     replies: &[Vec<Published>],
     out: &Output,
 ) -> anyhow::Result<(Staged, Vec<Warning>)> {
-    let ordered: Vec<&Issue> = issues.iter().collect();
-    let position = |id: IssueId| ordered.binary_search_by_key(&id, |i| i.id).ok();
     let stage_one =
         |issue: &Issue, replies: &[Published], staged: &mut Staged, warnings: &mut Vec<Warning>| {
-            let at = position(issue.id);
-            let around = Neighbours {
-                previous: issues.previous(issue.id),
-                replies: replies.to_vec(),
-                older: at.and_then(|p| p.checked_sub(1)).map(|p| ordered[p]),
-                newer: at.and_then(|p| ordered.get(p + 1).copied()),
-            };
+            let around = neighbours(issues, issue, replies.to_vec());
             let r = render::render_issue(&newsletter.config, templates, issue, &around)?;
             stage_issue(newsletter, issue, &r, out, staged, warnings)
         };

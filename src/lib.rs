@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod build;
+pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -133,7 +133,7 @@ async fn check_one(
 }
 
 /// Parses a link, or says why it is not checked.
-fn checkable_url(raw: &str) -> Result<Url, Outcome> {
+pub fn checkable_url(raw: &str) -> Result<Url, Outcome> {
     let trimmed = raw.trim();
     if !has_scheme(trimmed) {
         return Err(skipped("relative URL"));
