@@ -11,4 +11,5 @@ pub mod issue;
 pub mod mail;
 pub mod newsletter;
 pub mod render;
+pub mod replies;
 pub mod store;
