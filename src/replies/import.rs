@@ -152,9 +152,20 @@ fn normalize_message_id(id: &Option<String>) -> Option<String> {
     (!id.is_empty()).then(|| id.to_string())
 }
 
-/// A stable Message-ID for a message that has none: the same bytes always get the same one.
+/// A stable Message-ID for a message that has none: the same message always gets the same
+/// one, whether its lines end in CRLF (IMAP) or LF (a Maildir or mbox file on disk).
 pub fn synthetic_message_id(raw: &[u8]) -> String {
-    let digest = Sha256::digest(raw);
+    let mut hasher = Sha256::new();
+    for line in raw.split_inclusive(|b| *b == b'\n') {
+        match line.strip_suffix(b"\r\n") {
+            Some(text) => {
+                hasher.update(text);
+                hasher.update(b"\n");
+            }
+            None => hasher.update(line),
+        }
+    }
+    let digest = hasher.finalize();
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("{hex}@sha256.dispatch.invalid")
 }
@@ -317,6 +328,10 @@ mod tests {
         assert_eq!(synthetic_message_id(b"a"), synthetic_message_id(b"a"));
         assert_ne!(synthetic_message_id(b"a"), synthetic_message_id(b"b"));
         assert!(synthetic_message_id(b"a").ends_with("@sha256.dispatch.invalid"));
+        assert_eq!(
+            synthetic_message_id(b"Subject: x\r\n\r\nbody\r\n"),
+            synthetic_message_id(b"Subject: x\n\nbody\n")
+        );
     }
 
     #[test]
