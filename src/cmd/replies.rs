@@ -65,13 +65,13 @@ fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Re
             let progress = progress_bar();
             let summary = replies::import_mbox(&mut store, path, &progress)?;
             progress.finish_and_clear();
-            print_summary(&path.display().to_string(), &summary, started.elapsed());
+            print_summary(&path.display().to_string(), &summary, started.elapsed())?;
         }
         if let Some(path) = maildir {
             let progress = progress_bar();
             let summary = replies::import_maildir(&mut store, path, &progress)?;
             progress.finish_and_clear();
-            print_summary(&path.display().to_string(), &summary, started.elapsed());
+            print_summary(&path.display().to_string(), &summary, started.elapsed())?;
         }
         return Ok(());
     }
@@ -97,7 +97,7 @@ fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Re
         );
     }
     let source = format!("{} on {}", settings.mailbox, settings.server());
-    print_summary(&source, &report.summary, started.elapsed());
+    print_summary(&source, &report.summary, started.elapsed())?;
     Ok(())
 }
 
@@ -115,60 +115,70 @@ fn progress_bar() -> ProgressBar {
     bar
 }
 
-fn print_summary(source: &str, s: &Summary, elapsed: Duration) {
-    println!(
+fn print_summary(source: &str, s: &Summary, elapsed: Duration) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{source}: {} new message{} ({} imported before) in {:.2?}",
         s.new,
         plural(s.new),
         s.seen_before,
         elapsed
-    );
-    if s.new == 0 {
-        return;
-    }
-    let mut rows: Vec<(&str, u64, String)> = vec![(
-        "replies",
-        s.replies,
-        match s.replies_without_issue {
-            0 => "pending: see `dispatch replies list --status pending`".to_string(),
-            n => format!("{n} not tied to an issue; pending: see `dispatch replies list`"),
-        },
-    )];
-    rows.push(("automatic replies", s.auto_replies, String::new()));
-    rows.push((
-        "bounces",
-        s.bounces,
-        format!(
-            "{} hard, {} soft; {} subscriber{} marked bounced",
-            s.hard_bounces,
-            s.soft_bounces,
-            s.subscribers_bounced,
-            plural(s.subscribers_bounced)
-        ),
-    ));
-    rows.push((
-        "unsubscribe requests",
-        s.unsubscribe_requests,
-        format!(
-            "{} subscriber{} unsubscribed",
-            s.subscribers_unsubscribed,
-            plural(s.subscribers_unsubscribed)
-        ),
-    ));
-    rows.push(("other mail", s.other, String::new()));
-    if s.unreadable > 0 {
-        rows.push(("unreadable", s.unreadable, String::new()));
-    }
-    for (label, count, detail) in rows {
-        if count == 0 || detail.is_empty() {
-            println!("  {label:<21}{count:>6}");
-        } else {
-            println!("  {label:<21}{count:>6}  ({detail})");
-        }
-    }
+    )?;
     for warning in &s.warnings {
         eprintln!("warning: {warning}");
     }
+    if s.new == 0 {
+        return Ok(());
+    }
+    for (label, count, detail) in summary_rows(s) {
+        if count == 0 || detail.is_empty() {
+            writeln!(out, "  {label:<21}{count:>6}")?;
+        } else {
+            writeln!(out, "  {label:<21}{count:>6}  ({detail})")?;
+        }
+    }
+    Ok(())
+}
+
+/// The lines of the summary: what, how many, and what came of it.
+fn summary_rows(s: &Summary) -> Vec<(&'static str, u64, String)> {
+    let mut rows = vec![
+        (
+            "replies",
+            s.replies,
+            match s.replies_without_issue {
+                0 => "pending: see `dispatch replies list --status pending`".to_string(),
+                n => format!("{n} not tied to an issue; pending: see `dispatch replies list`"),
+            },
+        ),
+        ("automatic replies", s.auto_replies, String::new()),
+        (
+            "bounces",
+            s.bounces,
+            format!(
+                "{} hard, {} soft; {} subscriber{} marked bounced",
+                s.hard_bounces,
+                s.soft_bounces,
+                s.subscribers_bounced,
+                plural(s.subscribers_bounced)
+            ),
+        ),
+        (
+            "unsubscribe requests",
+            s.unsubscribe_requests,
+            format!(
+                "{} subscriber{} unsubscribed",
+                s.subscribers_unsubscribed,
+                plural(s.subscribers_unsubscribed)
+            ),
+        ),
+        ("other mail", s.other, String::new()),
+    ];
+    if s.unreadable > 0 {
+        rows.push(("unreadable", s.unreadable, String::new()));
+    }
+    rows
 }
 
 fn plural(n: u64) -> &'static str {
