@@ -323,6 +323,91 @@ fn unsubscribe(
 mod tests {
     use super::*;
 
+    fn raw(text: &str) -> RawMessage {
+        RawMessage {
+            origin: "test".into(),
+            bytes: text.replace('\n', "\r\n").into_bytes(),
+        }
+    }
+
+    fn subscriber(store: &Store, email: &str) -> i64 {
+        store
+            .conn
+            .execute(
+                "INSERT INTO subscribers (email, email_key, created_at, updated_at)
+                 VALUES (?1, lower(?1), 'now', 'now')",
+                [email],
+            )
+            .unwrap();
+        store.conn.last_insert_rowid()
+    }
+
+    fn status(store: &Store, id: i64) -> String {
+        store
+            .conn
+            .query_row("SELECT status FROM subscribers WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    }
+
+    const DSN: &str = "From: MAILER-DAEMON@mx.example\nTo: ed@example.com\nSubject: Undelivered Mail\nMessage-ID: <dsn@mx.example>\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nfailed\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; gone@example.org\nAction: failed\nStatus: 5.1.1\n\nFinal-Recipient: rfc822; full@example.org\nAction: delayed\nStatus: 4.2.2\n--b--\n";
+
+    #[test]
+    fn bounces_mark_only_permanent_failures() {
+        let mut store = Store::open_in_memory().unwrap();
+        let gone = subscriber(&store, "gone@example.org");
+        let full = subscriber(&store, "full@example.org");
+        let mut importer = Importer::new(&mut store).unwrap();
+        importer.import_batch(&[raw(DSN)], None).unwrap();
+        let summary = importer.summary.clone();
+        assert_eq!(
+            (summary.bounces, summary.hard_bounces, summary.soft_bounces),
+            (1, 1, 1)
+        );
+        assert_eq!(summary.subscribers_bounced, 1);
+        assert_eq!(status(&store, gone), "bounced");
+        assert_eq!(status(&store, full), "active");
+    }
+
+    #[test]
+    fn unsubscribe_falls_back_to_the_senders_address() {
+        let mut store = Store::open_in_memory().unwrap();
+        let ann = subscriber(&store, "ann@example.org");
+        let mut importer = Importer::new(&mut store).unwrap();
+        let request = "From: Ann <Ann@Example.org>\nTo: ed@example.com\nSubject: unsubscribe AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\nMessage-ID: <u@example.org>\n\nplease\n";
+        importer.import_batch(&[raw(request)], None).unwrap();
+        assert_eq!(importer.summary.subscribers_unsubscribed, 1);
+        assert_eq!(status(&store, ann), "unsubscribed");
+    }
+
+    #[test]
+    fn duplicates_and_unreadable_messages_are_counted_once() {
+        let mut store = Store::open_in_memory().unwrap();
+        let mut importer = Importer::new(&mut store).unwrap();
+        let reply =
+            raw("From: a@example.org\nSubject: Re: hi\nMessage-ID: <r@example.org>\n\nYes!\n");
+        let empty = RawMessage {
+            origin: "UID 9".into(),
+            bytes: b"\r\n".to_vec(),
+        };
+        importer
+            .import_batch(&[reply.clone(), reply, empty.clone()], None)
+            .unwrap();
+        importer.import_batch(&[empty], None).unwrap();
+        let s = &importer.summary;
+        assert_eq!(
+            (s.new, s.seen_before, s.replies, s.unreadable),
+            (2, 2, 1, 1)
+        );
+        assert!(
+            s.warnings[0].starts_with("UID 9: unreadable message"),
+            "{:?}",
+            s.warnings
+        );
+        assert_eq!(s.replies_without_issue, 1);
+    }
+
     #[test]
     fn synthetic_ids_are_stable_and_distinct() {
         assert_eq!(synthetic_message_id(b"a"), synthetic_message_id(b"a"));
