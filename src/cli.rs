@@ -40,6 +40,29 @@ pub enum Command {
         #[arg(value_name = "ISSUE")]
         issues: Vec<String>,
     },
+    /// Fetch the feeds listed in config.yaml and print the links not used before as a
+    /// Markdown list (or append them to an issue with --into).
+    ///
+    /// A feed that cannot be read is reported on standard error and the others still come
+    /// through. Exit status: 0 when at least one feed was read, 1 when none was (or none is
+    /// configured).
+    Links(LinksArgs),
+    /// Preflight an issue before sending: broken links, images without alt text, the email's
+    /// size against Gmail's clipping, the subject, unresolved template variables, the
+    /// unsubscribe link, a question without a reply address.
+    ///
+    /// Exit status: 0 when there are only warnings and notes, 1 when there are errors.
+    Check(CheckArgs),
+    /// Preview the web archive and each email locally, rebuilt on change; also answers the
+    /// one-click unsubscribe URL when `newsletter.unsubscribe_url` is set.
+    Serve {
+        /// Port on 127.0.0.1 (0 picks a free one; the address is printed on standard output).
+        #[arg(long, default_value_t = 8000, conflicts_with = "listen")]
+        port: u16,
+        /// Address to listen on instead, e.g. 0.0.0.0:8000 behind an HTTPS proxy.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Readers' replies: import them from the mailbox, moderate them, see what gets published.
     Replies {
         #[command(subcommand)]
@@ -116,9 +139,85 @@ pub enum ReplyStatus {
     Rejected,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct LinksArgs {
+    /// Only entries published on or after this day (YYYY-MM-DD, UTC); undated entries are
+    /// always offered.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<chrono::NaiveDate>,
+    /// Append the links to this issue's file (V5N2, v5n2 or 5.2) under `## Links`, and
+    /// remember them as used so the next run offers only new ones.
+    #[arg(long, value_name = "ISSUE", conflicts_with = "json")]
+    pub into: Option<String>,
+    /// Print the links as a JSON array (id, title, url, summary, published, source).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The issue, as V5N2, v5n2 or 5.2.
+    #[arg(value_name = "ISSUE")]
+    pub issue: String,
+    /// Check everything but the links: no network request is made.
+    #[arg(long)]
+    pub offline: bool,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HttpArgs {
+    /// Time limit of each HTTP request, e.g. 10s or 500ms.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "DISPATCH_HTTP_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
+    pub timeout: std::time::Duration,
+}
+
+/// `500ms`, `10s` or `10` (seconds).
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (number, millis) = match s.strip_suffix("ms") {
+        Some(n) => (n, true),
+        None => (s.strip_suffix('s').unwrap_or(s), false),
+    };
+    let value: u64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: write it as 10s or 500ms"))?;
+    if value == 0 {
+        return Err("the timeout must be longer than zero".to_string());
+    }
+    Ok(if millis {
+        std::time::Duration::from_millis(value)
+    } else {
+        std::time::Duration::from_secs(value)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory as _;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            super::parse_duration("500ms"),
+            Ok(Duration::from_millis(500))
+        );
+        assert_eq!(super::parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(super::parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(super::parse_duration("0s").is_err());
+        assert!(super::parse_duration("soon").is_err());
+    }
 
     #[test]
     fn cli_is_consistent() {

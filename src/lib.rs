@@ -3,13 +3,16 @@
 
 pub mod address;
 pub mod build;
+pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod fsutil;
 pub mod issue;
+pub mod links;
 pub mod mail;
 pub mod newsletter;
 pub mod render;
 pub mod replies;
+pub mod serve;
 pub mod store;

@@ -1,9 +1,12 @@
 //! One wiring function per subcommand.
 
 pub mod build;
+pub mod check;
 pub mod init;
+pub mod links;
 pub mod new;
 pub mod replies;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +19,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init { path } => init::run(&path),
         Command::New { volume, title } => new::run(&dir, volume, title.as_deref()),
         Command::Build { issues } => build::run(&dir, &issues),
+        Command::Links(args) => links::run(&dir, &args),
+        Command::Check(args) => check::run(&dir, &args),
+        Command::Serve { port, listen } => serve::run(&dir, port, listen),
         Command::Replies { command } => replies::run(&dir, command),
     }
 }
