@@ -357,12 +357,13 @@ impl Mailbox {
     /// The UIDs above `last_uid`, ascending. `UID SEARCH UID n:*` also answers the highest UID
     /// when it is below `n`: filtered out here.
     pub async fn uids_after(&mut self, last_uid: u32) -> Result<Vec<u32>, ImapError> {
-        if self.status.exists == 0 || self.status.uid_next.is_some_and(|n| n <= last_uid + 1) {
+        let next = last_uid.saturating_add(1);
+        if self.status.exists == 0 || self.status.uid_next.is_some_and(|n| n <= next) {
             return Ok(Vec::new());
         }
         let found = self
             .session
-            .uid_search(format!("UID {}:*", last_uid + 1))
+            .uid_search(format!("UID {next}:*"))
             .await
             .map_err(|e| protocol(&self.server, e))?;
         let mut uids: Vec<u32> = found.into_iter().filter(|uid| *uid > last_uid).collect();
