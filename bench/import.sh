@@ -11,7 +11,7 @@ runs=${RUNS:-5}
 scripts/mailstack install
 cargo build --release --quiet
 bin=$PWD/target/release/dispatch
-work=$(mktemp -d /tmp/dispatch-bench.XXXXXX)
+work=$(mktemp -d /tmp/dispatch-import-bench.XXXXXX)
 chmod 755 "$work" # the servers run as their own users and must reach the stack inside
 stack=$work/stack
 finish() {
