@@ -59,16 +59,17 @@ fn count_ids(ids: &[i64]) -> String {
 fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
     let mut store = newsletter.store()?;
-    let started = Instant::now();
     if mbox.is_some() || maildir.is_some() {
         if let Some(path) = mbox {
-            let progress = progress_bar();
+            let started = Instant::now();
+            let progress = progress_bar(false);
             let summary = replies::import_mbox(&mut store, path, &progress)?;
             progress.finish_and_clear();
             print_summary(&path.display().to_string(), &summary, started.elapsed())?;
         }
         if let Some(path) = maildir {
-            let progress = progress_bar();
+            let started = Instant::now();
+            let progress = progress_bar(true);
             let summary = replies::import_maildir(&mut store, path, &progress)?;
             progress.finish_and_clear();
             print_summary(&path.display().to_string(), &summary, started.elapsed())?;
@@ -88,7 +89,8 @@ fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Re
         );
     }
     let settings = imap::Settings::from_config(config, &newsletter.dir)?;
-    let progress = progress_bar();
+    let started = Instant::now();
+    let progress = progress_bar(true);
     let report = replies::import_imap(&mut store, &settings, &progress)?;
     progress.finish_and_clear();
     if report.uidvalidity_changed {
@@ -101,15 +103,25 @@ fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Re
     Ok(())
 }
 
-/// A progress bar on a terminal, nothing otherwise.
-fn progress_bar() -> ProgressBar {
+/// A progress bar on a terminal, nothing otherwise; `counted` when the number of messages is
+/// known in advance (IMAP, Maildir), a running count otherwise (mbox).
+fn progress_bar(counted: bool) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(0);
+    let (bar, template) = if counted {
+        (
+            ProgressBar::new(0),
+            "{bar:30} {pos}/{len} messages, {per_sec}, {eta} left",
+        )
+    } else {
+        (
+            ProgressBar::new_spinner(),
+            "{spinner} {pos} messages, {per_sec}",
+        )
+    };
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} messages, {per_sec}, {eta} left")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
