@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// A newsletter publishing pipeline: Markdown issues in; email, web archive and readers'
 /// replies out.
@@ -63,6 +63,80 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Readers' replies: import them from the mailbox, moderate them, see what gets published.
+    Replies {
+        #[command(subcommand)]
+        command: RepliesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepliesCommand {
+    /// Read new mail from the IMAP mailbox in config.yaml (or from an mbox file or a Maildir)
+    /// and store readers' replies. Never marks, moves or deletes mail.
+    Import {
+        /// Read this mbox file instead of the IMAP mailbox.
+        #[arg(long, value_name = "FILE")]
+        mbox: Option<PathBuf>,
+        /// Read this Maildir (its cur/ and new/) instead of the IMAP mailbox.
+        #[arg(long, value_name = "DIR")]
+        maildir: Option<PathBuf>,
+    },
+    /// List the stored replies.
+    List {
+        /// Only the replies to this issue (V5N2, v5n2 or 5.2).
+        #[arg(long, value_name = "ISSUE")]
+        issue: Option<String>,
+        /// Only the replies in this state.
+        #[arg(long, value_enum)]
+        status: Option<ReplyStatus>,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one reply in full.
+    Show {
+        #[arg(value_name = "ID")]
+        id: i64,
+    },
+    /// Approve replies for publication in the issue after the one they answer.
+    Approve {
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<i64>,
+        /// The editor's note printed after the reply.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// Publish as "A reader" instead of the sender's name.
+        #[arg(long)]
+        anonymous: bool,
+        /// Publish under this name instead of the sender's.
+        #[arg(long, value_name = "NAME", conflicts_with = "anonymous")]
+        name: Option<String>,
+    },
+    /// Reject replies: they are kept but never published.
+    Reject {
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<i64>,
+    },
+    /// Edit a reply's text in $VISUAL or $EDITOR; an empty text leaves it unchanged.
+    Edit {
+        #[arg(value_name = "ID")]
+        id: i64,
+    },
+    /// Print the reader's own text that import would store for a message (RFC 5322) or a bare
+    /// text body; `-` reads standard input. Works outside a newsletter folder.
+    Extract {
+        #[arg(value_name = "FILE|-")]
+        file: PathBuf,
+    },
+}
+
+/// A reply's moderation state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplyStatus {
+    Pending,
+    Approved,
+    Rejected,
 }
 
 #[derive(Debug, clap::Args)]

@@ -13,5 +13,6 @@ pub mod links;
 pub mod mail;
 pub mod newsletter;
 pub mod render;
+pub mod replies;
 pub mod serve;
 pub mod store;

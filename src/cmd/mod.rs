@@ -5,6 +5,7 @@ pub mod check;
 pub mod init;
 pub mod links;
 pub mod new;
+pub mod replies;
 pub mod serve;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Links(args) => links::run(&dir, &args),
         Command::Check(args) => check::run(&dir, &args),
         Command::Serve { port, listen } => serve::run(&dir, port, listen),
+        Command::Replies { command } => replies::run(&dir, command),
     }
 }
 
