@@ -52,7 +52,7 @@ fn fetch(urls: &[String], args: &LinksArgs) -> anyhow::Result<(Vec<FeedEntry>, V
         .and_then(|day| day.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc());
     let runtime = tokio::runtime::Runtime::new()?;
-    Ok(runtime.block_on(feeds::fetch_feeds(&client, urls, since)))
+    Ok(runtime.block_on(feeds::fetch_feeds(&client, urls, since, args.http.timeout)))
 }
 
 fn report_failures(failures: &[FeedFailure]) {
