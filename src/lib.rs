@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod fsutil;
+pub mod html;
 pub mod issue;
 pub mod links;
 pub mod mail;

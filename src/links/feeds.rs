@@ -426,7 +426,7 @@ fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(lt) = rest.find('<') {
-        out.push_str(&decode_entities(&rest[..lt]));
+        out.push_str(&crate::html::decode_entities(&rest[..lt]));
         let after = &rest[lt + 1..];
         let opens_tag = after
             .chars()
@@ -442,7 +442,7 @@ fn html_to_text(html: &str) -> String {
         // Tags separate words ("<p>a</p><p>b</p>" reads "a b").
         out.push(' ');
     }
-    out.push_str(&decode_entities(rest));
+    out.push_str(&crate::html::decode_entities(rest));
     out
 }
 
@@ -462,58 +462,6 @@ fn skip_raw_text<'a>(tag: &str, rest: &'a str) -> &'a str {
         Some(at) => rest[at..].find('>').map_or("", |gt| &rest[at + gt + 1..]),
         None => "",
     }
-}
-
-fn decode_entities(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        let decoded = after
-            .find(';')
-            .filter(|&semi| semi <= 10)
-            .and_then(|semi| decode_entity(&after[..semi]).map(|c| (c, semi)));
-        match decoded {
-            Some((c, semi)) => {
-                out.push(c);
-                rest = &after[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn decode_entity(name: &str) -> Option<char> {
-    if let Some(num) = name.strip_prefix('#') {
-        let code = match num.strip_prefix(['x', 'X']) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-            None => num.parse().ok()?,
-        };
-        return char::from_u32(code);
-    }
-    let c = match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "nbsp" => ' ',
-        "hellip" => '…',
-        "mdash" => '—',
-        "ndash" => '–',
-        "lsquo" => '‘',
-        "rsquo" => '’',
-        "ldquo" => '“',
-        "rdquo" => '”',
-        _ => return None,
-    };
-    Some(c)
 }
 
 /// Orders one feed's entries newest first, undated last, then by title.

@@ -972,7 +972,7 @@ impl TextWriter {
 
     fn html_text(&mut self, text: &str) {
         if !text.is_empty() {
-            self.text(&decode_entities(text));
+            self.text(&crate::html::decode_entities(text));
         }
     }
 
@@ -982,13 +982,13 @@ impl TextWriter {
             "img" if !tag.closing => {
                 let alt = tag
                     .attr("alt")
-                    .map(|a| decode_entities(a).trim().to_owned())
+                    .map(|a| crate::html::decode_entities(a).trim().to_owned())
                     .unwrap_or_default();
                 self.image(&alt);
             }
             "a" if tag.closing => self.link_end(),
             "a" => {
-                let url = tag.attr("href").map(decode_entities).unwrap_or_default();
+                let url = tag.attr("href").map(crate::html::decode_entities).unwrap_or_default();
                 self.link_frames.push(LinkFrame {
                     url,
                     text: String::new(),
@@ -1164,70 +1164,6 @@ fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
     hay.as_bytes()
         .windows(needle.len())
         .position(|w| w.eq_ignore_ascii_case(needle))
-}
-
-/// Decodes numeric entities and the named ones that turn up in hand-written HTML; any
-/// other `&…;` stays as written.
-fn decode_entities(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        let decoded = rest[1..]
-            .find(';')
-            .filter(|&semi| semi <= 10)
-            .and_then(|semi| Some((entity(&rest[1..=semi])?, semi + 2)));
-        match decoded {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn entity(name: &str) -> Option<char> {
-    if let Some(number) = name.strip_prefix('#') {
-        let code = match number.strip_prefix(['x', 'X']) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-            None => number.parse().ok()?,
-        };
-        return char::from_u32(code);
-    }
-    Some(match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "nbsp" => ' ',
-        "mdash" => '—',
-        "ndash" => '–',
-        "hellip" => '…',
-        "lsquo" => '‘',
-        "rsquo" => '’',
-        "ldquo" => '“',
-        "rdquo" => '”',
-        "laquo" => '«',
-        "raquo" => '»',
-        "middot" => '·',
-        "bull" => '•',
-        "copy" => '©',
-        "reg" => '®',
-        "trade" => '™',
-        "deg" => '°',
-        "times" => '×',
-        "euro" => '€',
-        "pound" => '£',
-        _ => return None,
-    })
 }
 
 #[cfg(test)]
