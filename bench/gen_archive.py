@@ -28,6 +28,7 @@ def issue(i):
         parts.append("> " + sentence() + "\n")
         parts.append("| name | value |\n|---|---:|\n" + "\n".join(f"| {random.choice(words)} | {random.randint(1, 999)} |" for _ in range(4)) + "\n")
         parts.append(paragraph() + "\n")
+        parts.append(paragraph() + "\n")
     body = "\n".join(parts)
     return (f"---\nvolume: {volume + 1}\nnumber: {number + 1}\ntitle: Issue {i} about {random.choice(words)}\n"
             f"date: {2000 + i // 300}-{(i // 26) % 12 + 1:02d}-{i % 26 + 1:02d}\n"

@@ -155,24 +155,43 @@ const LITERAL: [bool; 256] = literal_table();
 
 fn encode_line(line: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut width = 0;
-    for (i, &b) in line.iter().enumerate() {
-        // Trailing white space would be stripped in transit, and a line-initial dot is
-        // doubled by SMTP: encode both.
-        let literal = LITERAL[b as usize]
+    const MAX: usize = 75;
+    // Trailing white space would be stripped in transit, and a line-initial dot is doubled by
+    // SMTP: encode both.
+    let plain = |i: usize, width: usize| {
+        let b = line[i];
+        LITERAL[b as usize]
             && !((b == b' ' || b == b'\t') && i + 1 == line.len())
-            && !(b == b'.' && width == 0);
-        let len = if literal { 1 } else { 3 };
-        if width + len > 75 {
-            out.extend_from_slice(b"=\r\n");
-            width = 0;
-        }
-        if literal {
-            out.push(b);
+            && !(b == b'.' && width == 0)
+    };
+    let mut width = 0;
+    let mut i = 0;
+    while i < line.len() {
+        if plain(i, width) {
+            if width == MAX {
+                out.extend_from_slice(b"=\r\n");
+                width = 0;
+                continue;
+            }
+            // Copy the whole run of plain bytes that fits on this line at once.
+            let limit = line.len().min(i + MAX - width);
+            let mut end = i + 1;
+            while end < limit && plain(end, 1) {
+                end += 1;
+            }
+            out.extend_from_slice(&line[i..end]);
+            width += end - i;
+            i = end;
         } else {
+            if width + 3 > MAX {
+                out.extend_from_slice(b"=\r\n");
+                width = 0;
+            }
+            let b = line[i];
             out.extend_from_slice(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+            width += 3;
+            i += 1;
         }
-        width += len;
     }
 }
 
@@ -205,6 +224,31 @@ mod tests {
         assert!(out.lines().all(|l| l.len() <= 76), "{out}");
         assert!(!out.contains(" \r\n"), "trailing space must be encoded");
         assert_eq!(decode_qp(&out), text);
+    }
+
+    #[test]
+    fn quoted_printable_round_trips_random_text() {
+        let alphabet: Vec<char> = "ab .\t=é😀\n-xyz".chars().collect();
+        for seed in 0..300u64 {
+            let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let len = (seed as usize * 7) % 400;
+            let text: String = (0..len)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    alphabet[(state >> 33) as usize % alphabet.len()]
+                })
+                .collect();
+            let mut out = String::new();
+            quoted_printable(&text, &mut out);
+            for line in out.split("\r\n") {
+                assert!(line.len() <= 76, "{line:?}");
+                assert!(!line.starts_with('.'), "{line:?}");
+                assert!(!line.ends_with(' ') && !line.ends_with('\t'), "{line:?}");
+            }
+            assert_eq!(decode_qp(&out), text, "seed {seed}");
+        }
     }
 
     #[test]

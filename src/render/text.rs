@@ -988,7 +988,10 @@ impl TextWriter {
             }
             "a" if tag.closing => self.link_end(),
             "a" => {
-                let url = tag.attr("href").map(crate::html::decode_entities).unwrap_or_default();
+                let url = tag
+                    .attr("href")
+                    .map(crate::html::decode_entities)
+                    .unwrap_or_default();
                 self.link_frames.push(LinkFrame {
                     url,
                     text: String::new(),
