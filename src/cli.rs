@@ -40,6 +40,48 @@ pub enum Command {
         #[arg(value_name = "ISSUE")]
         issues: Vec<String>,
     },
+    /// Manage the subscriber list.
+    Subscribers {
+        #[command(subcommand)]
+        command: SubscribersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// Add one address.
+    Add {
+        /// The address, e.g. reader@example.org.
+        email: String,
+        /// The subscriber's name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Import a CSV file with a header row (the exports of common mailing-list services work
+    /// as they are). Bad rows are reported by line number; the others are imported.
+    Import {
+        /// The CSV file.
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
+    },
+    /// Write the whole list as CSV (email, name, status, created_at) to FILE, or to standard
+    /// output.
+    Export {
+        #[arg(value_name = "FILE.csv")]
+        file: Option<PathBuf>,
+    },
+    /// Print the list: one subscriber a line, or a JSON array with --json.
+    List {
+        /// Print a JSON array of objects (email, name, status, created_at).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an address and its delivery history.
+    Remove { email: String },
+    /// Mark an address as unsubscribed (it stays on the list and is never mailed again).
+    Unsubscribe { email: String },
+    /// Print how many subscribers are active, unsubscribed and bounced.
+    Count,
 }
 
 #[cfg(test)]

@@ -12,3 +12,4 @@ pub mod mail;
 pub mod newsletter;
 pub mod render;
 pub mod store;
+pub mod subscriber_csv;

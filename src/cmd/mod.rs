@@ -3,6 +3,7 @@
 pub mod build;
 pub mod init;
 pub mod new;
+pub mod subscribers;
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init { path } => init::run(&path),
         Command::New { volume, title } => new::run(&dir, volume, title.as_deref()),
         Command::Build { issues } => build::run(&dir, &issues),
+        Command::Subscribers { command } => subscribers::run(&dir, command),
     }
 }
 
