@@ -116,11 +116,47 @@ fn approved_replies(
 ) -> anyhow::Result<Vec<Vec<Published>>> {
     chosen
         .iter()
-        .map(|issue| match (store, issues.previous(issue.id)) {
-            (Some(store), Some(previous)) => store.approved_replies(previous.id),
-            _ => Ok(Vec::new()),
-        })
+        .map(|issue| replies_published_in(store, issues, issue))
         .collect()
+}
+
+/// The approved replies `issue` publishes: those to the issue before it.
+fn replies_published_in(
+    store: Option<&Store>,
+    issues: &Issues,
+    issue: &Issue,
+) -> anyhow::Result<Vec<Published>> {
+    match (store, issues.previous(issue.id)) {
+        (Some(store), Some(previous)) => store.approved_replies(previous.id),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn neighbours<'a>(issues: &'a Issues, issue: &Issue, replies: Vec<Published>) -> Neighbours<'a> {
+    Neighbours {
+        previous: issues.previous(issue.id),
+        replies,
+        older: issues.previous(issue.id),
+        newer: issues.next(issue.id),
+    }
+}
+
+/// Renders one issue exactly as `build` does, with the approved replies it publishes: what
+/// `send` mails is what `build` showed.
+pub fn render_one(
+    newsletter: &Newsletter,
+    templates: &Templates,
+    issues: &Issues,
+    store: Option<&Store>,
+    issue: &Issue,
+) -> anyhow::Result<RenderedIssue> {
+    let replies = replies_published_in(store, issues, issue)?;
+    render::render_issue(
+        &newsletter.config,
+        templates,
+        issue,
+        &neighbours(issues, issue, replies),
+    )
 }
 
 /// Renders the chosen issues on every core; the result keeps their order.
@@ -131,16 +167,8 @@ fn render_all(
     chosen: &[&Issue],
     replies: &[Vec<Published>],
 ) -> anyhow::Result<Vec<RenderedIssue>> {
-    let ordered: Vec<&Issue> = issues.iter().collect();
-    let position = |id: IssueId| ordered.binary_search_by_key(&id, |i| i.id).ok();
     let render_one = |(issue, replies): (&&Issue, &Vec<Published>)| {
-        let at = position(issue.id);
-        let around = Neighbours {
-            previous: issues.previous(issue.id),
-            replies: replies.clone(),
-            older: at.and_then(|p| p.checked_sub(1)).map(|p| ordered[p]),
-            newer: at.and_then(|p| ordered.get(p + 1).copied()),
-        };
+        let around = neighbours(issues, issue, replies.clone());
         render::render_issue(&newsletter.config, templates, issue, &around)
     };
     let threads = std::thread::available_parallelism()
@@ -250,10 +278,7 @@ pub fn shared_message(
 ) -> compose::Shared {
     let config = &newsletter.config;
     let from = crate::address::Mailbox::parse(&config.newsletter.from)
-        .map(|m| match m.name {
-            Some(name) => format!("{} <{}>", compose::encode_word(&quote_name(&name)), m.email),
-            None => m.email,
-        })
+        .map(|m| header_mailbox(m.name.as_deref(), &m.email))
         .unwrap_or_else(|_| config.newsletter.from.clone());
     let list_slug: String = config
         .newsletter
@@ -288,6 +313,14 @@ pub fn shared_message(
         text: r.email_text.clone(),
         html: r.email_html.clone(),
         boundary: format!("=_dispatch_{}", issue.id.slug()),
+    }
+}
+
+/// `Name <address>` for a From or To header, the name encoded when it is not plain ASCII.
+pub fn header_mailbox(name: Option<&str>, email: &str) -> String {
+    match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => format!("{} <{email}>", compose::encode_word(&quote_name(name))),
+        None => email.to_string(),
     }
 }
 

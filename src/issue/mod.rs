@@ -240,6 +240,15 @@ impl Issues {
         self.by_id.range(..id).next_back().map(|(_, i)| i)
     }
 
+    /// The issue just after `id` in order.
+    pub fn next(&self, id: IssueId) -> Option<&Issue> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        self.by_id
+            .range((Excluded(id), Unbounded))
+            .next()
+            .map(|(_, i)| i)
+    }
+
     /// The id the next issue gets: the next number in the latest volume, or number 1 of
     /// `volume` when a new volume is asked for.
     pub fn next_id(&self, volume: Option<u32>) -> IssueId {
