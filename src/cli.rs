@@ -45,6 +45,8 @@ pub enum Command {
         #[command(subcommand)]
         command: SubscribersCommand,
     },
+    /// Mail an issue to every active subscriber (resumes a send that was interrupted).
+    Send(SendArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +84,22 @@ pub enum SubscribersCommand {
     Unsubscribe { email: String },
     /// Print how many subscribers are active, unsubscribed and bounced.
     Count,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    /// The issue, as V5N2, v5n2 or 5.2.
+    #[arg(value_name = "ISSUE")]
+    pub issue: String,
+    /// Send one copy to this address only; the send log is left untouched.
+    #[arg(long, value_name = "EMAIL", conflicts_with = "dry_run")]
+    pub test: Option<String>,
+    /// Say whom the issue would go to; send and record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (required when standard input is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[cfg(test)]

@@ -11,5 +11,6 @@ pub mod issue;
 pub mod mail;
 pub mod newsletter;
 pub mod render;
+pub mod send;
 pub mod store;
 pub mod subscriber_csv;

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod init;
 pub mod new;
+pub mod send;
 pub mod subscribers;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::New { volume, title } => new::run(&dir, volume, title.as_deref()),
         Command::Build { issues } => build::run(&dir, &issues),
         Command::Subscribers { command } => subscribers::run(&dir, command),
+        Command::Send(args) => send::run(&dir, &args),
     }
 }
 

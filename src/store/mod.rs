@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 pub mod replies;
+pub mod sends;
 pub mod subscribers;
 
 /// The schema, one entry per version; a database at version N runs entries N.. in order.
