@@ -18,7 +18,7 @@ pub const TEST_TOKEN: &str = "TEST";
 pub struct Message {
     pub issue: IssueId,
     pub title: String,
-    shared: compose::Shared,
+    shared: compose::Prepared,
     from: Address,
     reply_to: String,
     /// The https one-click base, without a trailing `/`.
@@ -37,7 +37,7 @@ impl Message {
     ) -> anyhow::Result<Message> {
         let templates = Templates::load(&newsletter.templates_dir())?;
         let rendered = build::render_one(newsletter, &templates, issues, Some(store), issue)?;
-        let shared = build::shared_message(newsletter, issue, &rendered);
+        let shared = build::shared_message(newsletter, issue, &rendered).prepare();
         let config = &newsletter.config;
         let from = crate::address::Mailbox::parse(&config.newsletter.from)?
             .email
