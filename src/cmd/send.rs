@@ -206,10 +206,17 @@ fn print_summary(s: &Summary) {
         "  delivered  {:>7}  of {total} ({} in this run)",
         s.after.sent, s.sent_now
     );
-    if s.after.deferred + s.after.queued + s.after.sending > 0 {
+    if s.after.deferred > 0 {
         println!(
             "  deferred   {:>7}  will be retried by the next `dispatch send {}`",
-            s.after.deferred + s.after.queued + s.after.sending,
+            s.after.deferred,
+            s.issue.slug()
+        );
+    }
+    let unsent = s.after.queued + s.after.sending;
+    if unsent > 0 {
+        println!(
+            "  not sent   {unsent:>7}  yet; the next `dispatch send {}` mails them",
             s.issue.slug()
         );
     }

@@ -240,3 +240,20 @@ async fn on_interrupt(stop: Arc<engine::Stop>, interrupted: Arc<std::sync::atomi
         std::process::exit(130);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_send_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("subscribers.db");
+        let held = SendLock::acquire(&database).unwrap();
+        assert_eq!(held.path, dir.path().join("subscribers.db-send.lock"));
+        let err = SendLock::acquire(&database).err().unwrap();
+        assert!(err.downcast_ref::<AlreadyRunning>().is_some(), "{err:#}");
+        drop(held);
+        SendLock::acquire(&database).unwrap();
+    }
+}
