@@ -5,6 +5,9 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+
+use crate::fsutil::Staged;
 use crate::issue::{Issue, IssueId, Issues};
 use crate::mail::compose;
 use crate::newsletter::Newsletter;
@@ -21,7 +24,8 @@ pub struct Warning {
 #[derive(Debug, Default)]
 pub struct Report {
     pub issues_built: usize,
-    pub files_written: Vec<PathBuf>,
+    /// Files whose content changed (unchanged files are left alone).
+    pub files_changed: usize,
     pub warnings: Vec<Warning>,
 }
 
@@ -46,69 +50,49 @@ pub fn build(newsletter: &Newsletter, selected: &[IssueId]) -> anyhow::Result<Re
             .collect::<anyhow::Result<_>>()?
     };
     let replies = approved_replies(store.as_ref(), &issues, &chosen)?;
-    let rendered = render_all(newsletter, &templates, &issues, &chosen, &replies)?;
+    let out = Output::create(newsletter, &chosen)?;
+    let (mut staged, warnings) =
+        render_and_stage(newsletter, &templates, &issues, &chosen, &replies, &out)?;
     let index = render::render_index(&newsletter.config, &templates, &issues)?;
     let feed = render::render_feed(&newsletter.config, &templates, &issues)?;
+    staged.stage(out.web.join("index.html"), index.as_bytes())?;
+    staged.stage(out.web.join("feed.xml"), feed.as_bytes())?;
+    staged.stage(out.web.join("style.css"), templates.web_css.as_bytes())?;
+    let files_changed = staged.len();
+    staged.commit()?;
+    Ok(Report {
+        issues_built: chosen.len(),
+        files_changed,
+        warnings,
+    })
+}
 
-    let mut report = Report::default();
-    let out = newsletter.output_dir();
-    for (issue, r) in chosen.iter().zip(&rendered) {
-        check_issue(issue, r, &mut report.warnings);
-        let slug = issue.id.slug();
-        let eml = preview_message(newsletter, issue, r);
-        let html = r
-            .email_html
-            .replace(compose::UNSUBSCRIBE_MARK, &preview_unsubscribe(newsletter));
-        let text = r
-            .email_text
-            .replace(compose::UNSUBSCRIBE_MARK, &preview_unsubscribe(newsletter));
-        write(
-            &mut report,
-            out.join("email").join(format!("{slug}.html")),
-            html.as_bytes(),
-        )?;
-        write(
-            &mut report,
-            out.join("email").join(format!("{slug}.txt")),
-            text.as_bytes(),
-        )?;
-        write(
-            &mut report,
-            out.join("email").join(format!("{slug}.eml")),
-            &eml,
-        )?;
-        write(
-            &mut report,
-            out.join("web").join(&slug).join("index.html"),
-            r.web_html.as_bytes(),
-        )?;
+/// The output folders, created before anything is staged in them.
+struct Output {
+    email: PathBuf,
+    web: PathBuf,
+    unsubscribe: String,
+}
+
+impl Output {
+    fn create(newsletter: &Newsletter, chosen: &[&Issue]) -> anyhow::Result<Output> {
+        let out = newsletter.output_dir();
+        let output = Output {
+            email: out.join("email"),
+            web: out.join("web"),
+            unsubscribe: preview_unsubscribe(newsletter),
+        };
+        let mut dirs = vec![output.email.clone(), output.web.clone()];
+        dirs.extend(chosen.iter().map(|i| output.web.join(i.id.slug())));
+        for dir in dirs {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        Ok(output)
     }
-    write(
-        &mut report,
-        out.join("web").join("index.html"),
-        index.as_bytes(),
-    )?;
-    write(
-        &mut report,
-        out.join("web").join("feed.xml"),
-        feed.as_bytes(),
-    )?;
-    write(
-        &mut report,
-        out.join("web").join("style.css"),
-        templates.web_css.as_bytes(),
-    )?;
-    report.issues_built = chosen.len();
-    Ok(report)
 }
 
-fn write(report: &mut Report, path: PathBuf, contents: &[u8]) -> anyhow::Result<()> {
-    crate::fsutil::write_atomic(&path, contents)?;
-    report.files_written.push(path);
-    Ok(())
-}
-
-/// The approved replies each chosen issue publishes: those to the issue before it.
+/// The approved replies each chosen issue publishes.
 fn approved_replies(
     store: Option<&Store>,
     issues: &Issues,
@@ -159,27 +143,46 @@ pub fn render_one(
     )
 }
 
-/// Renders the chosen issues on every core; the result keeps their order.
-fn render_all(
+/// Renders the chosen issues on every core, staging each one's files as soon as it is
+/// rendered, so memory stays flat however large the archive.
+fn render_and_stage(
     newsletter: &Newsletter,
     templates: &Templates,
     issues: &Issues,
     chosen: &[&Issue],
     replies: &[Vec<Published>],
-) -> anyhow::Result<Vec<RenderedIssue>> {
-    let render_one = |(issue, replies): (&&Issue, &Vec<Published>)| {
-        let around = neighbours(issues, issue, replies.clone());
-        render::render_issue(&newsletter.config, templates, issue, &around)
-    };
+    out: &Output,
+) -> anyhow::Result<(Staged, Vec<Warning>)> {
+    let stage_one =
+        |issue: &Issue, replies: &[Published], staged: &mut Staged, warnings: &mut Vec<Warning>| {
+            let around = neighbours(issues, issue, replies.to_vec());
+            let r = render::render_issue(&newsletter.config, templates, issue, &around)?;
+            stage_issue(newsletter, issue, &r, out, staged, warnings)
+        };
+    // File creation waits on the disk more than on the CPU: a few more threads than cores.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(8);
+        .clamp(1, 8)
+        * 2;
     let chunk = chosen.len().div_ceil(threads).max(1);
-    let pairs: Vec<_> = chosen.iter().zip(replies).collect();
-    let results: Vec<anyhow::Result<Vec<RenderedIssue>>> = std::thread::scope(|scope| {
+    let pairs: Vec<(&Issue, &[Published])> = chosen
+        .iter()
+        .copied()
+        .zip(replies.iter().map(Vec::as_slice))
+        .collect();
+    let results: Vec<anyhow::Result<(Staged, Vec<Warning>)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = pairs
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().copied().map(render_one).collect()))
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut staged = Staged::default();
+                    let mut warnings = Vec::new();
+                    for (issue, replies) in part {
+                        stage_one(issue, replies, &mut staged, &mut warnings)?;
+                    }
+                    Ok((staged, warnings))
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -189,23 +192,59 @@ fn render_all(
             })
             .collect()
     });
-    let mut all = Vec::with_capacity(chosen.len());
+    let mut staged = Staged::default();
+    let mut warnings = Vec::new();
     for part in results {
-        all.extend(part?);
+        let (s, w) = part?;
+        staged.extend(s);
+        warnings.extend(w);
     }
-    Ok(all)
+    Ok((staged, warnings))
 }
 
-fn check_issue(issue: &Issue, r: &RenderedIssue, warnings: &mut Vec<Warning>) {
-    let mut encoded = String::new();
-    compose::quoted_printable(&r.email_html, &mut encoded);
-    if encoded.len() > render::GMAIL_CLIP_WARN_BYTES {
+fn stage_issue(
+    newsletter: &Newsletter,
+    issue: &Issue,
+    r: &RenderedIssue,
+    out: &Output,
+    staged: &mut Staged,
+    warnings: &mut Vec<Warning>,
+) -> anyhow::Result<()> {
+    let slug = issue.id.slug();
+    let eml = preview_message(newsletter, issue, r);
+    check_issue(issue, r, html_part_len(&eml), warnings);
+    let html = r
+        .email_html
+        .replace(compose::UNSUBSCRIBE_MARK, &out.unsubscribe);
+    let text = r
+        .email_text
+        .replace(compose::UNSUBSCRIBE_MARK, &out.unsubscribe);
+    staged.stage(out.email.join(format!("{slug}.html")), html.as_bytes())?;
+    staged.stage(out.email.join(format!("{slug}.txt")), text.as_bytes())?;
+    staged.stage(out.email.join(format!("{slug}.eml")), &eml)?;
+    staged.stage(
+        out.web.join(&slug).join("index.html"),
+        r.web_html.as_bytes(),
+    )
+}
+
+/// The encoded size of the message's HTML part: from its part header to the closing boundary
+/// (the HTML is the last part).
+fn html_part_len(eml: &[u8]) -> usize {
+    let marker = b"Content-Type: text/html";
+    eml.windows(marker.len())
+        .rposition(|w| w == marker)
+        .map_or(eml.len(), |start| eml.len() - start)
+}
+
+fn check_issue(issue: &Issue, r: &RenderedIssue, encoded_html: usize, warnings: &mut Vec<Warning>) {
+    if encoded_html > render::GMAIL_CLIP_WARN_BYTES {
         warnings.push(Warning {
             message: format!(
                 "{}: {}: the email's HTML part is {} bytes encoded; Gmail clips messages above about 102 KB",
                 issue.path.display(),
                 issue.id,
-                encoded.len()
+                encoded_html
             ),
         });
     }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// A newsletter publishing pipeline: Markdown issues in; email, web archive and readers'
 /// replies out.
@@ -47,6 +47,166 @@ pub enum Command {
     },
     /// Mail an issue to every active subscriber (resumes a send that was interrupted).
     Send(SendArgs),
+    /// Fetch the feeds listed in config.yaml and print the links not used before as a
+    /// Markdown list (or append them to an issue with --into).
+    ///
+    /// A feed that cannot be read is reported on standard error and the others still come
+    /// through. Exit status: 0 when at least one feed was read, 1 when none was (or none is
+    /// configured).
+    Links(LinksArgs),
+    /// Preflight an issue before sending: broken links, images without alt text, the email's
+    /// size against Gmail's clipping, the subject, unresolved template variables, the
+    /// unsubscribe link, a question without a reply address.
+    ///
+    /// Exit status: 0 when there are only warnings and notes, 1 when there are errors.
+    Check(CheckArgs),
+    /// Preview the web archive and each email locally, rebuilt on change; also answers the
+    /// one-click unsubscribe URL when `newsletter.unsubscribe_url` is set.
+    Serve {
+        /// Port on 127.0.0.1 (0 picks a free one; the address is printed on standard output).
+        #[arg(long, default_value_t = 8000, conflicts_with = "listen")]
+        port: u16,
+        /// Address to listen on instead, e.g. 0.0.0.0:8000 behind an HTTPS proxy.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Readers' replies: import them from the mailbox, moderate them, see what gets published.
+    Replies {
+        #[command(subcommand)]
+        command: RepliesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepliesCommand {
+    /// Read new mail from the IMAP mailbox in config.yaml (or from an mbox file or a Maildir)
+    /// and store readers' replies. Never marks, moves or deletes mail.
+    Import {
+        /// Read this mbox file instead of the IMAP mailbox.
+        #[arg(long, value_name = "FILE")]
+        mbox: Option<PathBuf>,
+        /// Read this Maildir (its cur/ and new/) instead of the IMAP mailbox.
+        #[arg(long, value_name = "DIR")]
+        maildir: Option<PathBuf>,
+    },
+    /// List the stored replies.
+    List {
+        /// Only the replies to this issue (V5N2, v5n2 or 5.2).
+        #[arg(long, value_name = "ISSUE")]
+        issue: Option<String>,
+        /// Only the replies in this state.
+        #[arg(long, value_enum)]
+        status: Option<ReplyStatus>,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one reply in full.
+    Show {
+        #[arg(value_name = "ID")]
+        id: i64,
+    },
+    /// Approve replies for publication in the issue after the one they answer.
+    Approve {
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<i64>,
+        /// The editor's note printed after the reply.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// Publish as "A reader" instead of the sender's name.
+        #[arg(long)]
+        anonymous: bool,
+        /// Publish under this name instead of the sender's.
+        #[arg(long, value_name = "NAME", conflicts_with = "anonymous")]
+        name: Option<String>,
+    },
+    /// Reject replies: they are kept but never published.
+    Reject {
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<i64>,
+    },
+    /// Edit a reply's text in $VISUAL or $EDITOR; an empty text leaves it unchanged.
+    Edit {
+        #[arg(value_name = "ID")]
+        id: i64,
+    },
+    /// Print the reader's own text that import would store for a message (RFC 5322) or a bare
+    /// text body; `-` reads standard input. Works outside a newsletter folder.
+    Extract {
+        #[arg(value_name = "FILE|-")]
+        file: PathBuf,
+    },
+}
+
+/// A reply's moderation state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplyStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LinksArgs {
+    /// Only entries published on or after this day (YYYY-MM-DD, UTC); undated entries are
+    /// always offered.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<chrono::NaiveDate>,
+    /// Append the links to this issue's file (V5N2, v5n2 or 5.2) under `## Links`, and
+    /// remember them as used so the next run offers only new ones.
+    #[arg(long, value_name = "ISSUE", conflicts_with = "json")]
+    pub into: Option<String>,
+    /// Print the links as a JSON array (id, title, url, summary, published, source).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The issue, as V5N2, v5n2 or 5.2.
+    #[arg(value_name = "ISSUE")]
+    pub issue: String,
+    /// Check everything but the links: no network request is made.
+    #[arg(long)]
+    pub offline: bool,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HttpArgs {
+    /// Time limit of each HTTP request, e.g. 10s or 500ms.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "DISPATCH_HTTP_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
+    pub timeout: std::time::Duration,
+}
+
+/// `500ms`, `10s` or `10` (seconds).
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (number, millis) = match s.strip_suffix("ms") {
+        Some(n) => (n, true),
+        None => (s.strip_suffix('s').unwrap_or(s), false),
+    };
+    let value: u64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: write it as 10s or 500ms"))?;
+    if value == 0 {
+        return Err("the timeout must be longer than zero".to_string());
+    }
+    Ok(if millis {
+        std::time::Duration::from_millis(value)
+    } else {
+        std::time::Duration::from_secs(value)
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +265,19 @@ pub struct SendArgs {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory as _;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            super::parse_duration("500ms"),
+            Ok(Duration::from_millis(500))
+        );
+        assert_eq!(super::parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(super::parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(super::parse_duration("0s").is_err());
+        assert!(super::parse_duration("soon").is_err());
+    }
 
     #[test]
     fn cli_is_consistent() {

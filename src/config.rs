@@ -58,12 +58,18 @@ impl YamlError {
     }
 }
 
+/// The first line of a YAML error, without its own "at line L, column C" (relative to the
+/// YAML alone; we print the file's line in front instead).
 fn first_line(s: &str) -> String {
-    s.lines()
+    let line = s
+        .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
-        .unwrap_or("invalid YAML")
-        .to_string()
+        .unwrap_or("invalid YAML");
+    match line.rfind(" at line ") {
+        Some(at) if line[at..].contains("column") => line[..at].to_string(),
+        _ => line.to_string(),
+    }
 }
 
 /// serde names the offending field in backticks: "unknown field `foo`, expected …".

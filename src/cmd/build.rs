@@ -15,11 +15,11 @@ pub fn run(dir: &Path, names: &[String]) -> anyhow::Result<()> {
         eprintln!("warning: {}", warning.message);
     }
     println!(
-        "built {} issue{} into {} ({} files) in {:.0?}",
+        "built {} issue{} into {} ({} files changed) in {:.0?}",
         report.issues_built,
         if report.issues_built == 1 { "" } else { "s" },
         super::display_path(dir, &newsletter.output_dir()),
-        report.files_written.len(),
+        report.files_changed,
         started.elapsed()
     );
     Ok(())

@@ -1,9 +1,13 @@
 //! One wiring function per subcommand.
 
 pub mod build;
+pub mod check;
 pub mod init;
+pub mod links;
 pub mod new;
+pub mod replies;
 pub mod send;
+pub mod serve;
 pub mod subscribers;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +23,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build { issues } => build::run(&dir, &issues),
         Command::Subscribers { command } => subscribers::run(&dir, command),
         Command::Send(args) => send::run(&dir, &args),
+        Command::Links(args) => links::run(&dir, &args),
+        Command::Check(args) => check::run(&dir, &args),
+        Command::Serve { port, listen } => serve::run(&dir, port, listen),
+        Command::Replies { command } => replies::run(&dir, command),
     }
 }
 

@@ -180,34 +180,56 @@ pub fn encode_word(value: &str) -> String {
 
 /// Quoted-printable (RFC 2045) with CRLF line ends and soft breaks before 76 characters.
 pub fn quoted_printable(text: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut bytes = std::mem::take(out).into_bytes();
+    bytes.reserve(text.len() + text.len() / 8);
     for (index, line) in text.split('\n').enumerate() {
         if index > 0 {
-            out.push_str("\r\n");
+            bytes.extend_from_slice(b"\r\n");
         }
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let bytes = line.as_bytes();
-        let mut width = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            let last = i + 1 == bytes.len();
-            let literal = (b == b' ' || b == b'\t') && !last
-                || (b.is_ascii_graphic() && b != b'=')
-                // A line-initial dot would be doubled by SMTP dot-stuffing anyway; keep it safe.
-                    && !(b == b'.' && width == 0);
-            let len = if literal { 1 } else { 3 };
-            if width + len > 75 {
-                out.push_str("=\r\n");
-                width = 0;
-            }
-            if literal {
-                out.push(b as char);
-            } else {
-                out.push('=');
-                out.push(HEX[(b >> 4) as usize] as char);
-                out.push(HEX[(b & 15) as usize] as char);
-            }
-            width += len;
+        encode_line(
+            line.strip_suffix('\r').unwrap_or(line).as_bytes(),
+            &mut bytes,
+        );
+    }
+    // Every byte written is ASCII.
+    *out = String::from_utf8(bytes).unwrap_or_default();
+}
+
+/// Whether a byte may stand for itself inside a line.
+const fn literal_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 33;
+    while b < 127 {
+        table[b] = b != b'=' as usize;
+        b += 1;
+    }
+    table[b' ' as usize] = true;
+    table[b'\t' as usize] = true;
+    table
+}
+
+const LITERAL: [bool; 256] = literal_table();
+
+fn encode_line(line: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut width = 0;
+    for (i, &b) in line.iter().enumerate() {
+        // Trailing white space would be stripped in transit, and a line-initial dot is
+        // doubled by SMTP: encode both.
+        let literal = LITERAL[b as usize]
+            && !((b == b' ' || b == b'\t') && i + 1 == line.len())
+            && !(b == b'.' && width == 0);
+        let len = if literal { 1 } else { 3 };
+        if width + len > 75 {
+            out.extend_from_slice(b"=\r\n");
+            width = 0;
         }
+        if literal {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        }
+        width += len;
     }
 }
 

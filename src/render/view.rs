@@ -91,6 +91,7 @@ impl<'a> IssueView<'a> {
         templates: &Templates,
         outline: &Outline,
     ) -> Self {
+        let bodies = markdown::render_all(&issue.body, &templates.css, super::TEXT_WIDTH);
         IssueView {
             name: issue.id.to_string(),
             slug: issue.id.slug(),
@@ -103,9 +104,9 @@ impl<'a> IssueView<'a> {
             preheader: preheader(issue, outline),
             question: issue.question.as_deref(),
             url: issue_url(config, issue),
-            body_email: markdown::to_email_html(&issue.body, &templates.css),
-            body_web: markdown::to_web_html(&issue.body),
-            body_text: super::text::to_plain_text(&issue.body, super::TEXT_WIDTH),
+            body_email: bodies.email_html,
+            body_web: bodies.web_html,
+            body_text: bodies.text,
         }
     }
 }

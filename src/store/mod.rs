@@ -8,6 +8,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+pub mod inbound;
+pub mod links;
 pub mod replies;
 pub mod sends;
 pub mod subscribers;

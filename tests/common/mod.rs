@@ -1,4 +1,6 @@
 //! Helpers shared by the integration tests (`mod common;` in a test file).
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod mailstack;
+pub mod web;

@@ -1,0 +1,122 @@
+//! `dispatch links`: the feeds' new entries, printed or appended to an issue.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::cli::LinksArgs;
+use crate::issue::Issue;
+use crate::links::feeds::{self, FeedEntry, FeedFailure};
+use crate::links::{self, UsedLinks};
+use crate::newsletter::Newsletter;
+use crate::store::Store;
+
+pub fn run(dir: &Path, args: &LinksArgs) -> anyhow::Result<()> {
+    let newsletter = Newsletter::open(dir)?;
+    let urls = &newsletter.config.feeds;
+    if urls.is_empty() {
+        anyhow::bail!(
+            "no feeds are configured: list their URLs under `feeds:` in {}",
+            dir.join("config.yaml").display()
+        );
+    }
+    // Resolved before any fetching, so a mistyped issue fails at once.
+    let target = match &args.into {
+        Some(name) => Some(newsletter.load_issues()?.find(name)?.clone()),
+        None => None,
+    };
+    let (entries, failures) = fetch(urls, args)?;
+    report_failures(&failures);
+    if failures.len() == urls.len() {
+        match urls.len() {
+            1 => anyhow::bail!("the feed could not be read (reason above)"),
+            n => anyhow::bail!("none of the {n} feeds could be read (reasons above)"),
+        }
+    }
+    let fresh = links::unused(entries, &used_links(&newsletter)?);
+    eprintln!("{}", summary(fresh.len(), urls.len(), failures.len()));
+    match target {
+        Some(issue) => append_to_issue(dir, &newsletter, &issue, &fresh),
+        None if args.json => print_json(&fresh),
+        None => {
+            print!("{}", feeds::to_markdown(&fresh));
+            Ok(())
+        }
+    }
+}
+
+fn fetch(urls: &[String], args: &LinksArgs) -> anyhow::Result<(Vec<FeedEntry>, Vec<FeedFailure>)> {
+    let client = feeds::client(args.http.timeout)?;
+    let since = args
+        .since
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc());
+    let runtime = tokio::runtime::Runtime::new()?;
+    Ok(runtime.block_on(feeds::fetch_feeds(&client, urls, since, args.http.timeout)))
+}
+
+fn report_failures(failures: &[FeedFailure]) {
+    for failure in failures {
+        eprintln!("warning: {}: {}", failure.url, failure.reason);
+    }
+}
+
+/// Reading needs no database: without one, nothing has been used yet.
+fn used_links(newsletter: &Newsletter) -> anyhow::Result<UsedLinks> {
+    match Store::open_existing_read_only(&newsletter.database_path())? {
+        Some(store) => store.used_links(),
+        None => Ok(UsedLinks::default()),
+    }
+}
+
+fn summary(fresh: usize, feeds: usize, failed: usize) -> String {
+    let mut line = format!(
+        "{fresh} new link{} from {} of {feeds} feed{}",
+        plural(fresh),
+        feeds - failed,
+        plural(feeds)
+    );
+    if failed > 0 {
+        line.push_str(&format!(" ({failed} failed)"));
+    }
+    line
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn print_json(entries: &[FeedEntry]) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(entries)?);
+    Ok(())
+}
+
+/// Appends the entries to the issue's file and records them as used, both or neither.
+fn append_to_issue(
+    dir: &Path,
+    newsletter: &Newsletter,
+    issue: &Issue,
+    entries: &[FeedEntry],
+) -> anyhow::Result<()> {
+    let shown = super::display_path(dir, &issue.path);
+    if entries.is_empty() {
+        println!("{shown} is unchanged: there are no new links");
+        return Ok(());
+    }
+    let mut store = Store::open(&newsletter.database_path())?;
+    store.record_used_links(entries, issue.id, || {
+        // Read again now: the editor may have saved the file since it was loaded.
+        let source = std::fs::read_to_string(&issue.path)
+            .with_context(|| format!("cannot read {}", issue.path.display()))?;
+        let current = Issue::parse(&issue.path, &source)?;
+        let updated = links::append_section(&source, &current.body, &feeds::to_markdown(entries));
+        crate::fsutil::write_atomic(&issue.path, updated.as_bytes())
+    })?;
+    println!(
+        "added {} link{} to {shown} under `{}`",
+        entries.len(),
+        plural(entries.len()),
+        links::SECTION_HEADING
+    );
+    Ok(())
+}

@@ -1,0 +1,1403 @@
+//! Incoming mail: MIME decoding of a raw message, classification (reply, auto-reply, bounce,
+//! unsubscribe request) and the reader's text.
+//!
+//! Decoding (charsets, transfer encodings, RFC 2047 headers) is mail-parser's; this module adds
+//! format=flowed unwrapping, the choice of body, DSN parsing and the classification rules.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use mail_parser::{HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use serde::{Deserialize, Serialize};
+
+use super::extract::{html_to_text, reply_text};
+
+/// A parsed incoming mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incoming {
+    /// Message-ID, without angle brackets.
+    pub message_id: Option<String>,
+    /// In-Reply-To ids, without angle brackets.
+    pub in_reply_to: Vec<String>,
+    /// References ids, without angle brackets.
+    pub references: Vec<String>,
+    /// Sender address, lowercased.
+    pub from_address: Option<String>,
+    /// Sender display name, if any.
+    pub from_name: Option<String>,
+    /// Recipient addresses, lowercased.
+    pub to: Vec<String>,
+    /// Decoded subject; empty when there is none.
+    pub subject: String,
+    pub date: Option<DateTime<Utc>>,
+    /// What the reader wrote: the body without quotes, reply headers and signatures.
+    pub text: String,
+    pub kind: Kind,
+}
+
+/// What kind of mail this is, decided in this order: bounce, auto-reply, unsubscribe request,
+/// reply, other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Kind {
+    /// A reader's reply to an issue.
+    Reply,
+    /// Out-of-office and other automatic answers.
+    AutoReply,
+    /// A delivery failure report.
+    Bounce {
+        recipients: Vec<BouncedRecipient>,
+    },
+    /// A request sent through the List-Unsubscribe mailto link.
+    Unsubscribe {
+        token: Option<String>,
+    },
+    Other,
+}
+
+/// One recipient of a delivery status notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BouncedRecipient {
+    /// Lowercased address from `Final-Recipient` (or `Original-Recipient`).
+    pub address: String,
+    /// Enhanced status code, e.g. "5.1.1"; empty when the report has none.
+    pub status: String,
+    /// A 5.x.x status: the address will not work on a retry.
+    pub permanent: bool,
+}
+
+/// What parsing needs to know about the newsletter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    /// First word of the subject of the List-Unsubscribe mailto
+    /// (`mailto:EDITOR?subject=unsubscribe%20TOKEN`), usually "unsubscribe".
+    pub unsubscribe_prefix: String,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            unsubscribe_prefix: "unsubscribe".to_string(),
+        }
+    }
+}
+
+/// Why a message could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("the message is empty")]
+    Empty,
+    #[error("the message has no header fields: not an email message")]
+    NoHeaders,
+}
+
+/// Parses a raw RFC 5322 message: headers, the reader's text and the kind of mail.
+///
+/// Never panics on any input; a message without headers is an error.
+pub fn parse(raw: &[u8], ctx: &Context) -> Result<Incoming, ParseError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::Empty);
+    }
+    let raw = terminated(raw);
+    let msg = MessageParser::default()
+        .parse(raw.as_ref())
+        .ok_or(ParseError::NoHeaders)?;
+    if !has_real_header(&msg) {
+        return Err(ParseError::NoHeaders);
+    }
+    let subject = msg.subject().unwrap_or("").trim().to_string();
+    let from = msg.from().and_then(|a| a.first());
+    let from_address = from
+        .and_then(|a| a.address())
+        .map(|a| a.trim().to_lowercase())
+        .filter(|a| !a.is_empty());
+    let from_name = from
+        .and_then(|a| a.name())
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    let in_reply_to = id_list(msg.in_reply_to());
+    let references = id_list(msg.references());
+    let kind = classify(&msg, &subject, from_address.as_deref(), ctx);
+    Ok(Incoming {
+        message_id: msg
+            .message_id()
+            .map(strip_brackets)
+            .filter(|s| !s.is_empty()),
+        in_reply_to,
+        references,
+        from_address,
+        from_name,
+        to: recipients(&msg),
+        date: msg.date().and_then(to_utc),
+        text: reply_text(&body_text(&msg)),
+        subject,
+        kind,
+    })
+}
+
+/// The message with a final line break: mail-parser drops a last header field that is not
+/// terminated, which matters for truncated messages.
+fn terminated(raw: &[u8]) -> Cow<'_, [u8]> {
+    if raw.ends_with(b"\n") {
+        Cow::Borrowed(raw)
+    } else {
+        let mut owned = raw.to_vec();
+        owned.extend_from_slice(b"\r\n");
+        Cow::Owned(owned)
+    }
+}
+
+/// At least one "Name: value" field. mail-parser also takes a first line without a colon for
+/// a field name, which would let any text pass for a message.
+fn has_real_header(msg: &Message) -> bool {
+    let raw = msg.raw_message();
+    msg.headers().iter().any(|h| {
+        let name_ok = !h.name().is_empty()
+            && h.name()
+                .bytes()
+                .all(|b| (33..=126).contains(&b) && b != b':');
+        let colon = raw
+            .get(h.offset_field() as usize..h.offset_start() as usize)
+            .is_some_and(|field| field.contains(&b':'));
+        name_ok && colon
+    })
+}
+
+fn strip_brackets(id: &str) -> String {
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
+}
+
+/// Message ids of In-Reply-To / References, in order, without brackets.
+fn id_list(value: &HeaderValue) -> Vec<String> {
+    value
+        .as_text_list()
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|v| v.split_whitespace())
+        .map(strip_brackets)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn recipients(msg: &Message) -> Vec<String> {
+    msg.to()
+        .map(|to| {
+            to.iter()
+                .filter_map(|a| a.address())
+                .map(|a| a.trim().to_lowercase())
+                .filter(|a| !a.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The Date header in UTC; None for dates mail-parser could not make sense of.
+fn to_utc(date: &mail_parser::DateTime) -> Option<DateTime<Utc>> {
+    if !date.is_valid() {
+        return None;
+    }
+    DateTime::from_timestamp(date.to_timestamp(), 0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Body
+
+/// The body as text: the text/plain parts when there are any (format=flowed unwrapped), else
+/// the HTML part converted to text.
+fn body_text(msg: &Message) -> String {
+    let plain: Vec<String> = msg
+        .text_body
+        .iter()
+        .filter_map(|&id| msg.parts.get(id as usize))
+        .filter_map(plain_text)
+        .collect();
+    // Some clients send an empty plain alternative next to the real HTML body.
+    if plain.iter().any(|t| !t.trim().is_empty()) {
+        return plain.join("\n");
+    }
+    msg.html_body
+        .iter()
+        .filter_map(|&id| msg.parts.get(id as usize))
+        .find_map(|part| match &part.body {
+            PartType::Html(html) => Some(html_to_text(html)),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Text of a text/plain part (mail-parser also lists HTML and other text parts among the
+/// text bodies when a message has no plain alternative).
+fn plain_text(part: &MessagePart) -> Option<String> {
+    let PartType::Text(text) = &part.body else {
+        return None;
+    };
+    let ct = part.content_type();
+    let is_plain = ct.is_none_or(|ct| {
+        ct.ctype().eq_ignore_ascii_case("text")
+            && ct.subtype().is_none_or(|s| s.eq_ignore_ascii_case("plain"))
+    });
+    if !is_plain {
+        return None;
+    }
+    let flowed = ct
+        .and_then(|ct| ct.attribute("format"))
+        .is_some_and(|f| f.eq_ignore_ascii_case("flowed"));
+    if !flowed {
+        return Some(text.to_string());
+    }
+    let delsp = ct
+        .and_then(|ct| ct.attribute("delsp"))
+        .is_some_and(|d| d.eq_ignore_ascii_case("yes"));
+    Some(unflow(text, delsp))
+}
+
+/// Undoes format=flowed (RFC 3676): a line ending in a space continues on the next line of the
+/// same quote depth. Space-stuffing is removed; with delsp=yes the trailing space itself was
+/// added by the sender and goes too. Runs before quote detection so that quoted paragraphs are
+/// whole lines again.
+fn unflow(text: &str, delsp: bool) -> String {
+    let text = text.replace("\r\n", "\n");
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut continues = false;
+    for line in text.split('\n') {
+        let depth = line.chars().take_while(|&c| c == '>').count();
+        let content = &line[depth..];
+        let content = content.strip_prefix(' ').unwrap_or(content);
+        // The signature separator "-- " is never a soft break.
+        let soft = content.ends_with(' ') && content != "-- ";
+        let piece = if soft && delsp {
+            &content[..content.len() - 1]
+        } else {
+            content
+        };
+        match out.last_mut() {
+            Some((d, joined)) if continues && *d == depth => joined.push_str(piece),
+            _ => out.push((depth, piece.to_string())),
+        }
+        continues = soft;
+    }
+    out.into_iter()
+        .map(|(depth, l)| {
+            if depth == 0 {
+                l
+            } else {
+                format!("{} {l}", ">".repeat(depth))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classification
+
+fn classify(msg: &Message, subject: &str, from: Option<&str>, ctx: &Context) -> Kind {
+    if let Some(recipients) = bounce(msg, subject, from) {
+        return Kind::Bounce { recipients };
+    }
+    if is_auto_reply(msg, subject) {
+        return Kind::AutoReply;
+    }
+    if let Some(token) = unsubscribe_token(subject, &ctx.unsubscribe_prefix) {
+        return Kind::Unsubscribe { token };
+    }
+    let threaded = !msg.in_reply_to().is_empty() || !msg.references().is_empty();
+    if threaded || reply_prefix(subject).is_some() {
+        return Kind::Reply;
+    }
+    Kind::Other
+}
+
+/// Value of a header field by name (case-insensitive), unfolded and trimmed. Read from the raw
+/// message so that fields mail-parser does not know come through as written.
+fn header(msg: &Message, name: &str) -> Option<String> {
+    let h = msg
+        .headers()
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case(name))?;
+    let raw = msg
+        .raw_message()
+        .get(h.offset_start() as usize..h.offset_end() as usize)?;
+    let value = String::from_utf8_lossy(raw)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(value)
+}
+
+/// Root content type as "type/subtype", lowercase.
+fn root_type(msg: &Message) -> String {
+    msg.root_part()
+        .content_type()
+        .map(|ct| {
+            format!(
+                "{}/{}",
+                ct.ctype().to_ascii_lowercase(),
+                ct.subtype().unwrap_or("").to_ascii_lowercase()
+            )
+        })
+        .unwrap_or_default()
+}
+
+fn report_type(msg: &Message) -> Option<String> {
+    msg.root_part()
+        .content_type()
+        .and_then(|ct| ct.attribute("report-type"))
+        .map(|r| r.trim().to_ascii_lowercase())
+}
+
+/// Recipients of a bounce, or None when the message is not a bounce.
+///
+/// A bounce is a multipart/report of type delivery-status, or a message from MAILER-DAEMON or
+/// postmaster that carries a delivery-status part or has a delivery-failure subject.
+fn bounce(msg: &Message, subject: &str, from: Option<&str>) -> Option<Vec<BouncedRecipient>> {
+    let dsn_parts: Vec<&MessagePart> = msg.parts.iter().filter(|p| is_dsn_part(p)).collect();
+    let is_report = root_type(msg) == "multipart/report"
+        && report_type(msg).is_some_and(|r| r == "delivery-status");
+    let from_daemon = from.is_some_and(is_daemon_address);
+    let bounced = is_report
+        || (from_daemon && (!dsn_parts.is_empty() || looks_like_failure_subject(subject)));
+    if !bounced {
+        return None;
+    }
+    let recipients = dsn_parts
+        .iter()
+        .flat_map(|p| parse_dsn(&String::from_utf8_lossy(p.contents())))
+        .collect();
+    Some(recipients)
+}
+
+fn is_dsn_part(part: &MessagePart) -> bool {
+    part.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("message")
+            && ct.subtype().is_some_and(|s| {
+                s.eq_ignore_ascii_case("delivery-status")
+                    || s.eq_ignore_ascii_case("global-delivery-status")
+            })
+    })
+}
+
+/// MAILER-DAEMON@… or postmaster@…, the senders of delivery reports.
+fn is_daemon_address(address: &str) -> bool {
+    let local = address.split('@').next().unwrap_or("");
+    local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster")
+}
+
+/// Subjects of delivery failure reports from servers that send no DSN part.
+fn looks_like_failure_subject(subject: &str) -> bool {
+    let s = subject.to_lowercase();
+    [
+        "undeliver",
+        "delivery status notification",
+        "delivery failure",
+        "mail delivery failed",
+        "failure notice",
+        "returned mail",
+        "delivery has failed",
+        "unzustellbar",
+        "non remis",
+        "non distribuable",
+    ]
+    .iter()
+    .any(|p| s.contains(p))
+}
+
+/// Per-recipient fields of a message/delivery-status body (RFC 3464): groups of fields
+/// separated by blank lines; the first group is about the message, the others about one
+/// recipient each. Recipients that were delivered, relayed or expanded are not failures.
+fn parse_dsn(body: &str) -> Vec<BouncedRecipient> {
+    let body = body.replace("\r\n", "\n");
+    let mut out = Vec::new();
+    for group in body.split("\n\n") {
+        let fields = dsn_fields(group);
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        let Some(address) = get("Final-Recipient")
+            .or_else(|| get("Original-Recipient"))
+            .map(dsn_address)
+            .filter(|a| !a.is_empty())
+        else {
+            continue;
+        };
+        let action = get("Action").unwrap_or("").to_ascii_lowercase();
+        if ["delivered", "relayed", "expanded"].contains(&action.as_str()) {
+            continue;
+        }
+        let status = get("Status")
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or("")
+            .to_string();
+        let permanent = if status.is_empty() {
+            action == "failed"
+        } else {
+            status.starts_with('5')
+        };
+        out.push(BouncedRecipient {
+            address,
+            status,
+            permanent,
+        });
+    }
+    out
+}
+
+/// "Name: value" fields of one DSN group, continuation lines unfolded.
+fn dsn_fields(group: &str) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in group.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = fields.last_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            fields.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    fields
+}
+
+/// "rfc822; Someone@Example.com" → "someone@example.com".
+fn dsn_address(value: &str) -> String {
+    let addr = value.split_once(';').map_or(value, |(_, a)| a);
+    strip_brackets(addr).to_lowercase()
+}
+
+/// RFC 3834 and the headers that common autoresponders add, then the subjects they use.
+fn is_auto_reply(msg: &Message, subject: &str) -> bool {
+    let auto_submitted = header(msg, "Auto-Submitted").is_some_and(|v| {
+        let kind = v
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        !kind.is_empty() && kind != "no"
+    });
+    let autoreply_header = ["X-Autoreply", "X-Autorespond", "X-Autoresponder"]
+        .iter()
+        .any(|name| header(msg, name).is_some_and(|v| !v.eq_ignore_ascii_case("no")));
+    let precedence = header(msg, "Precedence").is_some_and(|v| {
+        matches!(
+            v.to_ascii_lowercase().as_str(),
+            "auto_reply" | "bulk" | "junk" | "list"
+        )
+    });
+    if auto_submitted || autoreply_header || precedence || is_auto_reply_subject(subject) {
+        return true;
+    }
+    suppress_says_automatic(msg)
+}
+
+/// Outlook sets X-Auto-Response-Suppress on ordinary mail too, so "OOF"/"All" there only counts
+/// together with a second sign of an automatic message: a null return path, or Exchange's
+/// inbox-rule loop marker.
+fn suppress_says_automatic(msg: &Message) -> bool {
+    let suppress = header(msg, "X-Auto-Response-Suppress").is_some_and(|v| {
+        let v = v.to_ascii_lowercase();
+        v.contains("oof") || v.contains("all")
+    });
+    let null_sender = header(msg, "Return-Path").is_some_and(|v| v.trim() == "<>");
+    let rules_loop = header(msg, "X-MS-Exchange-Inbox-Rules-Loop").is_some();
+    suppress && (null_sender || rules_loop)
+}
+
+/// Subject openings of autoresponders, in the languages of common mail clients.
+const AUTO_SUBJECTS: &[&str] = &[
+    "out of office",
+    "out of the office",
+    "automatic reply",
+    "auto reply",
+    "auto-reply",
+    "autoreply",
+    "auto response",
+    "auto-response",
+    "autoresponse",
+    "automated response",
+    "abwesenheitsnotiz",
+    "automatische antwort",
+    "réponse automatique",
+    "respuesta automática",
+    "respuesta automatica",
+    "risposta automatica",
+    "resposta automática",
+    "automatisch antwoord",
+    "autosvar",
+    "automatiskt svar",
+    "automaattinen vastaus",
+    "odpowiedź automatyczna",
+    "автоматический ответ",
+    "自動応答",
+    "自动回复",
+];
+
+/// Short words that are autoresponder subjects only when alone or followed by a colon
+/// ("Absence: …", "Auto: …"): as the start of a sentence they are ordinary subjects.
+const AUTO_SUBJECT_WORDS: &[&str] = &[
+    "auto",
+    "absence",
+    "absent",
+    "fuori sede",
+    "afwezig",
+    "abwesend",
+    "ooo",
+    "vacation",
+    "frånvaro",
+    "fravær",
+    "poissa",
+];
+
+fn is_auto_reply_subject(subject: &str) -> bool {
+    let s = subject
+        .trim()
+        .trim_start_matches(['[', '('])
+        .trim()
+        .to_lowercase();
+    if AUTO_SUBJECTS.iter().any(|p| s.starts_with(p)) {
+        return true;
+    }
+    AUTO_SUBJECT_WORDS.iter().any(|w| {
+        s.strip_prefix(w).is_some_and(|rest| {
+            let rest = rest.trim_start();
+            rest.is_empty() || rest.starts_with([':', '：', ']', ')'])
+        })
+    })
+}
+
+/// Reply prefixes: "Re:", "AW:", "SV:", "Antw:", "R:", "Réf:", "RIF:", "VS:", "Odp:", also with
+/// a counter ("Re[2]:") or a space before the colon ("Re :").
+const REPLY_PREFIXES: &[&str] = &[
+    "re", "aw", "sv", "antw", "antwort", "r", "réf", "ref", "rif", "vs", "odp", "ynt", "atb",
+    "res", "回复", "答复", "回覆",
+];
+
+/// Forward prefixes, stripped before looking for the unsubscribe word.
+const FORWARD_PREFIXES: &[&str] = &["fwd", "fw", "wg", "tr", "rv", "i", "doorst", "vb", "enc"];
+
+/// The subject after a reply prefix, if it starts with one.
+fn reply_prefix(subject: &str) -> Option<&str> {
+    strip_prefix_word(subject, REPLY_PREFIXES)
+}
+
+/// `subject` without a leading "WORD:" (or "WORD[n]:", "WORD (n):", "WORD :") where WORD is one
+/// of `words`, compared case-insensitively.
+fn strip_prefix_word<'a>(subject: &'a str, words: &[&str]) -> Option<&'a str> {
+    let s = subject.trim_start();
+    let colon = s.find([':', '：'])?;
+    let head = s[..colon].trim();
+    let word_part = head.split(['[', '(']).next().unwrap_or("");
+    let counter_ok = head[word_part.len()..]
+        .chars()
+        .all(|c| c.is_ascii_digit() || "[]() ".contains(c));
+    // "Réf." is written with a period.
+    let word = word_part.trim().trim_end_matches('.').to_lowercase();
+    let sep_len = s[colon..].chars().next().map_or(1, char::len_utf8);
+    (words.contains(&word.as_str()) && counter_ok).then(|| &s[colon + sep_len..])
+}
+
+/// The token of an unsubscribe request: Some(token) when the subject (after any reply or
+/// forward prefixes) starts with the unsubscribe word, the token being the next word if it has
+/// the token syntax ([A-Za-z0-9_-]+).
+fn unsubscribe_token(subject: &str, prefix: &str) -> Option<Option<String>> {
+    let prefix = prefix.trim();
+    if prefix.is_empty() {
+        return None;
+    }
+    let mut s = subject.trim();
+    while let Some(rest) =
+        strip_prefix_word(s, REPLY_PREFIXES).or_else(|| strip_prefix_word(s, FORWARD_PREFIXES))
+    {
+        s = rest.trim_start();
+    }
+    let after = strip_prefix_ci(s, prefix)?;
+    // A client that did not decode the mailto subject leaves "%20" between the words.
+    let rest = match after.strip_prefix("%20") {
+        Some(r) => r,
+        None if after.is_empty() || after.starts_with(|c: char| c.is_whitespace() || c == ':') => {
+            after
+        }
+        None => return None,
+    };
+    let token = rest
+        .trim_start_matches(|c: char| c.is_whitespace() || c == ':')
+        .split_whitespace()
+        .next()
+        .filter(|w| is_token(w))
+        .map(str::to_string);
+    Some(token)
+}
+
+fn is_token(word: &str) -> bool {
+    !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `s` without `prefix`, compared case-insensitively character by character.
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let mut rest = s;
+    for p in prefix.chars() {
+        let c = rest.chars().next()?;
+        if !c.to_lowercase().eq(p.to_lowercase()) {
+            return None;
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Some(rest)
+}
+
+/// The issue named in a subject as "V5N2" (volume 5, number 2): case-insensitive, as a word of
+/// its own ("[V5N2]" and "V5N2:" count, "XV5N2" does not).
+pub fn subject_issue(subject: &str) -> Option<(u32, u32)> {
+    let chars: Vec<char> = subject.chars().collect();
+    (0..chars.len()).find_map(|i| issue_at(&chars, i))
+}
+
+fn issue_at(chars: &[char], i: usize) -> Option<(u32, u32)> {
+    let boundary_before = i == 0 || !chars[i - 1].is_alphanumeric();
+    if !boundary_before || !chars[i].eq_ignore_ascii_case(&'v') {
+        return None;
+    }
+    let (volume, after_volume) = digits_at(chars, i + 1)?;
+    if !chars.get(after_volume)?.eq_ignore_ascii_case(&'n') {
+        return None;
+    }
+    let (number, end) = digits_at(chars, after_volume + 1)?;
+    let boundary_after = chars.get(end).is_none_or(|c| !c.is_alphanumeric());
+    boundary_after.then_some((volume, number))
+}
+
+/// The number made of the ASCII digits from `start`, and the index after them.
+fn digits_at(chars: &[char], start: usize) -> Option<(u32, usize)> {
+    let len = chars
+        .iter()
+        .skip(start)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if len == 0 {
+        return None;
+    }
+    let text: String = chars[start..start + len].iter().collect();
+    text.parse().ok().map(|n| (n, start + len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A raw message from header lines and a body, with CRLF line breaks as on the wire.
+    fn mail(headers: &[&str], body: &[u8]) -> Vec<u8> {
+        let mut raw = headers.join("\r\n").into_bytes();
+        raw.extend_from_slice(b"\r\n\r\n");
+        raw.extend_from_slice(body);
+        raw
+    }
+
+    fn parsed(raw: &[u8]) -> Incoming {
+        parse(raw, &Context::default()).expect("sample message parses")
+    }
+
+    /// A reply as a reader's mail client sends it.
+    fn reader_reply() -> Vec<u8> {
+        mail(
+            &[
+                "Return-Path: <ann@example.org>",
+                "Message-ID: <CAB1234.5678@mail.example.org>",
+                "In-Reply-To: <v5n2.issue@news.example.com>",
+                "References: <v5n1.issue@news.example.com>\r\n <v5n2.issue@news.example.com>",
+                "From: \"Ann Reader\" <Ann.Reader@Example.ORG>",
+                "To: Editor <Editor@News.Example.com>, other@example.net",
+                "Subject: Re: [Dispatch V5N2] Spring issue",
+                "Date: Tue, 07 Jan 2025 10:15:00 +0100",
+                "MIME-Version: 1.0",
+                "Content-Type: text/plain; charset=UTF-8",
+                "Content-Transfer-Encoding: 8bit",
+            ],
+            "Loved the piece on tides.\r\n\r\nOn Mon, Jan 6, 2025 at 9:00 AM Editor <editor@news.example.com> wrote:\r\n> Spring issue\r\n> is here.\r\n"
+                .as_bytes(),
+        )
+    }
+
+    #[test]
+    fn reads_headers_of_a_reply() {
+        let m = parsed(&reader_reply());
+        assert_eq!(
+            m.message_id.as_deref(),
+            Some("CAB1234.5678@mail.example.org")
+        );
+        assert_eq!(m.in_reply_to, vec!["v5n2.issue@news.example.com"]);
+        assert_eq!(
+            m.references,
+            vec!["v5n1.issue@news.example.com", "v5n2.issue@news.example.com"]
+        );
+        assert_eq!(m.from_address.as_deref(), Some("ann.reader@example.org"));
+        assert_eq!(m.from_name.as_deref(), Some("Ann Reader"));
+        assert_eq!(m.to, vec!["editor@news.example.com", "other@example.net"]);
+        assert_eq!(m.subject, "Re: [Dispatch V5N2] Spring issue");
+        let date = m.date.expect("date parsed");
+        assert_eq!(date.to_rfc3339(), "2025-01-07T09:15:00+00:00");
+        assert_eq!(m.text, "Loved the piece on tides.");
+        assert_eq!(m.kind, Kind::Reply);
+    }
+
+    #[test]
+    fn decodes_charsets() {
+        let cases: &[(&str, &str, &[u8], &str)] = &[
+            (
+                "utf-8",
+                "8bit",
+                "Grüße, ça va ? Привет".as_bytes(),
+                "Grüße, ça va ? Привет",
+            ),
+            (
+                "iso-8859-1",
+                "8bit",
+                b"Gr\xfc\xdfe aus K\xf6ln, caf\xe9",
+                "Grüße aus Köln, café",
+            ),
+            (
+                "ISO-8859-2",
+                "8bit",
+                b"Za\xbf\xf3\xb3\xe6 g\xea\xb6l\xb1 ja\xbc\xf1",
+                "Zażółć gęślą jaźń",
+            ),
+            (
+                "iso-8859-15",
+                "8bit",
+                b"Prix: 5 \xa4 net, \xbduvre",
+                "Prix: 5 € net, œuvre",
+            ),
+            (
+                "windows-1250",
+                "8bit",
+                b"Za\xbf\xf3\xb3\xe6 g\xea\x9cl\xb9 ja\x9f\xf1",
+                "Zażółć gęślą jaźń",
+            ),
+            (
+                "windows-1252",
+                "8bit",
+                b"Smart \x93quotes\x94 \x96 and \x80",
+                "Smart “quotes” – and €",
+            ),
+            (
+                "koi8-r",
+                "8bit",
+                b"\xf0\xd2\xc9\xd7\xc5\xd4, \xcd\xc9\xd2",
+                "Привет, мир",
+            ),
+            (
+                "Shift_JIS",
+                "8bit",
+                b"\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd\x81A\x8c\xb3\x8bC\x82\xc5\x82\xb7",
+                "こんにちは、元気です",
+            ),
+            (
+                "ISO-2022-JP",
+                "7bit",
+                b"\x1b$B$3$s$K$A$O!\x22855$$G$9\x1b(B",
+                "こんにちは、元気です",
+            ),
+        ];
+        for (charset, cte, body, want) in cases {
+            let ct = format!("Content-Type: text/plain; charset=\"{charset}\"");
+            let cte = format!("Content-Transfer-Encoding: {cte}");
+            let raw = mail(&["From: a@example.org", "Subject: Re: x", &ct, &cte], body);
+            assert_eq!(parsed(&raw).text, *want, "charset {charset}");
+        }
+    }
+
+    #[test]
+    fn decodes_quoted_printable_with_soft_breaks() {
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "Content-Type: text/plain; charset=iso-8859-1",
+                "Content-Transfer-Encoding: quoted-printable",
+            ],
+            b"Gr=FC=DFe aus K=F6ln, caf=E9 =\r\nund noch mehr.\r\n\r\nAm 06.01.2025 um 09:00 schrieb Editor <ed@example.com>:\r\n> Ausgabe\r\n",
+        );
+        assert_eq!(parsed(&raw).text, "Grüße aus Köln, café und noch mehr.");
+    }
+
+    #[test]
+    fn decodes_base64() {
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "Content-Type: text/plain; charset=utf-8",
+                "Content-Transfer-Encoding: base64",
+            ],
+            b"Q2VjaSBlc3QgdW5lIHLDqXBvbnNlLgpNZXJjaSBiZWF1Y291cCAh\r\n",
+        );
+        assert_eq!(parsed(&raw).text, "Ceci est une réponse.\nMerci beaucoup !");
+    }
+
+    #[test]
+    fn decodes_base64_in_a_legacy_charset() {
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "Content-Type: text/plain; charset=koi8-r",
+                "Content-Transfer-Encoding: base64",
+            ],
+            b"8NLJ18XU\r\n",
+        );
+        assert_eq!(parsed(&raw).text, "Привет");
+    }
+
+    #[test]
+    fn decodes_encoded_word_headers() {
+        let raw = mail(
+            &[
+                "From: =?ISO-8859-1?Q?J=F6rg_M=FCller?= <joerg@example.de>",
+                "Subject: =?UTF-8?B?UmU6IEdyw7zDn2UgYXVzIEvDtmxu?=",
+                "Content-Type: text/plain; charset=utf-8",
+            ],
+            b"Danke!\r\n",
+        );
+        let m = parsed(&raw);
+        assert_eq!(m.from_name.as_deref(), Some("Jörg Müller"));
+        assert_eq!(m.subject, "Re: Grüße aus Köln");
+        assert_eq!(m.kind, Kind::Reply);
+    }
+
+    #[test]
+    fn unflows_format_flowed_before_quote_detection() {
+        // The reply header is soft-broken: only unflowing makes it one line again.
+        let body = "This is a long paragraph that the client \r\nbroke into two lines.\r\n\r\nOn Mon, Jan 6, 2025 at 9:00 AM Editor Name \r\n<editor@news.example.com> wrote:\r\n> quoted text that was \r\n> also flowed\r\n\r\n-- \r\nAnn\r\n";
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "In-Reply-To: <x@y>",
+                "Content-Type: text/plain; charset=utf-8; format=flowed",
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(
+            parsed(&raw).text,
+            "This is a long paragraph that the client broke into two lines."
+        );
+    }
+
+    #[test]
+    fn unflows_with_delsp() {
+        // With delsp=yes the space before a soft break was inserted by the sender's client
+        // and goes away on unwrapping.
+        let body = "Lange Wör \r\nter werden ge \r\ntrennt.\r\n";
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "Content-Type: text/plain; charset=utf-8; format=flowed; delsp=yes",
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(parsed(&raw).text, "Lange Wörter werden getrennt.");
+    }
+
+    #[test]
+    fn unflow_keeps_hard_breaks_signature_and_quote_depth() {
+        let text = "one \ntwo\n>quoted \n>line\n>> deeper\n -stuffed\n-- \nsig";
+        assert_eq!(
+            unflow(text, false),
+            "one two\n> quoted line\n>> deeper\n-stuffed\n-- \nsig"
+        );
+    }
+
+    #[test]
+    fn prefers_text_plain_over_html() {
+        let body = "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPlain answer.\r\n--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>HTML answer.</p>\r\n--b1--\r\n";
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "MIME-Version: 1.0",
+                "Content-Type: multipart/alternative; boundary=\"b1\"",
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(parsed(&raw).text, "Plain answer.");
+    }
+
+    #[test]
+    fn converts_html_only_mail() {
+        let body = "<html><body><div dir=\"ltr\">Great issue, see <a href=\"https://example.org/tides\">my notes</a>.</div><br><div class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon, Jan 6, 2025 at 9:00 AM Editor &lt;ed@example.com&gt; wrote:</div><blockquote class=\"gmail_quote\">Spring issue</blockquote></div></body></html>";
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "Content-Type: text/html; charset=utf-8",
+                "Content-Transfer-Encoding: 8bit",
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(
+            parsed(&raw).text,
+            "Great issue, see my notes <https://example.org/tides>."
+        );
+    }
+
+    /// A delivery status notification as Postfix sends it.
+    fn dsn_report(from: &str) -> Vec<u8> {
+        let body = "--dsn1\r\n\
+Content-Type: text/plain; charset=us-ascii\r\n\
+\r\n\
+This is the mail system at host mx.example.com.\r\n\
+I'm sorry to have to inform you that your message could not be delivered.\r\n\
+--dsn1\r\n\
+Content-Type: message/delivery-status\r\n\
+\r\n\
+Reporting-MTA: dns; mx.example.com\r\n\
+Arrival-Date: Tue,  7 Jan 2025 10:15:00 +0100 (CET)\r\n\
+\r\n\
+Final-Recipient: rfc822; Gone@Example.net\r\n\
+Original-Recipient: rfc822;gone@example.net\r\n\
+Action: failed\r\n\
+Status: 5.1.1\r\n\
+Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: Recipient address rejected:\r\n\
+    User unknown in virtual mailbox table\r\n\
+\r\n\
+Final-Recipient: rfc822; full@example.org\r\n\
+Action: delayed\r\n\
+Status: 4.2.2 (mailbox full)\r\n\
+\r\n\
+--dsn1\r\n\
+Content-Type: text/rfc822-headers\r\n\
+\r\n\
+From: editor@news.example.com\r\n\
+Subject: [Dispatch V5N2] Spring issue\r\n\
+--dsn1--\r\n";
+        let from_header = format!("From: {from}");
+        mail(
+            &[
+                &from_header,
+                "Subject: Undelivered Mail Returned to Sender",
+                "Auto-Submitted: auto-replied",
+                "MIME-Version: 1.0",
+                "Content-Type: multipart/report; report-type=delivery-status; boundary=\"dsn1\"",
+            ],
+            body.as_bytes(),
+        )
+    }
+
+    #[test]
+    fn classifies_delivery_status_reports_as_bounces() {
+        let m = parsed(&dsn_report(
+            "MAILER-DAEMON@mx.example.com (Mail Delivery System)",
+        ));
+        assert_eq!(
+            m.kind,
+            Kind::Bounce {
+                recipients: vec![
+                    BouncedRecipient {
+                        address: "gone@example.net".into(),
+                        status: "5.1.1".into(),
+                        permanent: true,
+                    },
+                    BouncedRecipient {
+                        address: "full@example.org".into(),
+                        status: "4.2.2".into(),
+                        permanent: false,
+                    },
+                ]
+            }
+        );
+        assert!(m.text.starts_with("This is the mail system"));
+    }
+
+    #[test]
+    fn classifies_daemon_mail_with_a_dsn_part_as_bounce() {
+        let body = "--m\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n--m\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822;<nobody@example.net>\r\nAction: failed\r\nStatus: 5.2.1\r\n\r\n--m--\r\n";
+        let raw = mail(
+            &[
+                "From: postmaster@example.net",
+                "Subject: Notification",
+                "Content-Type: multipart/mixed; boundary=m",
+            ],
+            body.as_bytes(),
+        );
+        let Kind::Bounce { recipients } = parsed(&raw).kind else {
+            panic!("not a bounce");
+        };
+        assert_eq!(recipients.len(), 1);
+        assert_eq!(recipients[0].address, "nobody@example.net");
+        assert!(recipients[0].permanent);
+    }
+
+    #[test]
+    fn classifies_daemon_failure_without_dsn_as_bounce_without_recipients() {
+        let raw = mail(
+            &["From: MAILER-DAEMON@example.net", "Subject: failure notice"],
+            b"Sorry, I wasn't able to deliver your message.\r\n",
+        );
+        assert_eq!(parsed(&raw).kind, Kind::Bounce { recipients: vec![] });
+    }
+
+    #[test]
+    fn postmaster_writing_normally_is_no_bounce() {
+        let raw = mail(
+            &["From: postmaster@example.net", "Subject: Re: your issue"],
+            b"Thanks, we whitelisted you.\r\n",
+        );
+        assert_eq!(parsed(&raw).kind, Kind::Reply);
+    }
+
+    #[test]
+    fn classifies_auto_replies_by_header() {
+        let cases: &[(&str, bool)] = &[
+            ("Auto-Submitted: auto-replied", true),
+            (
+                "Auto-Submitted: auto-generated; owner-email=\"x@example.org\"",
+                true,
+            ),
+            ("Auto-Submitted: no", false),
+            ("X-Autoreply: yes", true),
+            ("X-Autorespond: vacation", true),
+            ("Precedence: bulk", true),
+            ("Precedence: auto_reply", true),
+            ("Precedence: junk", true),
+            ("Precedence: list", true),
+            ("Precedence: first-class", false),
+            // Outlook puts this on ordinary mail: not enough alone.
+            ("X-Auto-Response-Suppress: All", false),
+            (
+                "X-Auto-Response-Suppress: DR, RN, NRN, OOF, AutoReply",
+                false,
+            ),
+        ];
+        for (header, auto) in cases {
+            let raw = mail(
+                &[
+                    "From: a@example.org",
+                    "Subject: Re: Spring issue",
+                    "In-Reply-To: <x@y>",
+                    header,
+                ],
+                b"Text\r\n",
+            );
+            let kind = parsed(&raw).kind;
+            assert_eq!(kind == Kind::AutoReply, *auto, "{header}: {kind:?}");
+        }
+    }
+
+    #[test]
+    fn suppress_header_counts_with_a_null_sender() {
+        let raw = mail(
+            &[
+                "Return-Path: <>",
+                "From: a@example.org",
+                "Subject: Re: Spring issue",
+                "X-Auto-Response-Suppress: All",
+            ],
+            b"Text\r\n",
+        );
+        assert_eq!(parsed(&raw).kind, Kind::AutoReply);
+    }
+
+    #[test]
+    fn classifies_auto_replies_by_subject() {
+        let auto = [
+            "Out of Office: Spring issue",
+            "Automatic reply: [Dispatch V5N2] Spring issue",
+            "Auto: Spring issue",
+            "AutoReply: Spring issue",
+            "Abwesenheitsnotiz: Spring issue",
+            "Réponse automatique : Spring issue",
+            "Absence",
+            "Absence: du 1er au 15 janvier",
+            "Respuesta automática: Spring issue",
+            "Fuori sede: Spring issue",
+            "Afwezig: Spring issue",
+            "Automatisch antwoord: Spring issue",
+            "[Out of office] back on Monday",
+        ];
+        for subject in auto {
+            let raw = mail(
+                &["From: a@example.org", &format!("Subject: {subject}")],
+                b"x\r\n",
+            );
+            assert_eq!(parsed(&raw).kind, Kind::AutoReply, "{subject}");
+        }
+        let not_auto = [
+            "Re: Out of office etiquette",
+            "Absence of evidence",
+            "Automation tips",
+        ];
+        for subject in not_auto {
+            let raw = mail(
+                &["From: a@example.org", &format!("Subject: {subject}")],
+                b"x\r\n",
+            );
+            assert_ne!(parsed(&raw).kind, Kind::AutoReply, "{subject}");
+        }
+    }
+
+    fn kind_of_subject(subject: &str, ctx: &Context) -> Kind {
+        let raw = mail(
+            &["From: a@example.org", &format!("Subject: {subject}")],
+            b"x\r\n",
+        );
+        parse(&raw, ctx).expect("parses").kind
+    }
+
+    #[test]
+    fn classifies_unsubscribe_requests() {
+        let ctx = Context::default();
+        let token = |t: &str| Kind::Unsubscribe {
+            token: Some(t.to_string()),
+        };
+        assert_eq!(
+            kind_of_subject("unsubscribe aB3_x-9", &ctx),
+            token("aB3_x-9")
+        );
+        assert_eq!(
+            kind_of_subject("Unsubscribe aB3_x-9", &ctx),
+            token("aB3_x-9")
+        );
+        assert_eq!(
+            kind_of_subject("Re: UNSUBSCRIBE tok123", &ctx),
+            token("tok123")
+        );
+        assert_eq!(
+            kind_of_subject("Fwd: unsubscribe tok123", &ctx),
+            token("tok123")
+        );
+        assert_eq!(
+            kind_of_subject("unsubscribe%20tok123", &ctx),
+            token("tok123")
+        );
+        assert_eq!(
+            kind_of_subject("unsubscribe", &ctx),
+            Kind::Unsubscribe { token: None }
+        );
+        // Only a word with the token syntax is taken for the token.
+        assert_eq!(
+            kind_of_subject("unsubscribe me!", &ctx),
+            Kind::Unsubscribe { token: None }
+        );
+        assert_eq!(
+            kind_of_subject("unsubscribe: tok123", &ctx),
+            token("tok123")
+        );
+        assert_eq!(
+            kind_of_subject("unsubscribed by mistake", &ctx),
+            Kind::Other
+        );
+        assert_eq!(kind_of_subject("Please unsubscribe me", &ctx), Kind::Other);
+    }
+
+    #[test]
+    fn unsubscribe_word_is_configurable() {
+        let ctx = Context {
+            unsubscribe_prefix: "désinscription".to_string(),
+        };
+        assert_eq!(
+            kind_of_subject("Désinscription tok_1", &ctx),
+            Kind::Unsubscribe {
+                token: Some("tok_1".into())
+            }
+        );
+        assert_eq!(kind_of_subject("unsubscribe tok_1", &ctx), Kind::Other);
+        let none = Context {
+            unsubscribe_prefix: String::new(),
+        };
+        assert_eq!(kind_of_subject("unsubscribe tok_1", &none), Kind::Other);
+    }
+
+    #[test]
+    fn classifies_replies_by_subject_prefix() {
+        let ctx = Context::default();
+        for subject in [
+            "Re: Spring issue",
+            "RE: Spring issue",
+            "AW: Frühlingsausgabe",
+            "SV: Vårnummer",
+            "Antw: Lentenummer",
+            "R: Numero di primavera",
+            "Réf. : Numéro",
+            "RIF: Numero",
+            "Re[2]: Spring issue",
+            "Re : Numéro de printemps",
+            "VS: Kevätnumero",
+        ] {
+            assert_eq!(kind_of_subject(subject, &ctx), Kind::Reply, "{subject}");
+        }
+        for subject in [
+            "Spring issue",
+            "Regarding the spring issue",
+            "Re-run: tests",
+        ] {
+            assert_eq!(kind_of_subject(subject, &ctx), Kind::Other, "{subject}");
+        }
+    }
+
+    #[test]
+    fn classification_order_is_bounce_auto_unsubscribe_reply() {
+        // The DSN also carries Auto-Submitted: the bounce wins.
+        assert!(matches!(
+            parsed(&dsn_report("MAILER-DAEMON@mx.example.com")).kind,
+            Kind::Bounce { .. }
+        ));
+        // An autoresponder answering the unsubscribe mail is an auto-reply.
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "Subject: Re: unsubscribe tok",
+                "Auto-Submitted: auto-replied",
+            ],
+            b"x\r\n",
+        );
+        assert_eq!(parsed(&raw).kind, Kind::AutoReply);
+        // A threaded unsubscribe request is still an unsubscribe request.
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "Subject: Re: unsubscribe tok",
+                "In-Reply-To: <x@y>",
+            ],
+            b"x\r\n",
+        );
+        assert_eq!(
+            parsed(&raw).kind,
+            Kind::Unsubscribe {
+                token: Some("tok".into())
+            }
+        );
+    }
+
+    #[test]
+    fn missing_headers_are_none_or_empty() {
+        let raw = mail(&["X-Note: nothing else"], b"Body\r\n");
+        let m = parsed(&raw);
+        assert_eq!(m.message_id, None);
+        assert_eq!(m.from_address, None);
+        assert_eq!(m.from_name, None);
+        assert!(m.to.is_empty() && m.in_reply_to.is_empty() && m.references.is_empty());
+        assert_eq!(m.subject, "");
+        assert_eq!(m.date, None);
+        assert_eq!(m.kind, Kind::Other);
+        assert_eq!(m.text, "Body");
+    }
+
+    #[test]
+    fn rejects_input_without_headers() {
+        let ctx = Context::default();
+        assert_eq!(parse(b"", &ctx), Err(ParseError::Empty));
+        assert_eq!(parse(b" \r\n\r\n", &ctx), Err(ParseError::Empty));
+        assert_eq!(parse(b"hello world", &ctx), Err(ParseError::NoHeaders));
+        assert_eq!(parse(b"\x00\xff\xfe\x01", &ctx), Err(ParseError::NoHeaders));
+        assert_eq!(
+            parse(b"just text\r\n\r\nmore: text", &ctx),
+            Err(ParseError::NoHeaders)
+        );
+    }
+
+    #[test]
+    fn a_truncated_header_still_counts() {
+        assert_eq!(parsed(b"Subject: Re: hi").subject, "Re: hi");
+    }
+
+    #[test]
+    fn falls_back_to_html_when_the_plain_part_is_empty() {
+        let body = "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n \r\n--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>HTML answer.</p>\r\n--b1--\r\n";
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "Content-Type: multipart/alternative; boundary=b1",
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(parsed(&raw).text, "HTML answer.");
+    }
+
+    fn samples() -> Vec<Vec<u8>> {
+        vec![
+            reader_reply(),
+            mail(
+                &[
+                    "From: a@example.org",
+                    "Content-Type: text/html; charset=iso-8859-1",
+                    "Content-Transfer-Encoding: quoted-printable",
+                ],
+                b"<div>Caf=E9 <a href=3D\"https://example.org\">link</a></div><div class=3D\"gmail_quote\">On x wrote:<blockquote>q</blockquote></div>\r\n",
+            ),
+            dsn_report("MAILER-DAEMON@mx.example.com"),
+            mail(
+                &[
+                    "From: =?UTF-8?Q?Ann_=C3=A9?= <a@example.org>",
+                    "Subject: =?UTF-8?B?UmU6IEdyw7zDn2U=?=",
+                    "Content-Type: multipart/alternative; boundary=\"b\"",
+                ],
+                b"--b\r\nContent-Type: text/plain; format=flowed; delsp=yes\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe =\r\nsoft \r\nline\r\n--b\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\nPGRpdj5oaTwvZGl2Pg==\r\n--b--\r\n",
+            ),
+        ]
+    }
+
+    #[test]
+    fn truncated_messages_never_panic() {
+        let ctx = Context::default();
+        for sample in samples() {
+            for end in 0..=sample.len() {
+                let _ = parse(&sample[..end], &ctx);
+            }
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let ctx = Context::default();
+        // A fixed linear congruential generator: reproducible noise without a dependency.
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u8
+        };
+        let alphabet = b"abc:<>=?\r\n -;\"/@QB_\xc3\xa9\xff0123";
+        for round in 0..400 {
+            let len = (round * 7) % 300;
+            let noise: Vec<u8> = (0..len)
+                .map(|_| {
+                    let b = next();
+                    if round % 2 == 0 {
+                        b
+                    } else {
+                        alphabet[b as usize % alphabet.len()]
+                    }
+                })
+                .collect();
+            let _ = parse(&noise, &ctx);
+            // Noise after real headers exercises the body decoders too.
+            let all = samples();
+            let mut with_headers = all[round % all.len()].clone();
+            let cut = with_headers.len() * (round % 10) / 10;
+            with_headers.truncate(cut);
+            with_headers.extend_from_slice(&noise);
+            let _ = parse(&with_headers, &ctx);
+        }
+    }
+
+    #[test]
+    fn finds_issue_in_subject() {
+        assert_eq!(subject_issue("Re: [Dispatch V5N2] Spring"), Some((5, 2)));
+        assert_eq!(subject_issue("re: v12n34: tides"), Some((12, 34)));
+        assert_eq!(subject_issue("V1N1"), Some((1, 1)));
+        assert_eq!(subject_issue("Issue (V3N10)"), Some((3, 10)));
+        assert_eq!(subject_issue("XV5N2 is not one"), None);
+        assert_eq!(subject_issue("V5N2b is not one"), None);
+        assert_eq!(subject_issue("V5 N2"), None);
+        assert_eq!(subject_issue("VN2"), None);
+        assert_eq!(subject_issue("V99999999999N1"), None);
+        assert_eq!(subject_issue("about V5N2x and V6N3"), Some((6, 3)));
+        assert_eq!(subject_issue("Ünïcode V7N8"), Some((7, 8)));
+    }
+}

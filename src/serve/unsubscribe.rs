@@ -1,0 +1,141 @@
+//! One-click unsubscribe (RFC 8058): `POST {prefix}/TOKEN` with `List-Unsubscribe=One-Click`
+//! unsubscribes at once, without cookies or confirmation; `GET` shows a page whose button does
+//! the same. A token that does not verify changes nothing.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::{Preview, html_page};
+use crate::config::Config;
+use crate::store::Store;
+
+/// The path part of `newsletter.unsubscribe_url`, e.g. `/unsubscribe`; `None` when unset or
+/// when it is the site root (which the archive's pages own).
+pub fn path_prefix(config: &Config) -> Option<String> {
+    let url = config.newsletter.unsubscribe_url.as_deref()?;
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    let path = path
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('/');
+    (!path.is_empty()).then(|| path.to_string())
+}
+
+enum Outcome {
+    Unsubscribed,
+    AlreadyGone,
+    Invalid,
+}
+
+/// Applies (or, with `apply` false, only checks) an unsubscribe token.
+fn resolve(db: &std::path::Path, token: &str, apply: bool) -> anyhow::Result<Outcome> {
+    let Some(store) = Store::open_existing_read_only(db)? else {
+        return Ok(Outcome::Invalid);
+    };
+    let secret = store.secret()?;
+    let Some(id) = crate::mail::token::verify_unsubscribe_token(&secret, token) else {
+        return Ok(Outcome::Invalid);
+    };
+    drop(store);
+    let store = Store::open(db)?;
+    let status: Option<String> = rusqlite::OptionalExtension::optional(store.conn.query_row(
+        "SELECT status FROM subscribers WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    ))?;
+    match status.as_deref() {
+        None => Ok(Outcome::Invalid),
+        Some("active") if apply => {
+            store.conn.execute(
+                "UPDATE subscribers SET status = 'unsubscribed', updated_at = ?2 WHERE id = ?1 AND status = 'active'",
+                rusqlite::params![id, crate::store::now()],
+            )?;
+            Ok(Outcome::Unsubscribed)
+        }
+        Some("active") => Ok(Outcome::Unsubscribed),
+        Some(_) => Ok(Outcome::AlreadyGone),
+    }
+}
+
+async fn run(p: &Preview, token: String, apply: bool) -> anyhow::Result<Outcome> {
+    let db = p.database.clone();
+    tokio::task::spawn_blocking(move || resolve(&db, &token, apply)).await?
+}
+
+fn invalid() -> Response {
+    html_page(
+        StatusCode::NOT_FOUND,
+        "This unsubscribe link is not valid",
+        "Nothing was changed. If you copied the link from an email, check that it is complete, or reply to the newsletter and ask to be removed.",
+        "",
+    )
+}
+
+fn failure(e: anyhow::Error) -> Response {
+    eprintln!("error: unsubscribe: {e:#}");
+    html_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "Nothing was changed. Please try again in a moment.",
+        "",
+    )
+}
+
+pub async fn page(State(p): State<Arc<Preview>>, Path(token): Path<String>) -> Response {
+    match run(&p, token, false).await {
+        Ok(Outcome::Invalid) => invalid(),
+        Ok(Outcome::AlreadyGone) => html_page(
+            StatusCode::OK,
+            "You are unsubscribed",
+            "This address gets no more issues.",
+            "",
+        ),
+        Ok(Outcome::Unsubscribed) => confirm_page(),
+        Err(e) => failure(e),
+    }
+}
+
+/// The button posts the same body a mail client's one-click request does.
+const FORM: &str = "<form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\"><button type=\"submit\">Unsubscribe</button></form>";
+
+fn confirm_page() -> Response {
+    html_page(
+        StatusCode::OK,
+        "Unsubscribe",
+        "Press the button to stop receiving this newsletter.",
+        FORM,
+    )
+}
+
+pub async fn one_click(
+    State(p): State<Arc<Preview>>,
+    Path(token): Path<String>,
+    body: String,
+) -> Response {
+    let one_click = body
+        .split('&')
+        .any(|pair| pair.trim() == "List-Unsubscribe=One-Click");
+    if !one_click {
+        return html_page(
+            StatusCode::BAD_REQUEST,
+            "Not an unsubscribe request",
+            "The request must carry List-Unsubscribe=One-Click. Nothing was changed.",
+            "",
+        );
+    }
+    match run(&p, token, true).await {
+        Ok(Outcome::Invalid) => invalid(),
+        Ok(_) => html_page(
+            StatusCode::OK,
+            "You are unsubscribed",
+            "This address gets no more issues.",
+            "",
+        ),
+        Err(e) => failure(e),
+    }
+}

@@ -1,0 +1,449 @@
+//! End-to-end tests of `dispatch init`, `new` and `build` on temporary newsletter folders.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+fn dispatch(dir: &Path, args: &[&str]) -> Output {
+    Command::cargo_bin("dispatch")
+        .unwrap()
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = dispatch(dir, args);
+    assert!(
+        out.status.success(),
+        "dispatch {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let out = dispatch(dir, args);
+    assert!(!out.status.success(), "dispatch {args:?} succeeded");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// A fresh newsletter folder made by `dispatch init`.
+fn init() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("news");
+    let out = Command::cargo_bin("dispatch")
+        .unwrap()
+        .arg("init")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (tmp, dir)
+}
+
+const ISSUE_2: &str = r#"---
+volume: 1
+number: 2
+title: Tables & "quotes"
+date: 2030-03-04
+preheader: A preheader for the inbox.
+question: What did you build this week?
+---
+Hi reader,
+
+A paragraph with `inline code` and a [link](https://example.org/a?b=1&c=2).
+
+- one
+  - nested
+- two
+
+> A quote.
+
+![A chart of builds per week](https://example.org/chart.png)
+
+| a | b |
+|---|---|
+| 1 | 2 |
+"#;
+
+fn write_issue(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join("issues").join(name), text).unwrap();
+}
+
+fn read(dir: &Path, rel: &str) -> String {
+    std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn output_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.join("build")];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn init_new_build_writes_every_output() {
+    let (_tmp, dir) = init();
+    let out = ok(&dir, &["new", "--title", "Second: the sequel"]);
+    assert!(out.starts_with("V1N2: "), "{out}");
+    let created = std::fs::read_dir(dir.join("issues")).unwrap().count();
+    assert_eq!(created, 2);
+    // Overwrite the new issue with known content.
+    for e in std::fs::read_dir(dir.join("issues")).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap().to_string_lossy().starts_with("v1n2") {
+            std::fs::write(&p, ISSUE_2).unwrap();
+        }
+    }
+    ok(&dir, &["build"]);
+    for rel in [
+        "build/email/v1n1.html",
+        "build/email/v1n1.txt",
+        "build/email/v1n1.eml",
+        "build/email/v1n2.html",
+        "build/web/v1n1/index.html",
+        "build/web/v1n2/index.html",
+        "build/web/index.html",
+        "build/web/feed.xml",
+    ] {
+        assert!(dir.join(rel).is_file(), "{rel} missing");
+    }
+    assert_eq!(
+        ok(&dir, &["new", "--volume", "2"]).split(':').next(),
+        Some("V2N1")
+    );
+}
+
+#[test]
+fn email_html_is_self_contained_and_inlined() {
+    let (_tmp, dir) = init();
+    write_issue(&dir, "v1n2.md", ISSUE_2);
+    ok(&dir, &["build", "v1n2"]);
+    let html = read(&dir, "build/email/v1n2.html");
+    assert!(!html.contains("<script"), "no script");
+    assert!(
+        !html.contains("<link rel=\"stylesheet\""),
+        "no external stylesheet"
+    );
+    assert!(html.contains("name=\"color-scheme\""));
+    assert!(html.contains("A preheader for the inbox."));
+    assert!(
+        html.contains("display:none") || html.contains("display: none"),
+        "hidden preheader"
+    );
+    assert!(html.contains("alt=\"A chart of builds per week\""));
+    // Styles are inlined on the Markdown body's elements.
+    for tag in [
+        "<p style=\"",
+        "<blockquote style=\"",
+        "<table",
+        "<code style=\"",
+    ] {
+        assert!(html.contains(tag), "{tag} not styled");
+    }
+    assert!(
+        html.contains("max-width:600px")
+            || html.contains("max-width: 600px")
+            || html.contains("width=\"600\"")
+    );
+    assert!(
+        html.contains("This is Volume 1, Number 2 of My Newsletter."),
+        "colophon"
+    );
+    assert!(html.contains("What did you build this week?"), "question");
+    assert!(html.contains("Just hit reply"));
+    assert!(
+        html.contains("Tables &amp; &quot;quotes&quot;")
+            || html.contains("Tables &amp; \"quotes\"")
+    );
+    let mut encoded = String::new();
+    dispatch::mail::compose::quoted_printable(&html, &mut encoded);
+    assert!(encoded.len() < 100_000);
+}
+
+#[test]
+fn plain_text_is_readable() {
+    let (_tmp, dir) = init();
+    write_issue(&dir, "v1n2.md", ISSUE_2);
+    ok(&dir, &["build", "1.2"]);
+    let text = read(&dir, "build/email/v1n2.txt");
+    assert!(
+        !text.contains('<') || !text.contains("</"),
+        "no HTML left: {text}"
+    );
+    assert!(
+        text.contains("Tables & \"quotes\". My Newsletter V1N2"),
+        "{text}"
+    );
+    assert!(text.contains("https://example.org/a?b=1&c=2"), "{text}");
+    assert!(text.contains("nested"), "{text}");
+    assert!(
+        text.contains("This is Volume 1, Number 2 of My Newsletter."),
+        "{text}"
+    );
+    assert!(
+        text.contains("What did you build this week? Just hit reply"),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+}
+
+#[test]
+fn eml_is_a_complete_multipart_message() {
+    let (_tmp, dir) = init();
+    write_issue(&dir, "v1n2.md", ISSUE_2);
+    ok(&dir, &["build", "V1N2"]);
+    let eml = read(&dir, "build/email/v1n2.eml");
+    for header in [
+        "From: ",
+        "To: ",
+        "Reply-To: ",
+        "Subject: ",
+        "Date: ",
+        "Message-ID: <",
+        "MIME-Version: 1.0",
+        "List-Unsubscribe: <mailto:",
+        "List-Id: ",
+    ] {
+        assert!(
+            eml.contains(&format!("\r\n{header}")) || eml.starts_with(header),
+            "{header} missing"
+        );
+    }
+    let plain = eml.find("Content-Type: text/plain; charset=utf-8").unwrap();
+    let html = eml.find("Content-Type: text/html; charset=utf-8").unwrap();
+    assert!(plain < html, "text/plain comes first");
+    assert!(eml.contains("multipart/alternative"));
+}
+
+#[test]
+fn atom_feed_parses_and_archive_is_newest_first() {
+    let (_tmp, dir) = init();
+    write_issue(&dir, "v1n2.md", ISSUE_2);
+    write_issue(
+        &dir,
+        "v2n1.md",
+        &ISSUE_2
+            .replace("volume: 1\nnumber: 2", "volume: 2\nnumber: 1")
+            .replace("Tables", "Later"),
+    );
+    ok(&dir, &["build"]);
+    let feed = read(&dir, "build/web/feed.xml");
+    let parsed = feed_rs::parser::parse(feed.as_bytes()).expect("the feed parses");
+    assert_eq!(parsed.entries.len(), 3);
+    let first = parsed.entries[0].title.as_ref().unwrap().content.clone();
+    assert!(first.starts_with("V2N1"), "{first}");
+    assert_eq!(
+        parsed.entries[0].links[0].href,
+        "https://newsletter.example.com/v2n1/"
+    );
+    let index = read(&dir, "build/web/index.html");
+    let v2 = index.find("Volume 2").unwrap();
+    let v1 = index.find("Volume 1").unwrap();
+    assert!(v2 < v1, "newest volume first");
+    let page = read(&dir, "build/web/v1n2/index.html");
+    assert!(
+        page.contains("<link rel=\"canonical\" href=\"https://newsletter.example.com/v1n2/\">")
+    );
+}
+
+#[test]
+fn building_twice_gives_identical_files() {
+    let (_tmp, dir) = init();
+    write_issue(&dir, "v1n2.md", ISSUE_2);
+    ok(&dir, &["build"]);
+    let first: Vec<(PathBuf, Vec<u8>)> = output_files(&dir)
+        .into_iter()
+        .map(|p| {
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+    std::fs::remove_dir_all(dir.join("build")).unwrap();
+    ok(&dir, &["build"]);
+    let second: Vec<(PathBuf, Vec<u8>)> = output_files(&dir)
+        .into_iter()
+        .map(|p| {
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+    assert_eq!(first.len(), second.len());
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!(a.0, b.0);
+        assert!(a.1 == b.1, "{} differs between builds", a.0.display());
+    }
+}
+
+/// Each broken input names the file, the line and the key, exits non-zero and writes nothing.
+#[test]
+fn broken_inputs_fail_and_write_nothing() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "unknown field",
+            "v1n2.md",
+            "---\nvolume: 1\nnumber: 2\ntitle: T\ndate: 2030-01-01\nauthor: me\n---\nx\n",
+            "v1n2.md:6: `author`",
+        ),
+        (
+            "wrong type",
+            "v1n2.md",
+            "---\nvolume: one\nnumber: 2\ntitle: T\ndate: 2030-01-01\n---\nx\n",
+            "v1n2.md:2: `volume`",
+        ),
+        (
+            "missing field",
+            "v1n2.md",
+            "---\nvolume: 1\nnumber: 2\ndate: 2030-01-01\n---\nx\n",
+            "`title`",
+        ),
+        (
+            "broken yaml",
+            "v1n2.md",
+            "---\nvolume: 1\nnumber: 2\ntitle: [open\ndate: 2030-01-01\n---\nx\n",
+            "v1n2.md:",
+        ),
+        (
+            "bad date",
+            "v1n2.md",
+            "---\nvolume: 1\nnumber: 2\ntitle: T\ndate: soon\n---\nx\n",
+            "v1n2.md:5",
+        ),
+        (
+            "duplicate",
+            "zz-copy.md",
+            "---\nvolume: 1\nnumber: 1\ntitle: Copy\ndate: 2030-01-01\n---\nx\n",
+            "zz-copy.md:3: `number`: V1N1 is already used by",
+        ),
+        ("no front matter", "v1n2.md", "just text\n", "v1n2.md:1"),
+    ];
+    for (what, file, text, expected) in cases {
+        let (_tmp, dir) = init();
+        write_issue(&dir, file, text);
+        let err = fails(&dir, &["build"]);
+        assert!(
+            err.contains(expected),
+            "{what}: expected `{expected}` in: {err}"
+        );
+        assert!(!dir.join("build").exists(), "{what}: something was written");
+    }
+}
+
+#[test]
+fn broken_config_fails_and_writes_nothing() {
+    let cases: &[(&str, &str)] = &[
+        ("  colour: blue\n", "config.yaml:6: `colour`"),
+        ("smtp:\n  host: h\n  port: lots\n", "`port`"),
+    ];
+    for (extra, expected) in cases {
+        let (_tmp, dir) = init();
+        let mut config = read(&dir, "config.yaml");
+        let insert_at = config.find("  from:").unwrap();
+        let end = config[insert_at..].find('\n').unwrap() + insert_at + 1;
+        if extra.starts_with("  ") {
+            config.insert_str(end, extra);
+        } else {
+            config.push_str(extra);
+        }
+        std::fs::write(dir.join("config.yaml"), config).unwrap();
+        let err = fails(&dir, &["build"]);
+        assert!(err.contains(expected), "expected `{expected}` in: {err}");
+        assert!(!dir.join("build").exists());
+    }
+    let (_tmp, dir) = init();
+    std::fs::write(dir.join("config.yaml"), "newsletter: [\n").unwrap();
+    let err = fails(&dir, &["build"]);
+    assert!(err.contains("config.yaml:"), "{err}");
+}
+
+#[test]
+fn unknown_issue_and_bad_names_are_errors() {
+    let (_tmp, dir) = init();
+    assert!(fails(&dir, &["build", "V9N9"]).contains("there is no issue V9N9"));
+    assert!(fails(&dir, &["build", "nine"]).contains("write it as V5N2, v5n2 or 5.2"));
+    assert!(!dir.join("build").exists());
+}
+
+#[test]
+fn init_refuses_a_non_empty_folder() {
+    let (_tmp, dir) = init();
+    let out = Command::cargo_bin("dispatch")
+        .unwrap()
+        .arg("init")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
+}
+
+#[test]
+fn not_a_newsletter_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = fails(tmp.path(), &["build"]);
+    assert!(err.contains("has no config.yaml"), "{err}");
+}
+
+#[test]
+fn the_example_newsletter_builds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for sub in ["issues", "templates"] {
+        std::fs::create_dir_all(tmp.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(root.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, tmp.path().join(sub).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::copy(root.join("config.yaml"), tmp.path().join("config.yaml")).unwrap();
+    let out = dispatch(tmp.path(), &["build"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "warnings: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids = std::fs::read_dir(tmp.path().join("issues"))
+        .unwrap()
+        .count();
+    assert!(ids >= 4);
+    for e in std::fs::read_dir(tmp.path().join("build/email")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "html") {
+            let html = std::fs::read_to_string(&p).unwrap();
+            let mut encoded = String::new();
+            dispatch::mail::compose::quoted_printable(&html, &mut encoded);
+            assert!(
+                encoded.len() < 100_000,
+                "{} is {} bytes encoded",
+                p.display(),
+                encoded.len()
+            );
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Running the real binary on newsletter folders made by `dispatch init`.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// The time limit the tests give each HTTP request (see `web::SLOW`).
+pub const TIMEOUT: &str = "500ms";
+
+/// Runs `dispatch --dir DIR ARGS…` with the test time limit.
+pub fn dispatch(dir: &Path, args: &[&str]) -> Output {
+    Command::cargo_bin("dispatch")
+        .expect("the dispatch binary is built")
+        .env("DISPATCH_HTTP_TIMEOUT", TIMEOUT)
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("dispatch runs")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs dispatch and insists that it succeeds; returns its standard output.
+pub fn ok(dir: &Path, args: &[&str]) -> Output {
+    let out = dispatch(dir, args);
+    assert!(
+        out.status.success(),
+        "dispatch {args:?} failed\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// Runs dispatch and insists that it fails with status 1.
+pub fn fails(dir: &Path, args: &[&str]) -> Output {
+    let out = dispatch(dir, args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "dispatch {args:?} should fail\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// A newsletter folder made by `dispatch init`, with `config` as its config.yaml.
+pub fn newsletter(config: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("a temporary folder");
+    let dir = tmp.path().join("news");
+    let out = Command::cargo_bin("dispatch")
+        .expect("the dispatch binary is built")
+        .arg("init")
+        .arg(&dir)
+        .output()
+        .expect("dispatch init runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(dir.join("config.yaml"), config).expect("config written");
+    (tmp, dir)
+}
+
+/// A config.yaml with the given `feeds:` entries.
+pub fn config(feeds: &[String]) -> String {
+    let mut config = String::from(
+        "newsletter:\n  title: The Test Bench\n  url: https://news.example.com/\n  from: \"Ed Itor <ed@news.example.com>\"\n  reply_to: ed@news.example.com\n  unsubscribe_url: https://news.example.com/unsubscribe\n",
+    );
+    if !feeds.is_empty() {
+        config.push_str("feeds:\n");
+        for feed in feeds {
+            config.push_str(&format!("  - {feed}\n"));
+        }
+    }
+    config
+}
+
+pub fn write_issue(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join("issues").join(name);
+    std::fs::write(&path, text).expect("issue written");
+    path
+}
