@@ -60,7 +60,7 @@ write_issue() {
     printf -- '---\nvolume: 1\nnumber: 1\ntitle: Notes from a long week\ndate: 2030-01-07\n'
     printf -- 'preheader: A benchmark issue of realistic size.\nquestion: What slowed you down this week?\n---\n'
     printf 'Hi friend,\n\n'
-    for i in $(seq 1 15); do
+    for i in $(seq 1 7); do
       printf '## Part %d: what we measured\n\n' "$i"
       printf 'We spent part %d of the week looking at where time goes when a small team ships a ' "$i"
       printf 'change: review, tests, deploys and the waiting in between. The numbers were not what '
