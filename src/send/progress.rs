@@ -41,20 +41,20 @@ impl Reporter {
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} {msg} · {per_sec} · ETA {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{prefix} [{wide_bar}] {msg} · ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
             );
             bar.set_prefix(label);
             let shown = bar.clone();
             let task = tokio::spawn(async move {
+                let started = Instant::now();
                 loop {
                     let (sent, failed, deferred) = counters.get();
+                    let rate = (sent + failed) as f64 / started.elapsed().as_secs_f64().max(0.001);
                     shown.set_position(sent + failed);
                     shown.set_message(format!(
-                        "sent {sent} · deferred {deferred} · failed {failed}"
+                        "sent {sent} · deferred {deferred} · failed {failed} · {rate:.0} msg/s"
                     ));
                     tokio::time::sleep(BAR_EVERY).await;
                 }
