@@ -317,10 +317,7 @@ pub fn shared_message(
 ) -> compose::Shared {
     let config = &newsletter.config;
     let from = crate::address::Mailbox::parse(&config.newsletter.from)
-        .map(|m| match m.name {
-            Some(name) => format!("{} <{}>", compose::encode_word(&quote_name(&name)), m.email),
-            None => m.email,
-        })
+        .map(|m| header_mailbox(m.name.as_deref(), &m.email))
         .unwrap_or_else(|_| config.newsletter.from.clone());
     let list_slug: String = config
         .newsletter
@@ -355,6 +352,14 @@ pub fn shared_message(
         text: r.email_text.clone(),
         html: r.email_html.clone(),
         boundary: format!("=_dispatch_{}", issue.id.slug()),
+    }
+}
+
+/// `Name <address>` for a From or To header, the name encoded when it is not plain ASCII.
+pub fn header_mailbox(name: Option<&str>, email: &str) -> String {
+    match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => format!("{} <{email}>", compose::encode_word(&quote_name(name))),
+        None => email.to_string(),
     }
 }
 

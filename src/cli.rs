@@ -40,6 +40,13 @@ pub enum Command {
         #[arg(value_name = "ISSUE")]
         issues: Vec<String>,
     },
+    /// Manage the subscriber list.
+    Subscribers {
+        #[command(subcommand)]
+        command: SubscribersCommand,
+    },
+    /// Mail an issue to every active subscriber (resumes a send that was interrupted).
+    Send(SendArgs),
     /// Fetch the feeds listed in config.yaml and print the links not used before as a
     /// Markdown list (or append them to an issue with --into).
     ///
@@ -200,6 +207,59 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     } else {
         std::time::Duration::from_secs(value)
     })
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// Add one address.
+    Add {
+        /// The address, e.g. reader@example.org.
+        email: String,
+        /// The subscriber's name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Import a CSV file with a header row (the exports of common mailing-list services work
+    /// as they are). Bad rows are reported by line number; the others are imported.
+    Import {
+        /// The CSV file.
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
+    },
+    /// Write the whole list as CSV (email, name, status, created_at) to FILE, or to standard
+    /// output.
+    Export {
+        #[arg(value_name = "FILE.csv")]
+        file: Option<PathBuf>,
+    },
+    /// Print the list: one subscriber a line, or a JSON array with --json.
+    List {
+        /// Print a JSON array of objects (email, name, status, created_at).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an address and its delivery history.
+    Remove { email: String },
+    /// Mark an address as unsubscribed (it stays on the list and is never mailed again).
+    Unsubscribe { email: String },
+    /// Print how many subscribers are active, unsubscribed and bounced.
+    Count,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    /// The issue, as V5N2, v5n2 or 5.2.
+    #[arg(value_name = "ISSUE")]
+    pub issue: String,
+    /// Send one copy to this address only; the send log is left untouched.
+    #[arg(long, value_name = "EMAIL", conflicts_with = "dry_run")]
+    pub test: Option<String>,
+    /// Say whom the issue would go to; send and record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (required when standard input is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[cfg(test)]

@@ -15,5 +15,7 @@ pub mod mail;
 pub mod newsletter;
 pub mod render;
 pub mod replies;
+pub mod send;
 pub mod serve;
 pub mod store;
+pub mod subscriber_csv;

@@ -6,7 +6,9 @@ pub mod init;
 pub mod links;
 pub mod new;
 pub mod replies;
+pub mod send;
 pub mod serve;
+pub mod subscribers;
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +21,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init { path } => init::run(&path),
         Command::New { volume, title } => new::run(&dir, volume, title.as_deref()),
         Command::Build { issues } => build::run(&dir, &issues),
+        Command::Subscribers { command } => subscribers::run(&dir, command),
+        Command::Send(args) => send::run(&dir, &args),
         Command::Links(args) => links::run(&dir, &args),
         Command::Check(args) => check::run(&dir, &args),
         Command::Serve { port, listen } => serve::run(&dir, port, listen),

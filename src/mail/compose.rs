@@ -38,11 +38,60 @@ pub struct Personal<'a> {
 impl Shared {
     /// The complete message for one recipient, CRLF line ends.
     pub fn message(&self, p: &Personal<'_>) -> Vec<u8> {
-        let mut out = String::with_capacity(self.html.len() * 11 / 10 + self.text.len() + 2048);
+        self.prepare().message(p)
+    }
+
+    /// Encodes the bodies once, for a message sent to many recipients.
+    pub fn prepare(&self) -> Prepared {
+        let encode = |body: &str| {
+            body.split(UNSUBSCRIBE_MARK)
+                .map(|piece| {
+                    let mut encoded = String::with_capacity(piece.len() * 11 / 10);
+                    quoted_printable(piece, &mut encoded);
+                    encoded
+                })
+                .collect()
+        };
+        Prepared {
+            from: self.from.clone(),
+            reply_to: self.reply_to.clone(),
+            subject: encode_word(&self.subject),
+            list_id: self.list_id.clone(),
+            boundary: self.boundary.clone(),
+            parts: [("plain", encode(&self.text)), ("html", encode(&self.html))],
+        }
+    }
+}
+
+/// An issue's message with both bodies already quoted-printable encoded, split where the
+/// personal unsubscribe link goes: a recipient's copy is the shared pieces and one short
+/// encode of their link, joined by soft line breaks (`=` CRLF, which decoders remove), so
+/// nothing long is encoded again per recipient.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    from: String,
+    reply_to: String,
+    /// Already RFC 2047 encoded.
+    subject: String,
+    list_id: String,
+    boundary: String,
+    parts: [(&'static str, Vec<String>); 2],
+}
+
+impl Prepared {
+    /// The complete message for one recipient, CRLF line ends.
+    pub fn message(&self, p: &Personal<'_>) -> Vec<u8> {
+        let body_len: usize = self
+            .parts
+            .iter()
+            .flat_map(|(_, pieces)| pieces)
+            .map(String::len)
+            .sum();
+        let mut out = String::with_capacity(body_len + 4096);
         header(&mut out, "From", &self.from);
         header(&mut out, "To", p.to);
         header(&mut out, "Reply-To", &self.reply_to);
-        header(&mut out, "Subject", &encode_word(&self.subject));
+        header(&mut out, "Subject", &self.subject);
         header(&mut out, "Date", p.date);
         header(&mut out, "Message-ID", &format!("<{}>", p.message_id));
         header(&mut out, "MIME-Version", "1.0");
@@ -65,14 +114,22 @@ impl Shared {
             &format!("multipart/alternative; boundary=\"{}\"", self.boundary),
         );
         out.push_str("\r\n");
-        for (kind, body) in [("plain", &self.text), ("html", &self.html)] {
+        let mut link = String::new();
+        quoted_printable(p.unsubscribe_link, &mut link);
+        for (kind, pieces) in &self.parts {
             let _ = write!(
                 out,
                 "--{}\r\nContent-Type: text/{kind}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
                 self.boundary
             );
-            let body = body.replace(UNSUBSCRIBE_MARK, p.unsubscribe_link);
-            quoted_printable(&body, &mut out);
+            for (i, piece) in pieces.iter().enumerate() {
+                if i > 0 {
+                    out.push_str("=\r\n");
+                    out.push_str(&link);
+                    out.push_str("=\r\n");
+                }
+                out.push_str(piece);
+            }
             out.push_str("\r\n");
         }
         let _ = write!(out, "--{}--\r\n", self.boundary);
@@ -277,5 +334,49 @@ mod tests {
         assert!(!msg.contains(UNSUBSCRIBE_MARK));
         assert!(msg.contains("u.example.com/TOKEN"));
         assert!(msg.ends_with("--=_b--\r\n"));
+    }
+
+    /// The body of each part, decoded.
+    fn decoded_parts(msg: &str, boundary: &str) -> Vec<String> {
+        msg.split(&format!("--{boundary}"))
+            .skip(1)
+            .filter_map(|part| part.split_once("\r\n\r\n"))
+            .map(|(_, body)| decode_qp(body.strip_suffix("\r\n").unwrap_or(body)))
+            .collect()
+    }
+
+    #[test]
+    fn prepared_bodies_decode_to_the_personal_text() {
+        let text = format!(
+            "{UNSUBSCRIBE_MARK} first\nA long line {} then {UNSUBSCRIBE_MARK}\n.dot\nend {UNSUBSCRIBE_MARK}",
+            "word ".repeat(30)
+        );
+        let html = format!(
+            "<p>{}</p><a href=\"{UNSUBSCRIBE_MARK}\">x</a> ",
+            "é".repeat(50)
+        );
+        let shared = Shared {
+            from: "ed@example.com".into(),
+            reply_to: "ed@example.com".into(),
+            subject: "S".into(),
+            list_id: "<l.example.com>".into(),
+            text: text.clone(),
+            html: html.clone(),
+            boundary: "=_b".into(),
+        };
+        let link = format!("https://u.example.com/{}", "T".repeat(80));
+        let msg = shared.prepare().message(&Personal {
+            to: "r@example.org",
+            message_id: "m@example.com",
+            date: "Tue, 1 Jan 2030 00:00:00 +0000",
+            unsubscribe_link: &link,
+            unsubscribe_mailto: "mailto:ed@example.com",
+            unsubscribe_https: None,
+        });
+        let msg = String::from_utf8(msg).unwrap();
+        assert!(msg.lines().all(|l| l.len() <= 78), "{msg}");
+        let parts = decoded_parts(&msg, "=_b");
+        assert_eq!(parts[0], text.replace(UNSUBSCRIBE_MARK, &link));
+        assert_eq!(parts[1], html.replace(UNSUBSCRIBE_MARK, &link));
     }
 }

@@ -1,0 +1,244 @@
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::Path;
+
+use crate::cli::SendArgs;
+use crate::newsletter::Newsletter;
+use crate::send::{self, Message, Plan, SendLock, Settings, Summary};
+
+/// How many addresses `--dry-run` shows.
+const PREVIEW: usize = 10;
+
+pub fn run(dir: &Path, args: &SendArgs) -> anyhow::Result<()> {
+    let newsletter = Newsletter::open(dir)?;
+    let issues = newsletter.load_issues()?;
+    let issue = issues.find(&args.issue)?;
+    if args.dry_run {
+        let store = newsletter.store()?;
+        let plan = Plan::load(&store, issue.id, PREVIEW)?;
+        print_dry_run(&plan, &issue.title);
+        return Ok(());
+    }
+    let settings = Settings::from_config(&newsletter)?;
+    if let Some(warning) = settings.warning() {
+        eprintln!("warning: {warning}");
+    }
+    if let Some(to) = &args.test {
+        let to = crate::address::normalize(to)?;
+        let store = newsletter.store()?;
+        let message = Message::prepare(&newsletter, &issues, &store, issue)?;
+        send::send_test(&settings, &message, &to)?;
+        println!("sent a test copy of {} to {to}", issue.id);
+        return Ok(());
+    }
+
+    let database = newsletter.database_path();
+    let _lock = SendLock::acquire(&database)?;
+    let store = newsletter.store()?;
+    let plan = Plan::load(&store, issue.id, 0)?;
+    if plan.resuming() && plan.to_mail == 0 {
+        println!(
+            "{} was already sent: {} delivered, {} failed; nothing left to mail",
+            issue.id, plan.counts.sent, plan.counts.failed
+        );
+        print_outside(plan.outside);
+        return finished(issue.id, plan.counts.failed, 0);
+    }
+    if plan.to_mail == 0 {
+        anyhow::bail!(
+            "there are no active subscribers to send {} to (add some with `dispatch subscribers add`)",
+            issue.id
+        );
+    }
+    if !args.yes {
+        confirm(&question(&plan, &issue.title))?;
+    }
+    if plan.counts.sending > 0 {
+        let one = plan.counts.sending == 1;
+        eprintln!(
+            "{} message{} {} in flight when the last run stopped and may have been delivered twice: {} sent again",
+            plan.counts.sending,
+            plural(plan.counts.sending),
+            if one { "was" } else { "were" },
+            if one { "it is" } else { "they are" }
+        );
+    }
+    let message = Message::prepare(&newsletter, &issues, &store, issue)?;
+    let summary = send::run(&database, store, &settings, message)?;
+    print_summary(&summary);
+    if let Some(reason) = summary.stopped_by {
+        return Err(anyhow::Error::new(reason).context(format!(
+            "the send of {} stopped; run `dispatch send {}` again to resume",
+            summary.issue,
+            summary.issue.slug()
+        )));
+    }
+    if summary.interrupted {
+        anyhow::bail!(
+            "interrupted; run `dispatch send {}` again to resume",
+            summary.issue.slug()
+        );
+    }
+    finished(summary.issue, summary.after.failed, summary.after.deferred)
+}
+
+/// A send left with failed or deferred recipients.
+#[derive(Debug, thiserror::Error)]
+#[error("{issue} did not reach everybody: {failed} failed, {deferred} deferred{hint}")]
+pub struct Incomplete {
+    pub issue: crate::issue::IssueId,
+    pub failed: i64,
+    pub deferred: i64,
+    pub hint: String,
+}
+
+fn finished(issue: crate::issue::IssueId, failed: i64, deferred: i64) -> anyhow::Result<()> {
+    if failed == 0 && deferred == 0 {
+        return Ok(());
+    }
+    let hint = if deferred > 0 {
+        format!(
+            " (run `dispatch send {}` again to retry the deferred)",
+            issue.slug()
+        )
+    } else {
+        String::new()
+    };
+    Err(Incomplete {
+        issue,
+        failed,
+        deferred,
+        hint,
+    }
+    .into())
+}
+
+fn plural(n: i64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn question(plan: &Plan, title: &str) -> String {
+    match &plan.started_at {
+        Some(started) => format!(
+            "Resume {} “{title}” (started {started}): {} of {} subscriber{} still to mail? [y/N] ",
+            plan.issue,
+            plan.to_mail,
+            plan.counts.total(),
+            plural(plan.counts.total())
+        ),
+        None => format!(
+            "Send {} “{title}” to {} subscriber{}? [y/N] ",
+            plan.issue,
+            plan.to_mail,
+            plural(plan.to_mail)
+        ),
+    }
+}
+
+/// Asks on the terminal; without one there is nobody to ask.
+fn confirm(question: &str) -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "not sending without confirmation: standard input is not a terminal, so dispatch cannot ask; pass --yes to send"
+        );
+    }
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        anyhow::bail!("not sent")
+    }
+}
+
+fn print_dry_run(plan: &Plan, title: &str) {
+    match &plan.started_at {
+        Some(started) => println!(
+            "{} “{title}”: the send started {started}; {} of {} subscriber{} still to mail{}",
+            plan.issue,
+            plan.to_mail,
+            plan.counts.total(),
+            plural(plan.counts.total()),
+            if plan.to_mail > 0 { ":" } else { "" }
+        ),
+        None => println!(
+            "{} “{title}” would go to {} active subscriber{}{}",
+            plan.issue,
+            plan.to_mail,
+            plural(plan.to_mail),
+            if plan.to_mail > 0 { ":" } else { "" }
+        ),
+    }
+    for email in &plan.first {
+        println!("  {email}");
+    }
+    let more = plan.to_mail - plan.first.len() as i64;
+    if more > 0 {
+        println!("  … and {more} more");
+    }
+    print_outside(plan.outside);
+    println!("dry run: nothing was sent or recorded");
+}
+
+fn print_outside(outside: i64) {
+    if outside > 0 {
+        println!(
+            "{outside} active subscriber{} joined after this send started and {} not part of it (a send's audience is fixed when it starts)",
+            plural(outside),
+            if outside == 1 { "is" } else { "are" }
+        );
+    }
+}
+
+fn print_summary(s: &Summary) {
+    let secs = s.elapsed.as_secs_f64();
+    let done_now = s.sent_now + s.failed_now;
+    println!(
+        "{}: {} message{} in {secs:.1} s ({:.1} msg/s)",
+        s.issue,
+        done_now,
+        plural(done_now as i64),
+        done_now as f64 / secs.max(0.001)
+    );
+    let total = s.after.total();
+    println!(
+        "  delivered  {:>7}  of {total} ({} in this run)",
+        s.after.sent, s.sent_now
+    );
+    if s.after.deferred > 0 {
+        println!(
+            "  deferred   {:>7}  will be retried by the next `dispatch send {}`",
+            s.after.deferred,
+            s.issue.slug()
+        );
+    }
+    let unsent = s.after.queued + s.after.sending;
+    if unsent > 0 {
+        println!(
+            "  not sent   {unsent:>7}  yet; the next `dispatch send {}` mails them",
+            s.issue.slug()
+        );
+    }
+    println!("  failed     {:>7}  not retried", s.after.failed);
+    for (email, error) in &s.failures {
+        println!("               {email}: {error}");
+    }
+    if (s.failures.len() as i64) < s.after.failed {
+        println!(
+            "               … and {} more",
+            s.after.failed - s.failures.len() as i64
+        );
+    }
+    println!(
+        "  skipped    {:>7}  handled by an earlier run",
+        s.before.sent + s.before.failed
+    );
+    if s.in_flight_before > 0 {
+        println!(
+            "  in flight  {:>7}  were in flight when the last run stopped and may have been delivered twice",
+            s.in_flight_before
+        );
+    }
+    print_outside(s.outside);
+}

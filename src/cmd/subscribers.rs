@@ -1,0 +1,170 @@
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::cli::SubscribersCommand;
+use crate::newsletter::Newsletter;
+use crate::store::Store;
+use crate::store::subscribers::{ImportCounts, Status};
+use crate::subscriber_csv;
+
+pub fn run(dir: &Path, command: SubscribersCommand) -> anyhow::Result<()> {
+    let newsletter = Newsletter::open(dir)?;
+    let mut store = newsletter.store()?;
+    match command {
+        SubscribersCommand::Add { email, name } => add(&mut store, &email, name.as_deref()),
+        SubscribersCommand::Import { file } => import(&mut store, &file),
+        SubscribersCommand::Export { file } => export(&store, file.as_deref()),
+        SubscribersCommand::List { json } => list(&store, json),
+        SubscribersCommand::Remove { email } => {
+            let removed = store.remove_subscriber(&email)?;
+            println!("removed {}", removed.email);
+            Ok(())
+        }
+        SubscribersCommand::Unsubscribe { email } => unsubscribe(&mut store, &email),
+        SubscribersCommand::Count => {
+            let c = store.subscriber_counts()?;
+            println!(
+                "{} active, {} unsubscribed, {} bounced",
+                c.active, c.unsubscribed, c.bounced
+            );
+            Ok(())
+        }
+    }
+}
+
+fn add(store: &mut Store, email: &str, name: Option<&str>) -> anyhow::Result<()> {
+    let email = crate::address::normalize(email)?;
+    store.add_subscriber(&email, name)?;
+    let active = store.subscriber_counts()?.active;
+    println!("added {email} ({active} active)");
+    Ok(())
+}
+
+fn unsubscribe(store: &mut Store, email: &str) -> anyhow::Result<()> {
+    let before = store.set_subscriber_status(email, Status::Unsubscribed)?;
+    if before.status == Status::Unsubscribed {
+        println!("{} was already unsubscribed", before.email);
+    } else {
+        println!("unsubscribed {} (was {})", before.email, before.status);
+    }
+    Ok(())
+}
+
+/// A CSV import that skipped rows: the rest went in, but the editor has rows to fix.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{bad} row{s} of {file} could not be imported (listed above); the other rows were imported",
+    s = if *.bad == 1 { "" } else { "s" }
+)]
+pub struct SkippedRows {
+    pub file: String,
+    pub bad: usize,
+}
+
+fn import(store: &mut Store, file: &Path) -> anyhow::Result<()> {
+    let label = file.display().to_string();
+    let data = std::fs::read(file).with_context(|| format!("cannot read {label}"))?;
+    let mut bad = Vec::new();
+    let mut fatal = None;
+    let rows = subscriber_csv::read(&label, &data)?.filter_map(|row| match row {
+        Ok(Ok(subscriber)) => Some(subscriber),
+        Ok(Err(bad_row)) => {
+            bad.push(bad_row);
+            None
+        }
+        Err(e) => {
+            fatal = Some(e);
+            None
+        }
+    });
+    let counts = store.import_subscribers(rows)?;
+    if let Some(e) = fatal {
+        // The rows read before the damage were imported; say so, then stop.
+        print_import(&label, &counts);
+        return Err(e.into());
+    }
+    for row in &bad {
+        eprintln!("{label}:{}: {}", row.line, row.message);
+    }
+    print_import(&label, &counts);
+    if !bad.is_empty() {
+        return Err(SkippedRows {
+            file: label,
+            bad: bad.len(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn print_import(label: &str, c: &ImportCounts) {
+    let mut parts = vec![format!("{} added", c.added)];
+    if c.named > 0 {
+        parts.push(format!("{} names filled in", c.named));
+    }
+    if c.deactivated > 0 {
+        parts.push(format!("{} marked unsubscribed or bounced", c.deactivated));
+    }
+    parts.push(format!("{} already on the list", c.unchanged));
+    println!("imported {label}: {}", parts.join(", "));
+}
+
+fn export(store: &Store, file: Option<&Path>) -> anyhow::Result<()> {
+    match file {
+        Some(path) => {
+            let mut out = csv::Writer::from_writer(Vec::new());
+            let count = write_csv(store, &mut out)?;
+            let bytes = out.into_inner().map_err(|e| e.into_error())?;
+            crate::fsutil::write_atomic(path, &bytes)?;
+            println!("exported {count} subscribers to {}", path.display());
+        }
+        None => {
+            let stdout = std::io::stdout().lock();
+            let mut out = csv::Writer::from_writer(std::io::BufWriter::new(stdout));
+            write_csv(store, &mut out)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+fn write_csv(store: &Store, out: &mut csv::Writer<impl std::io::Write>) -> anyhow::Result<usize> {
+    subscriber_csv::write_header(out)?;
+    let mut count = 0;
+    store.for_each_subscriber(|s| {
+        count += 1;
+        Ok(subscriber_csv::write_row(out, s)?)
+    })?;
+    Ok(count)
+}
+
+fn list(store: &Store, json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if json {
+        // Streamed one object a line, so a long list never sits in memory whole.
+        write!(out, "[")?;
+        let mut first = true;
+        store.for_each_subscriber(|s| {
+            write!(out, "{}\n  ", if first { "" } else { "," })?;
+            first = false;
+            serde_json::to_writer(&mut out, s)?;
+            Ok(())
+        })?;
+        writeln!(out, "{}]", if first { "" } else { "\n" })?;
+    } else {
+        store.for_each_subscriber(|s| {
+            writeln!(
+                out,
+                "{}\t{}\t{}",
+                s.email,
+                s.name.as_deref().unwrap_or(""),
+                s.status
+            )?;
+            Ok(())
+        })?;
+    }
+    out.flush()?;
+    Ok(())
+}

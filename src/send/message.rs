@@ -1,0 +1,105 @@
+//! The issue as mailed: rendered once, personalised per recipient.
+
+use anyhow::Context as _;
+use lettre::Address;
+
+use crate::build;
+use crate::issue::{Issue, IssueId, Issues};
+use crate::mail::{compose, token};
+use crate::newsletter::Newsletter;
+use crate::render::Templates;
+use crate::store::Store;
+use crate::store::sends::Pending;
+
+/// Stands for the token in the unsubscribe link of a `--test` copy: nobody is unsubscribed by
+/// clicking it.
+pub const TEST_TOKEN: &str = "TEST";
+
+pub struct Message {
+    pub issue: IssueId,
+    pub title: String,
+    shared: compose::Prepared,
+    from: Address,
+    reply_to: String,
+    /// The https one-click base, without a trailing `/`.
+    unsubscribe_url: Option<String>,
+    secret: Vec<u8>,
+    domain: String,
+}
+
+impl Message {
+    /// Renders `issue` exactly as `build` does (with the approved replies it publishes).
+    pub fn prepare(
+        newsletter: &Newsletter,
+        issues: &Issues,
+        store: &Store,
+        issue: &Issue,
+    ) -> anyhow::Result<Message> {
+        let templates = Templates::load(&newsletter.templates_dir())?;
+        let rendered = build::render_one(newsletter, &templates, issues, Some(store), issue)?;
+        let shared = build::shared_message(newsletter, issue, &rendered).prepare();
+        let config = &newsletter.config;
+        let from = crate::address::Mailbox::parse(&config.newsletter.from)?
+            .email
+            .parse::<Address>()
+            .context("newsletter.from cannot be used as an SMTP sender")?;
+        Ok(Message {
+            issue: issue.id,
+            title: issue.title.clone(),
+            shared,
+            from,
+            reply_to: config.reply_to(),
+            unsubscribe_url: config
+                .newsletter
+                .unsubscribe_url
+                .as_ref()
+                .map(|u| u.trim_end_matches('/').to_string()),
+            secret: store.secret()?,
+            domain: build::sender_domain(newsletter),
+        })
+    }
+
+    /// The envelope sender.
+    pub fn from(&self) -> &Address {
+        &self.from
+    }
+
+    /// The Message-ID (without angle brackets) of the issue to one subscriber: the same on
+    /// every retry, unique per issue and subscriber.
+    pub fn message_id(&self, subscriber_id: i64) -> String {
+        let slug = self.issue.slug();
+        let tag = token::message_tag(&self.secret, &slug, subscriber_id);
+        format!("{slug}.{subscriber_id}.{tag}@{}", self.domain)
+    }
+
+    /// The complete message for one delivery.
+    pub fn for_delivery(&self, delivery: &Pending) -> Vec<u8> {
+        let token = token::unsubscribe_token(&self.secret, delivery.subscriber_id);
+        let to = build::header_mailbox(delivery.name.as_deref(), &delivery.email);
+        self.personal(&to, &delivery.message_id, &token)
+    }
+
+    /// A `--test` copy: its own Message-ID, and an unsubscribe link that unsubscribes nobody.
+    pub fn for_test(&self, to: &str) -> Vec<u8> {
+        let nonce: u64 = rand::random();
+        let message_id = format!("{}.test.{nonce:016x}@{}", self.issue.slug(), self.domain);
+        self.personal(to, &message_id, TEST_TOKEN)
+    }
+
+    fn personal(&self, to: &str, message_id: &str, token: &str) -> Vec<u8> {
+        let mailto = format!("mailto:{}?subject=unsubscribe%20{token}", self.reply_to);
+        let https = self
+            .unsubscribe_url
+            .as_ref()
+            .map(|base| format!("{base}/{token}"));
+        let date = chrono::Utc::now().to_rfc2822();
+        self.shared.message(&compose::Personal {
+            to,
+            message_id,
+            date: &date,
+            unsubscribe_link: https.as_deref().unwrap_or(&mailto),
+            unsubscribe_mailto: &mailto,
+            unsubscribe_https: https.as_deref(),
+        })
+    }
+}

@@ -1,0 +1,909 @@
+//! End-to-end tests of `dispatch send`: against the real mail stack (Postfix delivering into
+//! Dovecot, see tests/common/mailstack.rs) and against a small SMTP server in this file that
+//! misbehaves on purpose.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Output, Stdio};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use common::mailstack::{MailStack, mailstack, unique_user};
+use dispatch::issue::IssueId;
+use dispatch::store::Store;
+use dispatch::store::sends::DeliveryCounts;
+
+const V1N2: IssueId = IssueId {
+    volume: 1,
+    number: 2,
+};
+
+const ISSUE_1: &str = "---\nvolume: 1\nnumber: 1\ntitle: First light\ndate: 2030-01-07\nquestion: Which tool do you miss most?\n---\nHello reader,\n\nThe first issue.\n";
+const ISSUE_2: &str = "---\nvolume: 1\nnumber: 2\ntitle: Second thoughts\ndate: 2030-01-21\nquestion: What did you unlearn this year?\n---\nHello again,\n\nThe second issue, with [a link](https://example.org/a).\n";
+const REPLY_TEXT: &str = "I miss my old mechanical keyboard, honestly.";
+
+/// A newsletter folder with two issues, mailing through the SMTP server `smtp` describes.
+struct Folder {
+    dir: tempfile::TempDir,
+}
+
+impl Folder {
+    fn new(smtp: &str) -> Folder {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = Folder { dir };
+        folder.set_smtp(smtp);
+        std::fs::create_dir(folder.path().join("issues")).unwrap();
+        std::fs::write(folder.path().join("issues/v1n1-first.md"), ISSUE_1).unwrap();
+        std::fs::write(folder.path().join("issues/v1n2-second.md"), ISSUE_2).unwrap();
+        folder
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn set_smtp(&self, smtp: &str) {
+        let config = format!(
+            "newsletter:\n  title: The Test Dispatch\n  url: https://news.example.test/\n  from: \"Tess Editor <editor@example.test>\"\n  reply_to: replies@example.test\n  unsubscribe_url: https://news.example.test/unsubscribe/\nsmtp:\n{smtp}"
+        );
+        std::fs::write(self.path().join("config.yaml"), config).unwrap();
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::cargo_bin("dispatch").unwrap();
+        command.arg("--dir").arg(self.path()).args(args);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "dispatch {args:?} failed: {}",
+            text(&out)
+        );
+        out
+    }
+
+    fn fails(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "dispatch {args:?} succeeded: {}",
+            text(&out)
+        );
+        out
+    }
+
+    /// Adds subscribers through a CSV import (one transaction, fast).
+    fn subscribe(&self, people: &[(String, String)]) {
+        let mut csv = String::from("email,name\n");
+        for (email, name) in people {
+            csv.push_str(&format!("{email},{name}\n"));
+        }
+        let file = self.path().join("people.csv");
+        std::fs::write(&file, csv).unwrap();
+        self.ok(&["subscribers", "import", file.to_str().unwrap()]);
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.path().join("subscribers.db")).unwrap()
+    }
+
+    fn counts(&self) -> DeliveryCounts {
+        self.store().delivery_counts(V1N2).unwrap()
+    }
+
+    fn send_recorded(&self) -> bool {
+        self.store().send_record(V1N2).unwrap().is_some()
+    }
+
+    /// (state, attempts, last_error, message_id) of each delivery, by address.
+    fn deliveries(&self) -> HashMap<String, (String, i64, Option<String>, String)> {
+        let store = self.store();
+        let mut stmt = store
+            .conn
+            .prepare("SELECT email, state, attempts, last_error, message_id FROM deliveries WHERE volume = 1 AND number = 2")
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn starttls(stack: &MailStack, extra: &str) -> String {
+    format!(
+        "  host: localhost\n  port: {}\n  security: starttls\n  connections: 4\n{extra}",
+        stack.smtp_port
+    )
+}
+
+fn trusted(stack: &MailStack) -> String {
+    format!("  ca_file: {}\n", stack.ca_file.display())
+}
+
+fn people(prefix: &str, n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| (unique_user(prefix), format!("Reader {i}")))
+        .collect()
+}
+
+fn parse(file: &Path) -> (Vec<u8>, mail_parser::Message<'static>) {
+    let bytes = std::fs::read(file).unwrap();
+    let message = mail_parser::MessageParser::default()
+        .parse(bytes.as_slice())
+        .unwrap()
+        .into_owned();
+    (bytes, message)
+}
+
+/// Message files in a user's mailbox now.
+fn mailbox(stack: &MailStack, user: &str) -> Vec<PathBuf> {
+    let dir = stack.user_maildir(user);
+    ["new", "cur"]
+        .iter()
+        .flat_map(|sub| std::fs::read_dir(dir.join(sub)).into_iter().flatten())
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+#[test]
+fn sends_each_subscriber_their_own_copy_through_postfix_and_dovecot() {
+    let stack = mailstack();
+    let folder = Folder::new(&starttls(&stack, &trusted(&stack)));
+    let readers = people("send-copy", 3);
+    folder.subscribe(&readers);
+    // An approved reply to V1N1 is published in V1N2, exactly as `build` shows it.
+    folder
+        .store()
+        .conn
+        .execute(
+            "INSERT INTO replies (message_id, volume, number, from_address, from_name, subject, text, status, imported_at)
+             VALUES ('r1@example.test', 1, 1, 'pat@example.test', 'Pat', 'Re: First light', ?1, 'approved', '2030-01-08T00:00:00Z')",
+            [REPLY_TEXT],
+        )
+        .unwrap();
+
+    let out = folder.ok(&["send", "v1n2", "--yes"]);
+    assert!(
+        stdout(&out).contains("delivered        3  of 3"),
+        "{}",
+        text(&out)
+    );
+
+    let store = folder.store();
+    let secret = store.secret().unwrap();
+    let deliveries = folder.deliveries();
+    let mut tokens = Vec::new();
+    for (email, name) in &readers {
+        let files = stack.wait_for_messages(email, 1, Duration::from_secs(20));
+        assert_eq!(files.len(), 1, "{email} got {files:?}");
+        let (raw, message) = parse(&files[0]);
+        let raw = String::from_utf8_lossy(&raw);
+
+        assert_eq!(
+            message.from().unwrap().first().unwrap().address(),
+            Some("editor@example.test")
+        );
+        assert_eq!(
+            message.from().unwrap().first().unwrap().name(),
+            Some("Tess Editor")
+        );
+        let to = message.to().unwrap().first().unwrap();
+        assert_eq!(to.address(), Some(email.as_str()));
+        assert_eq!(to.name(), Some(name.as_str()));
+        assert_eq!(
+            message.reply_to().unwrap().first().unwrap().address(),
+            Some("replies@example.test")
+        );
+        assert_eq!(
+            message.subject(),
+            Some("Second thoughts. The Test Dispatch V1N2")
+        );
+        assert!(
+            raw.contains("\nList-Id: The Test Dispatch <the-test-dispatch.example.test>"),
+            "{raw}"
+        );
+        assert!(raw.contains("\nDate: "), "{raw}");
+        assert!(
+            raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("Content-Type: text/plain; charset=utf-8"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("Content-Type: text/html; charset=utf-8"),
+            "{raw}"
+        );
+
+        // The Message-ID is the one recorded for this subscriber: <v1n2.{id}.{tag}@domain>.
+        let (state, attempts, _, message_id) = &deliveries[email];
+        assert_eq!((state.as_str(), *attempts), ("sent", 1));
+        assert_eq!(message.message_id(), Some(message_id.as_str()));
+        let subscriber_id = store.subscriber(email).unwrap().unwrap().id;
+        assert!(
+            message_id.starts_with(&format!("v1n2.{subscriber_id}.")),
+            "{message_id}"
+        );
+        assert!(message_id.ends_with("@example.test"), "{message_id}");
+
+        // Their own unsubscribe token, in both List-Unsubscribe forms and both parts.
+        let list_unsubscribe = message
+            .header_raw("List-Unsubscribe")
+            .unwrap()
+            .replace(['\r', '\n'], "");
+        let token = list_unsubscribe
+            .split("unsubscribe%20")
+            .nth(1)
+            .and_then(|rest| rest.split('>').next())
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            dispatch::mail::token::verify_unsubscribe_token(&secret, &token),
+            Some(subscriber_id)
+        );
+        assert!(
+            list_unsubscribe.contains(&format!(
+                "<mailto:replies@example.test?subject=unsubscribe%20{token}>"
+            )),
+            "{list_unsubscribe}"
+        );
+        let https = format!("https://news.example.test/unsubscribe/{token}");
+        assert!(
+            list_unsubscribe.contains(&format!("<{https}>")),
+            "{list_unsubscribe}"
+        );
+        let plain = message.body_text(0).unwrap();
+        let html = message.body_html(0).unwrap();
+        assert!(plain.contains(&https), "{plain}");
+        assert!(html.contains(&https), "{html}");
+        assert!(
+            plain.contains(REPLY_TEXT),
+            "the approved reply is published: {plain}"
+        );
+        assert!(html.contains("Which tool do you miss most?"), "{html}");
+        assert!(!raw.contains("DISPATCH-PERSONAL-LINK"), "{raw}");
+        tokens.push(token);
+    }
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), 3, "every subscriber has their own token");
+    assert!(
+        store
+            .send_record(V1N2)
+            .unwrap()
+            .unwrap()
+            .finished_at
+            .is_some()
+    );
+}
+
+#[test]
+fn resumes_after_kill_9_and_mails_nobody_twice_but_the_reported_in_flight() {
+    let stack = mailstack();
+    let connections = 4;
+    let smtp = |rate: u32| {
+        starttls(&stack, &trusted(&stack)).replace(
+            "  connections: 4\n",
+            &format!("  connections: {connections}\n  rate: {rate}\n"),
+        )
+    };
+    let folder = Folder::new(&smtp(20));
+    let readers = people("send-kill", 300);
+    folder.subscribe(&readers);
+
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("dispatch"))
+        .arg("--dir")
+        .arg(folder.path())
+        .args(["send", "v1n2", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+
+    let killed = folder.counts();
+    assert_eq!(killed.total(), 300, "the whole audience was recorded first");
+    assert!(killed.sent > 0 && killed.sent < 300, "{killed:?}");
+    assert!(killed.sending <= connections, "{killed:?}");
+    let in_flight = killed.sending;
+    eprintln!("killed with {killed:?}");
+
+    folder.set_smtp(&smtp(0));
+    let out = folder.ok(&["send", "v1n2", "--yes"]);
+    let report = format!(
+        "{in_flight} {} in flight when the last run stopped and may have been delivered twice",
+        if in_flight == 1 {
+            "message was"
+        } else {
+            "messages were"
+        }
+    );
+    assert_eq!(
+        stderr(&out).contains(&report),
+        in_flight > 0,
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout(&out).contains("delivered      300  of 300"),
+        "{}",
+        text(&out)
+    );
+    let after = folder.counts();
+    assert_eq!(after.sent, 300, "{after:?}");
+
+    for (email, _) in &readers {
+        stack.wait_for_messages(email, 1, Duration::from_secs(60));
+    }
+    // Postfix may still be handing a double over to Dovecot.
+    std::thread::sleep(Duration::from_secs(2));
+    let deliveries = folder.deliveries();
+    let mut doubles = 0;
+    for (email, _) in &readers {
+        let files = mailbox(&stack, email);
+        match files.len() {
+            1 => {}
+            2 => doubles += 1,
+            n => panic!("{email} got {n} copies"),
+        }
+        for file in files {
+            // The same Message-ID on every attempt.
+            let (_, message) = parse(&file);
+            assert_eq!(message.message_id(), Some(deliveries[email].3.as_str()));
+        }
+    }
+    assert!(
+        doubles <= in_flight,
+        "{doubles} doubles, but only {in_flight} were reported in flight"
+    );
+}
+
+#[test]
+fn starttls_without_the_ca_file_is_refused_and_nothing_is_recorded() {
+    let stack = mailstack();
+    let folder = Folder::new(&starttls(&stack, ""));
+    folder.subscribe(&people("send-tls", 1));
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let expected = format!(
+        "TLS handshake with localhost:{} failed: certificate not trusted — set smtp.ca_file",
+        stack.smtp_port
+    );
+    assert!(stderr(&out).contains(&expected), "{}", text(&out));
+    assert!(!folder.send_recorded(), "nothing is recorded");
+    assert_eq!(folder.counts().sent, 0);
+}
+
+#[test]
+fn test_copy_goes_to_one_address_and_leaves_the_send_log_alone() {
+    let stack = mailstack();
+    let folder = Folder::new(&starttls(&stack, &trusted(&stack)));
+    let readers = people("send-subscriber", 2);
+    folder.subscribe(&readers);
+    let tester = unique_user("send-tester");
+    let out = folder.ok(&["send", "v1n2", "--test", &tester]);
+    assert!(
+        stdout(&out).contains(&format!("sent a test copy of V1N2 to {tester}")),
+        "{}",
+        text(&out)
+    );
+    let files = stack.wait_for_messages(&tester, 1, Duration::from_secs(20));
+    let (_, message) = parse(&files[0]);
+    assert_eq!(
+        message.subject(),
+        Some("Second thoughts. The Test Dispatch V1N2")
+    );
+    assert!(message.message_id().unwrap().starts_with("v1n2.test."));
+    assert!(
+        message
+            .body_text(0)
+            .unwrap()
+            .contains("https://news.example.test/unsubscribe/TEST")
+    );
+    assert!(!folder.send_recorded(), "the send log is untouched");
+    std::thread::sleep(Duration::from_millis(500));
+    for (email, _) in &readers {
+        assert!(mailbox(&stack, email).is_empty(), "{email} got mail");
+    }
+}
+
+/// A small SMTP server on 127.0.0.1 that misbehaves on purpose.
+mod fake_smtp {
+    use std::collections::{HashMap, HashSet};
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
+
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
+
+    use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    #[derive(Debug, Default, Clone)]
+    pub struct Rules {
+        /// 451 at RCPT the first time, then accepted.
+        pub defer_once: HashSet<String>,
+        /// 550 at RCPT, always.
+        pub reject: HashSet<String>,
+        /// The connection is dropped in the middle of the first DATA.
+        pub drop_once: HashSet<String>,
+        /// AUTH is offered and refused with 535.
+        pub refuse_login: bool,
+        /// TLS from the first byte (`smtp.security: tls`) with this certificate and key.
+        pub tls: Option<(PathBuf, PathBuf)>,
+    }
+
+    #[derive(Debug, Default)]
+    pub struct Seen {
+        pub connections: usize,
+        pub rcpt: HashMap<String, usize>,
+        pub data: HashMap<String, usize>,
+        /// Messages accepted (250 after DATA) per recipient.
+        pub accepted: HashMap<String, usize>,
+        pub auth: Vec<String>,
+    }
+
+    pub struct FakeSmtp {
+        pub port: u16,
+        pub seen: Arc<Mutex<Seen>>,
+    }
+
+    impl FakeSmtp {
+        pub fn start(rules: Rules) -> FakeSmtp {
+            let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            std_listener.set_nonblocking(true).unwrap();
+            let port = std_listener.local_addr().unwrap().port();
+            let seen = Arc::new(Mutex::new(Seen::default()));
+            let shared = Arc::clone(&seen);
+            let acceptor = rules.tls.as_ref().map(|(cert, key)| acceptor(cert, key));
+            let rules = Arc::new(rules);
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let listener = TcpListener::from_std(std_listener).unwrap();
+                    loop {
+                        let Ok((stream, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        shared.lock().unwrap().connections += 1;
+                        let (rules, seen) = (Arc::clone(&rules), Arc::clone(&shared));
+                        match acceptor.clone() {
+                            None => {
+                                tokio::spawn(session(stream, rules, seen));
+                            }
+                            Some(acceptor) => {
+                                tokio::spawn(async move {
+                                    // A client that refuses our certificate ends here.
+                                    if let Ok(tls) = acceptor.accept(stream).await {
+                                        let _ = session(tls, rules, seen).await;
+                                    }
+                                });
+                            }
+                        }
+                    }
+                });
+            });
+            FakeSmtp { port, seen }
+        }
+
+        pub fn accepted(&self, who: &str) -> usize {
+            self.seen
+                .lock()
+                .unwrap()
+                .accepted
+                .get(who)
+                .copied()
+                .unwrap_or(0)
+        }
+    }
+
+    fn acceptor(cert: &PathBuf, key: &PathBuf) -> tokio_rustls::TlsAcceptor {
+        let certs = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    }
+
+    fn bump(map: &mut HashMap<String, usize>, key: &str) -> usize {
+        let n = map.entry(key.to_string()).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    async fn session(
+        stream: impl AsyncRead + AsyncWrite + Unpin,
+        rules: Arc<Rules>,
+        seen: Arc<Mutex<Seen>>,
+    ) -> std::io::Result<()> {
+        let (read, mut write) = tokio::io::split(stream);
+        let mut read = BufReader::new(read);
+        write.write_all(b"220 fake.test ESMTP\r\n").await?;
+        let mut recipient: Option<String> = None;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if read.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let command = line.trim_end().to_ascii_uppercase();
+            let reply: String = if command.starts_with("EHLO") {
+                let auth = if rules.refuse_login {
+                    "250-AUTH PLAIN LOGIN\r\n"
+                } else {
+                    ""
+                };
+                format!("250-fake.test\r\n{auth}250 SIZE 10000000\r\n")
+            } else if command.starts_with("AUTH") {
+                seen.lock().unwrap().auth.push(line.trim_end().to_string());
+                "535 5.7.8 Error: authentication failed\r\n".into()
+            } else if command.starts_with("MAIL FROM:") {
+                recipient = None;
+                "250 2.1.0 Ok\r\n".into()
+            } else if command.starts_with("RCPT TO:") {
+                let who = line
+                    .split('<')
+                    .nth(1)
+                    .and_then(|r| r.split('>').next())
+                    .unwrap_or_default()
+                    .to_lowercase();
+                let attempt = bump(&mut seen.lock().unwrap().rcpt, &who);
+                if rules.reject.contains(&who) {
+                    format!("550 5.1.1 <{who}>: Recipient address rejected: no such user\r\n")
+                } else if rules.defer_once.contains(&who) && attempt == 1 {
+                    format!("451 4.7.1 <{who}>: greylisted, try again later\r\n")
+                } else {
+                    recipient = Some(who);
+                    "250 2.1.5 Ok\r\n".into()
+                }
+            } else if command == "DATA" {
+                let Some(who) = recipient.take() else {
+                    write.write_all(b"503 5.5.1 need RCPT\r\n").await?;
+                    continue;
+                };
+                write
+                    .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                    .await?;
+                let attempt = bump(&mut seen.lock().unwrap().data, &who);
+                let drop_now = rules.drop_once.contains(&who) && attempt == 1;
+                let mut body = String::new();
+                loop {
+                    body.clear();
+                    if read.read_line(&mut body).await? == 0 {
+                        return Ok(());
+                    }
+                    if drop_now {
+                        // Gone in the middle of the message, without a reply.
+                        return Ok(());
+                    }
+                    if body == ".\r\n" {
+                        break;
+                    }
+                }
+                bump(&mut seen.lock().unwrap().accepted, &who);
+                "250 2.0.0 Ok: queued\r\n".into()
+            } else if command == "RSET" || command == "NOOP" {
+                "250 2.0.0 Ok\r\n".into()
+            } else if command == "QUIT" {
+                write.write_all(b"221 2.0.0 Bye\r\n").await?;
+                return Ok(());
+            } else {
+                "502 5.5.2 command not recognized\r\n".into()
+            };
+            write.write_all(reply.as_bytes()).await?;
+        }
+    }
+}
+
+use fake_smtp::{FakeSmtp, Rules};
+
+fn plain(port: u16, extra: &str) -> String {
+    format!("  host: 127.0.0.1\n  port: {port}\n  security: none\n  connections: 2\n{extra}")
+}
+
+fn addresses(names: &[&str]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .map(|n| (format!("{n}@example.org"), n.to_string()))
+        .collect()
+}
+
+#[test]
+fn deferred_recipients_are_retried_and_rejected_ones_fail_with_their_error() {
+    let set = |names: &[&str]| names.iter().map(|n| format!("{n}@example.org")).collect();
+    let server = FakeSmtp::start(Rules {
+        defer_once: set(&["grey1", "grey2"]),
+        reject: set(&["gone"]),
+        drop_once: set(&["flaky"]),
+        ..Rules::default()
+    });
+    let folder = Folder::new(&plain(server.port, ""));
+    let names = [
+        "ok1", "ok2", "grey1", "ok3", "gone", "flaky", "grey2", "ok4",
+    ];
+    folder.subscribe(&addresses(&names));
+
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("delivered        7  of 8"),
+        "{}",
+        text(&out)
+    );
+    assert!(summary.contains("failed           1"), "{}", text(&out));
+    assert!(
+        summary.contains("gone@example.org: permanent error (550)"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains("V1N2 did not reach everybody: 1 failed, 0 deferred"),
+        "{}",
+        text(&out)
+    );
+
+    let deliveries = folder.deliveries();
+    for name in names {
+        let email = format!("{name}@example.org");
+        let (state, attempts, error, _) = &deliveries[&email];
+        match name {
+            "gone" => {
+                assert_eq!((state.as_str(), *attempts), ("failed", 1), "{email}");
+                let error = error.as_deref().unwrap();
+                assert!(
+                    error.contains("550") && error.contains("5.1.1 <gone@example.org>"),
+                    "{error}"
+                );
+                assert_eq!(server.accepted(&email), 0);
+            }
+            "grey1" | "grey2" | "flaky" => {
+                assert_eq!((state.as_str(), *attempts), ("sent", 2), "{email}");
+                assert_eq!(server.accepted(&email), 1, "{email}");
+            }
+            _ => {
+                assert_eq!((state.as_str(), *attempts), ("sent", 1), "{email}");
+                assert_eq!(server.accepted(&email), 1, "{email}");
+            }
+        }
+    }
+
+    // A later subscriber is not part of the running send; a rerun mails nobody.
+    folder.ok(&["subscribers", "add", "late@example.org"]);
+    let rcpt_before: usize = server.seen.lock().unwrap().rcpt.values().sum();
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    assert!(
+        stdout(&out).contains("nothing left to mail"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout(&out)
+            .contains("1 active subscriber joined after this send started and is not part of it"),
+        "{}",
+        text(&out)
+    );
+    let rcpt_after: usize = server.seen.lock().unwrap().rcpt.values().sum();
+    assert_eq!(rcpt_after, rcpt_before, "nobody was mailed again");
+}
+
+#[test]
+fn a_refused_login_stops_before_anything_is_recorded() {
+    let server = FakeSmtp::start(Rules {
+        refuse_login: true,
+        ..Rules::default()
+    });
+    let folder = Folder::new(&plain(
+        server.port,
+        "  username: editor@example.test\n  password_env: DISPATCH_TEST_FAKE_SMTP_PASSWORD\n",
+    ));
+    folder.subscribe(&addresses(&["ann", "bob"]));
+
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    assert!(
+        stderr(&out).contains("smtp.password_env names the environment variable DISPATCH_TEST_FAKE_SMTP_PASSWORD, which is not set"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(server.seen.lock().unwrap().connections, 0);
+
+    let password = "pw-that-must-not-leak";
+    let out = folder
+        .command(&["send", "v1n2", "--yes"])
+        .env("DISPATCH_TEST_FAKE_SMTP_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "the SMTP server refused the login for editor@example.test: permanent error (535)"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains(password), "{}", text(&out));
+    assert_eq!(
+        server.seen.lock().unwrap().auth.len(),
+        1,
+        "it tried to log in"
+    );
+    assert!(!folder.send_recorded(), "nothing is recorded");
+}
+
+#[test]
+fn dry_run_and_missing_confirmation_send_nothing() {
+    let server = FakeSmtp::start(Rules::default());
+    let folder = Folder::new(&plain(server.port, ""));
+    let names: Vec<String> = (0..12).map(|i| format!("reader{i:02}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    folder.subscribe(&addresses(&names));
+    folder.ok(&["subscribers", "unsubscribe", "reader05@example.org"]);
+
+    let out = folder.ok(&["send", "v1n2", "--dry-run"]);
+    let said = stdout(&out);
+    assert!(
+        said.contains("V1N2 “Second thoughts” would go to 11 active subscribers:"),
+        "{said}"
+    );
+    assert!(said.contains("  reader00@example.org\n"), "{said}");
+    assert!(!said.contains("reader05@example.org"), "{said}");
+    assert!(said.contains("… and 1 more"), "{said}");
+    assert!(said.contains("nothing was sent or recorded"), "{said}");
+
+    // Standard input is not a terminal here: without --yes there is nobody to ask.
+    let out = folder.fails(&["send", "v1n2"]);
+    assert!(
+        stderr(&out).contains("pass --yes to send"),
+        "{}",
+        text(&out)
+    );
+
+    assert_eq!(
+        server.seen.lock().unwrap().connections,
+        0,
+        "no connection was made"
+    );
+    assert!(!folder.send_recorded());
+}
+
+#[test]
+fn starttls_is_required_when_configured() {
+    let server = FakeSmtp::start(Rules::default());
+    let folder = Folder::new(&format!(
+        "  host: 127.0.0.1\n  port: {}\n  security: starttls\n",
+        server.port
+    ));
+    folder.subscribe(&addresses(&["ann"]));
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    assert!(
+        stderr(&out).contains(&format!(
+            "the SMTP server 127.0.0.1:{} does not offer STARTTLS",
+            server.port
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(!folder.send_recorded());
+}
+
+#[test]
+fn messages_left_in_flight_by_a_crash_are_reported_and_sent_again() {
+    let server = FakeSmtp::start(Rules::default());
+    let folder = Folder::new(&plain(server.port, ""));
+    folder.subscribe(&addresses(&["ann", "bob", "cid"]));
+    folder.ok(&["send", "v1n2", "--yes"]);
+    // What a crash between `sending` and `sent` leaves behind.
+    folder
+        .store()
+        .conn
+        .execute_batch(
+            "UPDATE deliveries SET state = 'sending' WHERE email = 'bob@example.org';
+             UPDATE sends SET finished_at = NULL;",
+        )
+        .unwrap();
+
+    let out = folder.ok(&["send", "v1n2", "--yes"]);
+    assert!(
+        stderr(&out).contains(
+            "1 message was in flight when the last run stopped and may have been delivered twice: it is sent again"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout(&out).contains("in flight        1"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout(&out).contains("skipped          2"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(server.accepted("bob@example.org"), 2);
+    assert_eq!(server.accepted("ann@example.org"), 1);
+    assert_eq!(server.accepted("cid@example.org"), 1);
+    assert_eq!(folder.counts().sent, 3);
+    assert!(
+        folder
+            .store()
+            .send_record(V1N2)
+            .unwrap()
+            .unwrap()
+            .finished_at
+            .is_some()
+    );
+}
+
+#[test]
+fn implicit_tls_trusts_the_ca_file_and_refuses_without_it() {
+    let stack = mailstack();
+    let key = stack.ca_file.with_file_name("key.pem");
+    let server = FakeSmtp::start(Rules {
+        tls: Some((stack.ca_file.clone(), key)),
+        ..Rules::default()
+    });
+    let config = |extra: &str| {
+        format!(
+            "  host: localhost\n  port: {}\n  security: tls\n{extra}",
+            server.port
+        )
+    };
+    let trusting = Folder::new(&config(&trusted(&stack)));
+    trusting.subscribe(&addresses(&["ann"]));
+    trusting.ok(&["send", "v1n2", "--yes"]);
+    assert_eq!(server.accepted("ann@example.org"), 1);
+
+    let wary = Folder::new(&config(""));
+    wary.subscribe(&addresses(&["bob"]));
+    let out = wary.fails(&["send", "v1n2", "--yes"]);
+    let expected = format!(
+        "TLS handshake with localhost:{} failed: certificate not trusted — set smtp.ca_file",
+        server.port
+    );
+    assert!(stderr(&out).contains(&expected), "{}", text(&out));
+    assert!(!wary.send_recorded());
+    assert_eq!(server.accepted("bob@example.org"), 0);
+}
