@@ -10,6 +10,7 @@ use crate::mail::token::verify_unsubscribe_token;
 use crate::store::Store;
 use crate::store::inbound::{self, MailboxState};
 use crate::store::replies::{NewReply, insert_reply};
+use crate::store::subscribers::{self, Status};
 
 /// What the List-Unsubscribe mailto puts in front of the token in the subject.
 pub const UNSUBSCRIBE_PREFIX: &str = "unsubscribe";
@@ -193,7 +194,7 @@ fn apply(
                 if recipient.permanent {
                     summary.hard_bounces += 1;
                     if let Some(id) = inbound::subscriber_by_address(conn, &recipient.address)?
-                        && inbound::deactivate_subscriber(conn, id, "bounced")?
+                        && subscribers::deactivate(conn, id, Status::Bounced)?
                     {
                         summary.subscribers_bounced += 1;
                     }
@@ -299,7 +300,7 @@ fn unsubscribe(
     };
     match subscriber {
         Some(id) => {
-            if inbound::deactivate_subscriber(conn, id, "unsubscribed")? {
+            if subscribers::deactivate(conn, id, Status::Unsubscribed)? {
                 summary.subscribers_unsubscribed += 1;
             }
         }

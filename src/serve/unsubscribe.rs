@@ -11,6 +11,7 @@ use axum::response::Response;
 use super::{Preview, html_page};
 use crate::config::Config;
 use crate::store::Store;
+use crate::store::subscribers::{self, Status};
 
 /// The path part of `newsletter.unsubscribe_url`, e.g. `/unsubscribe`; `None` when unset or
 /// when it is the site root (which the archive's pages own).
@@ -50,14 +51,12 @@ fn resolve(db: &std::path::Path, token: &str, apply: bool) -> anyhow::Result<Out
     ))?;
     match status.as_deref() {
         None => Ok(Outcome::Invalid),
-        Some("active") if apply => {
-            store.conn.execute(
-                "UPDATE subscribers SET status = 'unsubscribed', updated_at = ?2 WHERE id = ?1 AND status = 'active'",
-                rusqlite::params![id, crate::store::now()],
-            )?;
+        Some("active") => {
+            if apply {
+                subscribers::deactivate(&store.conn, id, Status::Unsubscribed)?;
+            }
             Ok(Outcome::Unsubscribed)
         }
-        Some("active") => Ok(Outcome::Unsubscribed),
         Some(_) => Ok(Outcome::AlreadyGone),
     }
 }

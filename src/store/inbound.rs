@@ -86,15 +86,10 @@ pub fn issue_was_sent(conn: &Connection, issue: IssueId) -> rusqlite::Result<boo
         .exists(params![issue.volume, issue.number])
 }
 
-/// The key under which an address is stored once, case-insensitively.
-pub fn email_key(address: &str) -> String {
-    address.trim().to_lowercase()
-}
-
 /// The subscriber with this address.
 pub fn subscriber_by_address(conn: &Connection, address: &str) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT id FROM subscribers WHERE email_key = ?1")?
-        .query_row([email_key(address)], |r| r.get(0))
+        .query_row([super::subscribers::email_key(address)], |r| r.get(0))
         .optional()
 }
 
@@ -102,18 +97,6 @@ pub fn subscriber_by_address(conn: &Connection, address: &str) -> rusqlite::Resu
 pub fn subscriber_exists(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM subscribers WHERE id = ?1")?
         .exists([id])
-}
-
-/// Moves an active subscriber to `status` (`bounced` or `unsubscribed`); true when it changed.
-/// An unsubscribed address is never reactivated or re-marked.
-pub fn deactivate_subscriber(conn: &Connection, id: i64, status: &str) -> rusqlite::Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE subscribers SET status = ?2, updated_at = ?3
-             WHERE id = ?1 AND status = 'active'",
-        )?
-        .execute(params![id, status, super::now()])?;
-    Ok(changed == 1)
 }
 
 impl Store {
@@ -145,7 +128,7 @@ mod tests {
             .execute(
                 "INSERT INTO subscribers (email, email_key, created_at, updated_at)
                  VALUES (?1, ?2, 'now', 'now')",
-                params![email, email_key(email)],
+                params![email, crate::store::subscribers::email_key(email)],
             )
             .unwrap();
         store.conn.last_insert_rowid()
@@ -196,14 +179,6 @@ mod tests {
             subscriber_by_address(&store.conn, "ann@EXAMPLE.org").unwrap(),
             Some(ann)
         );
-    }
-
-    #[test]
-    fn deactivation_keeps_unsubscribed() {
-        let store = Store::open_in_memory().unwrap();
-        let id = subscriber(&store, "a@example.org");
-        assert!(deactivate_subscriber(&store.conn, id, "unsubscribed").unwrap());
-        assert!(!deactivate_subscriber(&store.conn, id, "bounced").unwrap());
     }
 
     #[test]

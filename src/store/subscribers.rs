@@ -72,6 +72,18 @@ pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// Moves an active subscriber to `status` (bounced or unsubscribed, as mail and one-click
+/// requests say); true when it changed. Anyone not active stays as they are.
+pub fn deactivate(conn: &Connection, id: i64, status: Status) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE subscribers SET status = ?2, updated_at = ?3
+             WHERE id = ?1 AND status = 'active'",
+        )?
+        .execute(params![id, status.as_str(), now()])?;
+    Ok(changed == 1)
+}
+
 /// Errors the editor acts on when changing the list by hand.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ListError {
