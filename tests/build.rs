@@ -1,52 +1,20 @@
 //! End-to-end tests of `dispatch init`, `new` and `build` on temporary newsletter folders.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use assert_cmd::Command;
+use common::cli::{dispatch, init, stderr, stdout, write_issue};
 
-fn dispatch(dir: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("dispatch")
-        .unwrap()
-        .arg("--dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
+/// Runs dispatch, insists that it succeeds, and returns its standard output.
 fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = dispatch(dir, args);
-    assert!(
-        out.status.success(),
-        "dispatch {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout(&common::cli::ok(dir, args))
 }
 
+/// Runs dispatch, insists that it fails, and returns its standard error.
 fn fails(dir: &Path, args: &[&str]) -> String {
-    let out = dispatch(dir, args);
-    assert!(!out.status.success(), "dispatch {args:?} succeeded");
-    String::from_utf8(out.stderr).unwrap()
-}
-
-/// A fresh newsletter folder made by `dispatch init`.
-fn init() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("news");
-    let out = Command::cargo_bin("dispatch")
-        .unwrap()
-        .arg("init")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (tmp, dir)
+    stderr(&common::cli::fails(dir, args))
 }
 
 const ISSUE_2: &str = r#"---
@@ -73,10 +41,6 @@ A paragraph with `inline code` and a [link](https://example.org/a?b=1&c=2).
 |---|---|
 | 1 | 2 |
 "#;
-
-fn write_issue(dir: &Path, name: &str, text: &str) {
-    std::fs::write(dir.join("issues").join(name), text).unwrap();
-}
 
 fn read(dir: &Path, rel: &str) -> String {
     std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))

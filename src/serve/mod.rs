@@ -222,14 +222,20 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
+/// While the last build failed, every page shows its error (and reloads once it is fixed).
+async fn build_error(p: &Preview) -> Option<Response> {
+    let error = p.last_error.read().await.clone()?;
+    Some(html_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Build error",
+        &error,
+        RELOAD_SCRIPT,
+    ))
+}
+
 async fn file_response(p: &Preview, path: &Path) -> Response {
-    if let Some(error) = p.last_error.read().await.clone() {
-        return html_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Build error",
-            &error,
-            RELOAD_SCRIPT,
-        );
+    if let Some(error) = build_error(p).await {
+        return error;
     }
     let Ok(bytes) = tokio::fs::read(path).await else {
         return not_found(p).await;
@@ -259,13 +265,8 @@ fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 async fn not_found(p: &Preview) -> Response {
-    if let Some(error) = p.last_error.read().await.clone() {
-        return html_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Build error",
-            &error,
-            RELOAD_SCRIPT,
-        );
+    if let Some(error) = build_error(p).await {
+        return error;
     }
     html_page(
         StatusCode::NOT_FOUND,

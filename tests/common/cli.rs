@@ -53,8 +53,8 @@ pub fn fails(dir: &Path, args: &[&str]) -> Output {
     out
 }
 
-/// A newsletter folder made by `dispatch init`, with `config` as its config.yaml.
-pub fn newsletter(config: &str) -> (tempfile::TempDir, PathBuf) {
+/// A newsletter folder made by `dispatch init`, as it comes.
+pub fn init() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("a temporary folder");
     let dir = tmp.path().join("news");
     let out = Command::cargo_bin("dispatch")
@@ -64,6 +64,12 @@ pub fn newsletter(config: &str) -> (tempfile::TempDir, PathBuf) {
         .output()
         .expect("dispatch init runs");
     assert!(out.status.success(), "{}", stderr(&out));
+    (tmp, dir)
+}
+
+/// A newsletter folder made by `dispatch init`, with `config` as its config.yaml.
+pub fn newsletter(config: &str) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = init();
     std::fs::write(dir.join("config.yaml"), config).expect("config written");
     (tmp, dir)
 }
