@@ -63,6 +63,16 @@ impl Templates {
             .with_context(|| format!("in {}", dir.join("email.css").display()))?;
         let mut tera = tera::Tera::new();
         tera.autoescape_on([".html", ".xml"]);
+        tera.register_filter(
+            "wrap",
+            |text: &str, kwargs: tera::Kwargs, _: &tera::State| -> tera::TeraResult<String> {
+                let width = kwargs.get::<i64>("width")?.unwrap_or(TEXT_WIDTH as i64);
+                Ok(text::wrap_words(
+                    text,
+                    usize::try_from(width).unwrap_or(TEXT_WIDTH),
+                ))
+            },
+        );
         for name in [
             "email.html",
             "email.txt",

@@ -26,6 +26,31 @@ use pulldown_cmark::{Alignment, Event, HeadingLevel, LinkType, Tag, TagEnd};
 
 use super::markdown::event_stream;
 
+/// Wraps plain text (not Markdown) at `width` characters on spaces, keeping its line breaks;
+/// a word longer than the width (a URL) stays whole on its own line.
+pub fn wrap_words(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / width.max(1));
+    for (index, line) in text.split('\n').enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        let mut column = 0;
+        for word in line.split(' ').filter(|w| !w.is_empty()) {
+            let len = word.chars().count();
+            if column > 0 && column + 1 + len > width {
+                out.push('\n');
+                column = 0;
+            } else if column > 0 {
+                out.push(' ');
+                column += 1;
+            }
+            out.push_str(word);
+            column += len;
+        }
+    }
+    out
+}
+
 /// Renders Markdown as wrapped plain text; `width` 0 means no wrapping. The result has no
 /// trailing newline, so a template line holding it keeps its own spacing.
 pub fn to_plain_text(md: &str, width: usize) -> String {
@@ -1172,6 +1197,16 @@ fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wraps_plain_words_and_keeps_long_ones() {
+        assert_eq!(wrap_words("aa bb cc dd", 5), "aa bb\ncc dd");
+        assert_eq!(
+            wrap_words("see https://example.org/a/very/long/url now", 10),
+            "see\nhttps://example.org/a/very/long/url\nnow"
+        );
+        assert_eq!(wrap_words("one\ntwo three", 20), "one\ntwo three");
+    }
 
     fn text(md: &str) -> String {
         to_plain_text(md, 40)
