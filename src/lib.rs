@@ -19,3 +19,14 @@ pub mod send;
 pub mod serve;
 pub mod store;
 pub mod subscriber_csv;
+
+/// Installs rustls' ring provider as the process default. reqwest, lettre and the IMAP client
+/// are built without a provider of their own, so one must be in place before any TLS
+/// connection or HTTP client. Safe to call any number of times.
+pub fn install_crypto_provider() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        // Err means another part of the program installed a provider first: that one serves.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

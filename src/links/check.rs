@@ -13,7 +13,7 @@ use reqwest::header::LOCATION;
 use reqwest::{Method, Response, StatusCode, Url, redirect};
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
-use super::feeds::{USER_AGENT, describe_error, install_crypto};
+use super::feeds::{USER_AGENT, describe_error};
 
 /// Of a successful GET, only this much body is read: enough to see the server means it.
 const BODY_PEEK_BYTES: usize = 4 * 1024;
@@ -75,7 +75,7 @@ impl Default for CheckOptions {
 /// A client for [`check_links`]: no automatic redirects (`check_links` follows and
 /// records them itself), `dispatch/<version>` User-Agent, `timeout` for each request.
 pub fn check_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
-    install_crypto();
+    crate::install_crypto_provider();
     let client = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .redirect(redirect::Policy::none())

@@ -5,7 +5,6 @@
 
 use std::error::Error as StdError;
 use std::io;
-use std::sync::Once;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -63,22 +62,10 @@ enum FetchError {
     NotAFeed(feed_rs::parser::ParseFeedError),
 }
 
-/// Installs rustls' ring provider as the process default.
-///
-/// reqwest is built without a provider of its own, so one must be in place before any
-/// client is built. Safe to call any number of times.
-pub fn install_crypto() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        // Err means another part of the program installed a provider first: that one serves.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 /// A client for fetching feeds: `dispatch/<version>` User-Agent, at most 10 redirects,
 /// gzip, and `timeout` for each whole request.
 pub fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
-    install_crypto();
+    crate::install_crypto_provider();
     let client = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .redirect(redirect::Policy::limited(MAX_REDIRECTS))

@@ -178,7 +178,7 @@ pub fn render_index(
     issues: &Issues,
 ) -> anyhow::Result<String> {
     let newsletter = view::NewsletterView::new(config);
-    let volumes = view::VolumeView::group(config, issues);
+    let volumes = view::VolumeView::group(issues);
     templates.render(
         "index.html",
         &view::IndexView {

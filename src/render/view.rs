@@ -184,7 +184,7 @@ pub struct VolumeView<'a> {
 
 impl<'a> VolumeView<'a> {
     /// Newest volume first, newest issue first within it.
-    pub fn group(_config: &Config, issues: &'a Issues) -> Vec<VolumeView<'a>> {
+    pub fn group(issues: &'a Issues) -> Vec<VolumeView<'a>> {
         let mut volumes: Vec<VolumeView<'a>> = Vec::new();
         for issue in issues.iter().rev() {
             let entry = ArchiveEntry {

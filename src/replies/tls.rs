@@ -20,15 +20,9 @@ pub enum TlsSetupError {
     Rustls(#[from] rustls::Error),
 }
 
-/// Makes ring the process-wide provider; a second call (or another part having done it) is
-/// fine.
-pub fn install_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// A client configuration that trusts the platform's roots and `ca_file`.
 pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, TlsSetupError> {
-    install_provider();
+    crate::install_crypto_provider();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let extra = match ca_file {
         Some(path) => read_certificates(path)?,

@@ -92,8 +92,7 @@ pub struct Summary {
 /// network, and one thread saves the wake-ups between threads (measured: a quarter less CPU
 /// per message than tokio's multi-threaded runtime). The database writer has its own thread.
 fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    // Another part of the program may have installed it already; either is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::install_crypto_provider();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
