@@ -33,17 +33,16 @@ enum Outcome {
     Invalid,
 }
 
-/// Applies (or, with `apply` false, only checks) an unsubscribe token.
+/// Applies (or, with `apply` false, only checks) an unsubscribe token. The database is opened
+/// once, writable: reading the secret may have to create it.
 fn resolve(db: &std::path::Path, token: &str, apply: bool) -> anyhow::Result<Outcome> {
-    let Some(store) = Store::open_existing_read_only(db)? else {
+    if !db.exists() {
         return Ok(Outcome::Invalid);
-    };
-    let secret = store.secret()?;
-    let Some(id) = crate::mail::token::verify_unsubscribe_token(&secret, token) else {
-        return Ok(Outcome::Invalid);
-    };
-    drop(store);
+    }
     let store = Store::open(db)?;
+    let Some(id) = crate::mail::token::verify_unsubscribe_token(&store.secret()?, token) else {
+        return Ok(Outcome::Invalid);
+    };
     let status: Option<String> = rusqlite::OptionalExtension::optional(store.conn.query_row(
         "SELECT status FROM subscribers WHERE id = ?1",
         [id],
@@ -136,5 +135,26 @@ pub async fn one_click(
             "",
         ),
         Err(e) => failure(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_without_a_secret_yet_refuses_tokens_without_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("subscribers.db");
+        let store = Store::open(&db).unwrap();
+        store
+            .conn
+            .execute("DELETE FROM meta WHERE key = 'secret'", [])
+            .unwrap();
+        drop(store);
+        assert!(matches!(
+            resolve(&db, "forged", true).unwrap(),
+            Outcome::Invalid
+        ));
     }
 }
