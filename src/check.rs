@@ -16,9 +16,8 @@ use crate::newsletter::Newsletter;
 use crate::render::{RenderedIssue, Templates};
 use crate::store::Store;
 
-/// Gmail clips a message whose HTML is larger than about 102 KB, hiding the rest (the
-/// unsubscribe link included) behind "View entire message".
-pub const CLIP_ERROR_BYTES: usize = 102_000;
+/// Above Gmail's clipping size an issue is an error (see [`crate::render::GMAIL_CLIP_BYTES`]).
+pub const CLIP_ERROR_BYTES: usize = crate::render::GMAIL_CLIP_BYTES;
 /// Close enough to the clipping size that a few more paragraphs or replies would reach it.
 pub const CLIP_WARN_BYTES: usize = 90_000;
 /// Inbox lists cut subjects at about this many characters.

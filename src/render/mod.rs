@@ -31,7 +31,11 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
 /// Width of the plain-text alternative.
 pub const TEXT_WIDTH: usize = 72;
 
-/// Gmail clips messages whose HTML is larger than about 102 KB; warn before that.
+/// Gmail clips a message whose HTML is larger than about 102 KB, hiding the rest (the
+/// unsubscribe link included) behind "View entire message".
+pub const GMAIL_CLIP_BYTES: usize = 102_000;
+
+/// `build` warns from here on, a little before the clipping size.
 pub const GMAIL_CLIP_WARN_BYTES: usize = 100_000;
 
 /// The loaded templates of a newsletter folder.
