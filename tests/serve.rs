@@ -389,3 +389,98 @@ fn one_click_unsubscribe() {
     assert_eq!(http(&server.addr, "POST", &at(&token), one_click).0, 200);
     assert_eq!(status_of(&db, id), "unsubscribed");
 }
+
+/// POSTs a one-click request as a mail receiver's HTTP client would, with `form` sent as
+/// `multipart/form-data` or as `application/x-www-form-urlencoded`.
+fn post_form(url: &str, form: &[(&str, &str)], multipart: bool) -> (u16, String) {
+    dispatch::install_crypto_provider();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client");
+        let request = client.post(url);
+        let request = if multipart {
+            let mut parts = reqwest::multipart::Form::new();
+            for (name, value) in form {
+                parts = parts.text(name.to_string(), value.to_string());
+            }
+            request.multipart(parts)
+        } else {
+            let body: String = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish();
+            request
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+        };
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("a body"))
+    })
+}
+
+/// RFC 8058 §3.1 allows both encodings and says receivers SHOULD send multipart/form-data.
+#[test]
+fn one_click_accepts_multipart_and_urlencoded_forms() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    let db = dir.join("subscribers.db");
+    let (multi, secret) = add_subscriber(&db, "multipart@example.org");
+    let (plain, _) = add_subscriber(&db, "urlencoded@example.org");
+    let server = Server::start(&dir);
+    let path = |id: i64| {
+        format!(
+            "/unsubscribe/{}",
+            dispatch::mail::token::unsubscribe_token(&secret, id)
+        )
+    };
+    let url = |id: i64| server.url(&path(id));
+    let one_click = [("List-Unsubscribe", "One-Click")];
+
+    // GET changes nothing, whoever follows the link.
+    for id in [multi, plain] {
+        assert_eq!(http(&server.addr, "GET", &path(id), None).0, 200);
+    }
+    // A multipart body without the one-click field changes nothing either.
+    let (status, page) = post_form(&url(multi), &[("List-Unsubscribe", "Later")], true);
+    assert_eq!(status, 400, "{page}");
+    let (status, page) = post_form(&url(multi), &[("other", "One-Click")], true);
+    assert_eq!(status, 400, "{page}");
+    assert_eq!(status_of(&db, multi), "active");
+    assert_eq!(status_of(&db, plain), "active");
+
+    let (status, page) = post_form(&url(multi), &one_click, true);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("You are unsubscribed"), "{page}");
+    assert_eq!(status_of(&db, multi), "unsubscribed");
+    assert_eq!(status_of(&db, plain), "active");
+
+    let (status, page) = post_form(&url(plain), &one_click, false);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(status_of(&db, plain), "unsubscribed");
+}
+
+/// The body limit holds for both encodings: an oversized body is refused, not read.
+#[test]
+fn one_click_bodies_are_bounded() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    let db = dir.join("subscribers.db");
+    let (id, secret) = add_subscriber(&db, "reader@example.org");
+    let server = Server::start(&dir);
+    let url = server.url(&format!(
+        "/unsubscribe/{}",
+        dispatch::mail::token::unsubscribe_token(&secret, id)
+    ));
+    let padding = "x".repeat(64 * 1024);
+    for multipart in [true, false] {
+        let (status, page) = post_form(
+            &url,
+            &[("padding", &padding), ("List-Unsubscribe", "One-Click")],
+            multipart,
+        );
+        assert!(status == 400 || status == 413, "{status} {page}");
+        assert_eq!(status_of(&db, id), "active");
+    }
+}

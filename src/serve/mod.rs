@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -123,7 +123,9 @@ fn router(preview: Arc<Preview>) -> Router {
     if let Some(prefix) = &preview.unsubscribe_prefix {
         router = router.route(
             &format!("{prefix}/{{token}}"),
-            get(unsubscribe::page).post(unsubscribe::one_click),
+            get(unsubscribe::page)
+                .post(unsubscribe::one_click)
+                .layer(DefaultBodyLimit::max(unsubscribe::BODY_LIMIT)),
         );
     }
     router.fallback(get(web)).with_state(preview)

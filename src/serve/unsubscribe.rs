@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{FromRequest as _, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 
 use super::{Preview, html_page};
@@ -110,15 +111,50 @@ fn confirm_page() -> Response {
     )
 }
 
+/// The most a one-click request body may hold: the one field it needs fits many times over.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+const FIELD: &str = "List-Unsubscribe";
+const VALUE: &str = "One-Click";
+
+/// Whether the body carries `List-Unsubscribe=One-Click` in either encoding RFC 8058 §3.1
+/// allows: `multipart/form-data` (which it says mail receivers SHOULD send) or
+/// `application/x-www-form-urlencoded` (also assumed when no type is given). The body is read
+/// within the route's body limit.
+async fn is_one_click(request: Request) -> bool {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    if multipart {
+        let Ok(mut form) = Multipart::from_request(request, &()).await else {
+            return false;
+        };
+        while let Ok(Some(field)) = form.next_field().await {
+            if field.name() == Some(FIELD) {
+                return field.text().await.is_ok_and(|v| v.trim() == VALUE);
+            }
+        }
+        false
+    } else {
+        let Ok(body) = Bytes::from_request(request, &()).await else {
+            return false;
+        };
+        form_urlencoded::parse(&body).any(|(k, v)| k == FIELD && v.trim() == VALUE)
+    }
+}
+
 pub async fn one_click(
     State(p): State<Arc<Preview>>,
     Path(token): Path<String>,
-    body: String,
+    request: Request,
 ) -> Response {
-    let one_click = body
-        .split('&')
-        .any(|pair| pair.trim() == "List-Unsubscribe=One-Click");
-    if !one_click {
+    if !is_one_click(request).await {
         return html_page(
             StatusCode::BAD_REQUEST,
             "Not an unsubscribe request",
