@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use crate::fsutil::Staged;
 use crate::issue::{Issue, IssueId, Issues};
 use crate::mail::compose;
+use crate::mail::unsubscribe::{Links, Unsubscribe};
 use crate::newsletter::Newsletter;
 use crate::render::{self, Neighbours, RenderedIssue, Templates};
 use crate::store::Store;
@@ -71,6 +72,7 @@ pub fn build(newsletter: &Newsletter, selected: &[IssueId]) -> anyhow::Result<Re
 struct Output {
     email: PathBuf,
     web: PathBuf,
+    /// The footer's unsubscribe link in the previews.
     unsubscribe: String,
 }
 
@@ -80,7 +82,7 @@ impl Output {
         let output = Output {
             email: out.join("email"),
             web: out.join("web"),
-            unsubscribe: preview_unsubscribe(newsletter),
+            unsubscribe: preview_unsubscribe(newsletter).footer().to_string(),
         };
         let mut dirs = vec![output.email.clone(), output.web.clone()];
         dirs.extend(chosen.iter().map(|i| output.web.join(i.id.slug())));
@@ -259,14 +261,9 @@ fn check_issue(issue: &Issue, r: &RenderedIssue, encoded_html: usize, warnings: 
     }
 }
 
-fn preview_unsubscribe(newsletter: &Newsletter) -> String {
-    match &newsletter.config.newsletter.unsubscribe_url {
-        Some(url) => format!("{}/PREVIEW", url.trim_end_matches('/')),
-        None => format!(
-            "mailto:{}?subject=unsubscribe",
-            newsletter.config.reply_to()
-        ),
-    }
+/// The unsubscribe links of a preview, which unsubscribe nobody.
+fn preview_unsubscribe(newsletter: &Newsletter) -> Links {
+    Unsubscribe::of(&newsletter.config).links(None)
 }
 
 /// The `.eml` a subscriber would receive, addressed to a placeholder and dated on the issue's
@@ -280,24 +277,11 @@ fn preview_message(newsletter: &Newsletter, issue: &Issue, r: &RenderedIssue) ->
         .and_hms_opt(9, 0, 0)
         .map(|d| d.and_utc().to_rfc2822())
         .unwrap_or_default();
-    let link = preview_unsubscribe(newsletter);
-    let mailto = format!(
-        "mailto:{}?subject=unsubscribe",
-        newsletter.config.reply_to()
-    );
-    let https = newsletter
-        .config
-        .newsletter
-        .unsubscribe_url
-        .as_ref()
-        .map(|_| link.clone());
     shared.message(&compose::Personal {
         to: PREVIEW_RECIPIENT,
         message_id: &message_id,
         date: &date,
-        unsubscribe_link: &link,
-        unsubscribe_mailto: &mailto,
-        unsubscribe_https: https.as_deref(),
+        unsubscribe: &preview_unsubscribe(newsletter),
     })
 }
 

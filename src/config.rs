@@ -249,14 +249,9 @@ impl Config {
             crate::address::Mailbox::parse(reply_to)
                 .map_err(|e| err("newsletter.reply_to", e.to_string()))?;
         }
-        if let Some(url) = &n.unsubscribe_url
-            && !url.starts_with("https://")
-            && !url.starts_with("http://")
-        {
-            return Err(err(
-                "newsletter.unsubscribe_url",
-                format!("`{url}` is not an http(s) URL"),
-            ));
+        if let Some(url) = &n.unsubscribe_url {
+            crate::mail::unsubscribe::Endpoint::parse(url)
+                .map_err(|e| err("newsletter.unsubscribe_url", e))?;
         }
         if let Some(smtp) = &self.smtp {
             if smtp.connections == 0 || smtp.connections > 64 {
@@ -370,6 +365,21 @@ mod tests {
         let e = parse(&src).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("smtp.connections"));
         assert_eq!(e.line, Some(8));
+    }
+
+    #[test]
+    fn an_unsubscribe_url_serve_could_not_answer_names_the_key() {
+        for url in ["http://x/u", "https://x/u?list=1", "https://x/u#end"] {
+            let src = format!("{GOOD}  unsubscribe_url: {url}\n");
+            let e = parse(&src).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("newsletter.unsubscribe_url"), "{e}");
+            assert_eq!(e.line, Some(5), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with("config.yaml:5: `newsletter.unsubscribe_url`"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

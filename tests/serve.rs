@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::cli::{config, newsletter, write_issue};
+use common::mailstack::{MailStack, PASSWORD, mailstack, unique_user};
 use dispatch::store::Store;
 
 const ISSUE_FILE: &str = "v1n2-previews.md";
@@ -483,4 +484,240 @@ fn one_click_bodies_are_bounded() {
         assert!(status == 400 || status == 413, "{status} {page}");
         assert_eq!(status_of(&db, id), "active");
     }
+}
+
+/// The https link in a message's `List-Unsubscribe` header.
+fn https_unsubscribe(message: &[u8]) -> String {
+    let message = mail_parser::MessageParser::default()
+        .parse(message)
+        .expect("a message");
+    let header = message
+        .header_raw("List-Unsubscribe")
+        .expect("a List-Unsubscribe header")
+        .replace(['\r', '\n'], "");
+    header
+        .split(['<', '>'])
+        .find(|part| part.starts_with("https://"))
+        .unwrap_or_else(|| panic!("no https link in List-Unsubscribe: {header}"))
+        .to_string()
+}
+
+/// The path and query a client requests for `url`.
+fn request_path(url: &str) -> String {
+    let rest = url.split_once("://").expect("an absolute URL").1;
+    rest.find('/')
+        .map_or("/".to_string(), |i| rest[i..].to_string())
+}
+
+/// Every form of `newsletter.unsubscribe_url` config accepts makes links that `serve` routes:
+/// the preview email's link (made as `send` makes them) with a real token unsubscribes.
+#[test]
+fn every_accepted_unsubscribe_url_makes_links_the_server_routes() {
+    for url in [
+        "https://news.example.com",
+        "https://news.example.com/",
+        "https://news.example.com/u",
+        "https://news.example.com/u/",
+        "https://news.example.com/a/b.c~d_e-f/",
+        "https://news.example.com/email/u",
+    ] {
+        let config = config(&[]).replace(
+            "unsubscribe_url: https://news.example.com/unsubscribe",
+            &format!("unsubscribe_url: {url}"),
+        );
+        let (_tmp, dir) = newsletter(&config);
+        let db = dir.join("subscribers.db");
+        let (id, secret) = add_subscriber(&db, "reader@example.org");
+        let server = Server::start(&dir);
+        let eml = std::fs::read(dir.join("build/email/v1n1.eml")).expect("the preview email");
+        let link = https_unsubscribe(&eml);
+        assert!(link.ends_with("/PREVIEW"), "{url}: {link}");
+        let token = dispatch::mail::token::unsubscribe_token(&secret, id);
+        let path = request_path(&link).replace("PREVIEW", &token);
+
+        let (status, page) = http(&server.addr, "GET", &path, None);
+        assert_eq!(status, 200, "{url}: GET {path}: {page}");
+        assert_eq!(status_of(&db, id), "active", "{url}: GET changes nothing");
+        let (status, page) = http(
+            &server.addr,
+            "POST",
+            &path,
+            Some("List-Unsubscribe=One-Click"),
+        );
+        assert_eq!(status, 200, "{url}: POST {path}: {page}");
+        assert_eq!(status_of(&db, id), "unsubscribed", "{url}");
+        // The archive is still served beside the endpoint.
+        assert_eq!(http(&server.addr, "GET", "/", None).0, 200, "{url}");
+    }
+}
+
+/// URLs `serve` could not answer are refused by name before anything runs.
+#[test]
+fn an_unsubscribe_url_serve_could_not_answer_is_a_config_error() {
+    for url in [
+        "http://news.example.com/unsubscribe",
+        "https://news.example.com/unsubscribe?list=1",
+        "https://news.example.com/unsubscribe#top",
+    ] {
+        let config = config(&[]).replace(
+            "unsubscribe_url: https://news.example.com/unsubscribe",
+            &format!("unsubscribe_url: {url}"),
+        );
+        let (_tmp, dir) = newsletter(&config);
+        let out = common::cli::fails(&dir, &["build"]);
+        let stderr = common::cli::stderr(&out);
+        assert!(
+            stderr.contains("config.yaml:6: `newsletter.unsubscribe_url`"),
+            "{url}: {stderr}"
+        );
+    }
+}
+
+/// A header of a delivered message, unfolded.
+fn header(message: &[u8], name: &str) -> Option<String> {
+    mail_parser::MessageParser::default()
+        .parse(message)
+        .expect("a message")
+        .header_raw(name)
+        .map(|h| h.replace(['\r', '\n'], "").trim().to_string())
+}
+
+/// The one message `user` received, read from their Maildir.
+fn received(stack: &MailStack, user: &str) -> Vec<u8> {
+    let files = stack.wait_for_messages(user, 1, Duration::from_secs(30));
+    assert_eq!(files.len(), 1, "{user} got {files:?}");
+    std::fs::read(&files[0]).expect("the delivered message")
+}
+
+/// The links `send` puts in real mail work: the https one through `serve`, the mailto one
+/// through `replies import`.
+#[test]
+fn links_delivered_by_send_unsubscribe_through_serve_and_replies_import() {
+    const PASSWORD_ENV: &str = "DISPATCH_TEST_IMAP_PASSWORD";
+    let stack = mailstack();
+    let editor = unique_user("unsub-editor");
+    let by_link = unique_user("unsub-by-link");
+    let by_mail = unique_user("unsub-by-mail");
+    let (_tmp, dir) = newsletter("");
+    let settings = |unsubscribe_url: &str| {
+        format!(
+            "newsletter:\n  title: The Test Bench\n  url: https://news.example.test/\n  from: \"Ed Itor <{editor}>\"\n  reply_to: {editor}\n{unsubscribe_url}smtp:\n  host: localhost\n  port: {smtp}\n  security: starttls\n  ca_file: {ca}\nimap:\n  host: 127.0.0.1\n  port: {imap}\n  security: starttls\n  username: {editor}\n  password_env: {PASSWORD_ENV}\n  ca_file: {ca}\n",
+            smtp = stack.smtp_port,
+            imap = stack.imap_port,
+            ca = stack.ca_file.display(),
+        )
+    };
+    let run = |args: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("dispatch")
+            .expect("the dispatch binary")
+            .env(PASSWORD_ENV, PASSWORD)
+            .arg("--dir")
+            .arg(&dir)
+            .args(args)
+            .output()
+            .expect("dispatch runs");
+        assert!(
+            out.status.success(),
+            "dispatch {args:?} failed\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let db = dir.join("subscribers.db");
+    let id_of = |email: &str| {
+        Store::open(&db)
+            .expect("the database")
+            .subscriber(email)
+            .expect("a lookup")
+            .expect("a subscriber")
+            .id
+    };
+
+    // A site root: the links go to /unsubscribe/TOKEN there, which `serve` answers.
+    std::fs::write(
+        dir.join("config.yaml"),
+        settings("  unsubscribe_url: https://news.example.test\n"),
+    )
+    .expect("config written");
+    run(&["subscribers", "add", &by_link]);
+    run(&["subscribers", "add", &by_mail]);
+    run(&["send", "v1n1", "--yes"]);
+    let mail = received(&stack, &by_link);
+    let link = https_unsubscribe(&mail);
+    assert!(
+        link.starts_with("https://news.example.test/unsubscribe/"),
+        "{link}"
+    );
+    let server = Server::start(&dir);
+    let (status, page) = http(
+        &server.addr,
+        "POST",
+        &request_path(&link),
+        Some("List-Unsubscribe=One-Click"),
+    );
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(status_of(&db, id_of(&by_link)), "unsubscribed");
+    assert_eq!(status_of(&db, id_of(&by_mail)), "active");
+    drop(server);
+
+    // Without an endpoint the only link is the mailto one; the reader's mail client sends its
+    // subject back, and `replies import` unsubscribes them.
+    std::fs::write(dir.join("config.yaml"), settings("")).expect("config written");
+    write_issue(&dir, ISSUE_FILE, &issue(TITLE));
+    run(&["send", "v1n2", "--yes"]);
+    let files = stack.wait_for_messages(&by_mail, 2, Duration::from_secs(30));
+    let mail = std::fs::read(files.last().expect("the second issue")).expect("a message");
+    let list_unsubscribe = header(&mail, "List-Unsubscribe").expect("List-Unsubscribe");
+    assert!(!list_unsubscribe.contains("https:"), "{list_unsubscribe}");
+    let mailto = list_unsubscribe
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .strip_prefix("mailto:")
+        .unwrap_or_else(|| panic!("not a mailto link: {list_unsubscribe}"))
+        .to_string();
+    let (to, query) = mailto.split_once('?').expect("a subject");
+    let to = percent_encoding::percent_decode_str(to)
+        .decode_utf8()
+        .expect("an address")
+        .into_owned();
+    let subject = query
+        .strip_prefix("subject=")
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .expect("a subject");
+    assert_eq!(to, editor);
+    let request = format!(
+        "From: {by_mail}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Tue, 05 Mar 2030 10:00:00 +0000\r\nMessage-ID: <unsubscribe-{by_mail}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThis message was sent by the unsubscribe link.\r\n"
+    );
+    {
+        use lettre::Transport as _;
+        let transport = lettre::SmtpTransport::builder_dangerous("127.0.0.1")
+            .port(stack.smtp_port)
+            .build();
+        let envelope = lettre::address::Envelope::new(
+            Some(by_mail.parse().expect("an address")),
+            vec![to.parse().expect("an address")],
+        )
+        .expect("an envelope");
+        transport
+            .send_raw(&envelope, request.as_bytes())
+            .expect("Postfix takes the request");
+    }
+    stack.wait_for_messages(&editor, 1, Duration::from_secs(30));
+    run(&["replies", "import"]);
+    assert_eq!(status_of(&db, id_of(&by_mail)), "unsubscribed");
+    // The reader who left by the link was not sent the second issue.
+    let v1n2_deliveries: i64 = Store::open(&db)
+        .expect("the database")
+        .conn
+        .query_row(
+            "SELECT count(*) FROM deliveries WHERE volume = 1 AND number = 2 AND email = ?1",
+            [&by_link],
+            |r| r.get(0),
+        )
+        .expect("a count");
+    assert_eq!(v1n2_deliveries, 0);
 }

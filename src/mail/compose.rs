@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use crate::mail::unsubscribe::Links;
+
 /// Stands for the personal unsubscribe URL in the rendered issue until a recipient is known.
 pub const UNSUBSCRIBE_MARK: &str = "https://unsubscribe.invalid/DISPATCH-PERSONAL-LINK";
 
@@ -27,12 +29,8 @@ pub struct Personal<'a> {
     pub message_id: &'a str,
     /// RFC 2822 date.
     pub date: &'a str,
-    /// The link in the footer (https when configured, else the mailto).
-    pub unsubscribe_link: &'a str,
-    /// `mailto:` address for List-Unsubscribe.
-    pub unsubscribe_mailto: &'a str,
-    /// `https:` one-click URL, when the newsletter has one.
-    pub unsubscribe_https: Option<&'a str>,
+    /// The recipient's unsubscribe links: both go in List-Unsubscribe, the footer shows one.
+    pub unsubscribe: &'a Links,
 }
 
 impl Shared {
@@ -96,12 +94,12 @@ impl Prepared {
         header(&mut out, "Message-ID", &format!("<{}>", p.message_id));
         header(&mut out, "MIME-Version", "1.0");
         header(&mut out, "List-Id", &self.list_id);
-        let mut unsubscribe = format!("<{}>", p.unsubscribe_mailto);
-        if let Some(https) = p.unsubscribe_https {
+        let mut unsubscribe = format!("<{}>", p.unsubscribe.mailto);
+        if let Some(https) = &p.unsubscribe.https {
             let _ = write!(unsubscribe, ", <{https}>");
         }
         header(&mut out, "List-Unsubscribe", &unsubscribe);
-        if p.unsubscribe_https.is_some() {
+        if p.unsubscribe.https.is_some() {
             header(
                 &mut out,
                 "List-Unsubscribe-Post",
@@ -115,7 +113,7 @@ impl Prepared {
         );
         out.push_str("\r\n");
         let mut link = String::new();
-        quoted_printable(p.unsubscribe_link, &mut link);
+        quoted_printable(p.unsubscribe.footer(), &mut link);
         for (kind, pieces) in &self.parts {
             let _ = write!(
                 out,
@@ -323,9 +321,10 @@ mod tests {
             to: "reader@example.org",
             message_id: "v1n2.1.x@example.com",
             date: "Tue, 1 Jan 2030 00:00:00 +0000",
-            unsubscribe_link: "https://u.example.com/TOKEN",
-            unsubscribe_mailto: "mailto:ed@example.com?subject=unsubscribe%20TOKEN",
-            unsubscribe_https: Some("https://u.example.com/TOKEN"),
+            unsubscribe: &Links {
+                mailto: "mailto:ed@example.com?subject=unsubscribe%20TOKEN".into(),
+                https: Some("https://u.example.com/TOKEN".into()),
+            },
         });
         let msg = String::from_utf8(msg).unwrap();
         assert!(msg.contains("Subject: =?utf-8?b?"));
@@ -369,12 +368,14 @@ mod tests {
             to: "r@example.org",
             message_id: "m@example.com",
             date: "Tue, 1 Jan 2030 00:00:00 +0000",
-            unsubscribe_link: &link,
-            unsubscribe_mailto: "mailto:ed@example.com",
-            unsubscribe_https: None,
+            unsubscribe: &Links {
+                mailto: link.clone(),
+                https: None,
+            },
         });
         let msg = String::from_utf8(msg).unwrap();
-        assert!(msg.lines().all(|l| l.len() <= 78), "{msg}");
+        let (_, body) = msg.split_once("\r\n\r\n").unwrap();
+        assert!(body.lines().all(|l| l.len() <= 78), "{msg}");
         let parts = decoded_parts(&msg, "=_b");
         assert_eq!(parts[0], text.replace(UNSUBSCRIBE_MARK, &link));
         assert_eq!(parts[1], html.replace(UNSUBSCRIBE_MARK, &link));

@@ -4,3 +4,4 @@ pub mod compose;
 pub mod extract;
 pub mod message;
 pub mod token;
+pub mod unsubscribe;

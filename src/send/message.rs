@@ -5,6 +5,7 @@ use lettre::Address;
 
 use crate::build;
 use crate::issue::{Issue, IssueId, Issues};
+use crate::mail::unsubscribe::Unsubscribe;
 use crate::mail::{compose, token};
 use crate::newsletter::Newsletter;
 use crate::render::Templates;
@@ -20,9 +21,7 @@ pub struct Message {
     pub title: String,
     shared: compose::Prepared,
     from: Address,
-    reply_to: String,
-    /// The https one-click base, without a trailing `/`.
-    unsubscribe_url: Option<String>,
+    unsubscribe: Unsubscribe,
     secret: Vec<u8>,
     domain: String,
 }
@@ -48,12 +47,7 @@ impl Message {
             title: issue.title.clone(),
             shared,
             from,
-            reply_to: config.reply_to(),
-            unsubscribe_url: config
-                .newsletter
-                .unsubscribe_url
-                .as_ref()
-                .map(|u| u.trim_end_matches('/').to_string()),
+            unsubscribe: Unsubscribe::of(config),
             secret: store.secret()?,
             domain: build::sender_domain(newsletter),
         })
@@ -87,19 +81,13 @@ impl Message {
     }
 
     fn personal(&self, to: &str, message_id: &str, token: &str) -> Vec<u8> {
-        let mailto = format!("mailto:{}?subject=unsubscribe%20{token}", self.reply_to);
-        let https = self
-            .unsubscribe_url
-            .as_ref()
-            .map(|base| format!("{base}/{token}"));
+        let links = self.unsubscribe.links(Some(token));
         let date = chrono::Utc::now().to_rfc2822();
         self.shared.message(&compose::Personal {
             to,
             message_id,
             date: &date,
-            unsubscribe_link: https.as_deref().unwrap_or(&mailto),
-            unsubscribe_mailto: &mailto,
-            unsubscribe_https: https.as_deref(),
+            unsubscribe: &links,
         })
     }
 }

@@ -43,7 +43,8 @@ pub struct Preview {
     output: RwLock<PathBuf>,
     version: AtomicU64,
     last_error: RwLock<Option<String>>,
-    unsubscribe_prefix: Option<String>,
+    /// The one-click route, made from `newsletter.unsubscribe_url` as the links are.
+    unsubscribe_route: Option<String>,
     database: PathBuf,
 }
 
@@ -54,7 +55,8 @@ impl Preview {
             output: RwLock::new(newsletter.output_dir()),
             version: AtomicU64::new(0),
             last_error: RwLock::new(None),
-            unsubscribe_prefix: unsubscribe::path_prefix(&newsletter.config),
+            unsubscribe_route: crate::mail::unsubscribe::Endpoint::of(&newsletter.config)
+                .map(|e| e.route()),
             database: newsletter.database_path(),
         }
     }
@@ -120,9 +122,9 @@ fn router(preview: Arc<Preview>) -> Router {
     let mut router = Router::new()
         .route("/__dispatch/version", get(version))
         .route("/email/{name}", get(email));
-    if let Some(prefix) = &preview.unsubscribe_prefix {
+    if let Some(route) = &preview.unsubscribe_route {
         router = router.route(
-            &format!("{prefix}/{{token}}"),
+            route,
             get(unsubscribe::page)
                 .post(unsubscribe::one_click)
                 .layer(DefaultBodyLimit::max(unsubscribe::BODY_LIMIT)),

@@ -10,23 +10,8 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 
 use super::{Preview, html_page};
-use crate::config::Config;
 use crate::store::Store;
 use crate::store::subscribers::{self, Status};
-
-/// The path part of `newsletter.unsubscribe_url`, e.g. `/unsubscribe`; `None` when unset or
-/// when it is the site root (which the archive's pages own).
-pub fn path_prefix(config: &Config) -> Option<String> {
-    let url = config.newsletter.unsubscribe_url.as_deref()?;
-    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
-    let path = path
-        .split(['?', '#'])
-        .next()
-        .unwrap_or("")
-        .trim_end_matches('/');
-    (!path.is_empty()).then(|| path.to_string())
-}
 
 enum Outcome {
     Unsubscribed,
