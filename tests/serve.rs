@@ -36,7 +36,21 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dispatch"))
+        Server::spawn(Command::new(env!("CARGO_BIN_EXE_dispatch")), dir)
+    }
+
+    /// `dispatch serve` allowed at most `files` open files (`ulimit -n`).
+    fn start_with_file_limit(dir: &Path, files: u32) -> Server {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_dispatch"));
+        Server::spawn(shell, dir)
+    }
+
+    fn spawn(mut command: Command, dir: &Path) -> Server {
+        let mut child = command
             .arg("--dir")
             .arg(dir)
             .args(["serve", "--port", "0"])
@@ -720,4 +734,136 @@ fn links_delivered_by_send_unsubscribe_through_serve_and_replies_import() {
         )
         .expect("a count");
     assert_eq!(v1n2_deliveries, 0);
+}
+
+/// What the issue reported: 1,100 idle connections to a server allowed 1,024 open files
+/// stalled every other request. Now the oldest idle ones make room and a request is answered.
+#[test]
+fn idle_connections_beyond_the_file_limit_do_not_stall_requests() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    let server = Server::start_with_file_limit(&dir, 1024);
+    let idle: Vec<TcpStream> = (0..1100)
+        .map(|i| {
+            TcpStream::connect(&server.addr).unwrap_or_else(|e| {
+                panic!("idle connection {i}: {e} (this test needs `ulimit -n` of 2048 or more)")
+            })
+        })
+        .collect();
+    let (status, page) = http(&server.addr, "GET", "/", None);
+    assert_eq!(status, 200, "{page}\n--- stderr\n{}", server.stderr());
+    assert!(page.contains("Hello, world"), "{page}");
+    let (status, _) = http(&server.addr, "GET", "/__dispatch/version", None);
+    assert_eq!(status, 200);
+    drop(idle);
+}
+
+/// A `dispatch serve` in this process with small limits, stopped with the test.
+fn serve_in_process(dir: &Path, limits: dispatch::serve::Limits) -> String {
+    let (ready, bound) = tokio::sync::oneshot::channel();
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let result = runtime.block_on(dispatch::serve::serve(&dir, listen, limits, Some(ready)));
+        panic!("serve stopped: {result:?}");
+    });
+    bound
+        .blocking_recv()
+        .expect("serve binds an address")
+        .to_string()
+}
+
+/// Waits until the server closes `stream` (end of file or a reset); returns what it sent.
+fn closed_by_server(mut stream: TcpStream, what: &str) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("a timeout");
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("{what}: still open after 60 s ({e})"),
+        }
+    }
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+/// One complete keep-alive exchange on `stream`: the response's head and its body.
+fn keep_alive_get(stream: &mut TcpStream, addr: &str, path: &str) -> String {
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("request sent");
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .expect("a Content-Length");
+            if body.len() >= length {
+                return text;
+            }
+        }
+        let n = stream.read(&mut buf).expect("the response");
+        assert!(n > 0, "closed before the response ended: {text}");
+        received.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Silent, slow and finished-but-open connections are all closed by the server's timeouts;
+/// beyond the cap, the oldest idle ones make room for new ones.
+#[test]
+fn idle_and_slow_connections_are_closed_after_the_timeouts() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    let db = dir.join("subscribers.db");
+    let (id, secret) = add_subscriber(&db, "reader@example.org");
+    let addr = serve_in_process(
+        &dir,
+        dispatch::serve::Limits {
+            header_read: Duration::from_millis(800),
+            request: Duration::from_millis(800),
+            connections: 8,
+        },
+    );
+
+    // Twice the cap of silent connections: a request is still answered.
+    let silent: Vec<TcpStream> = (0..16)
+        .map(|_| TcpStream::connect(&addr).expect("a connection"))
+        .collect();
+    let (status, _) = http(&addr, "GET", "/", None);
+    assert_eq!(status, 200);
+    for (i, stream) in silent.into_iter().enumerate() {
+        closed_by_server(stream, &format!("silent connection {i}"));
+    }
+
+    // Half a request head, sent and never finished.
+    let mut slow_head = TcpStream::connect(&addr).expect("a connection");
+    write!(slow_head, "GET / HTTP/1.1\r\nHost: {addr}\r\n").expect("half a head");
+    let answer = closed_by_server(slow_head, "a connection that sent half a head");
+    assert!(!answer.contains(" 200 "), "{answer}");
+
+    // A keep-alive connection after its response.
+    let mut kept = TcpStream::connect(&addr).expect("a connection");
+    let response = keep_alive_get(&mut kept, &addr, "/__dispatch/version");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    closed_by_server(kept, "an idle keep-alive connection");
+
+    // A one-click request whose body never arrives: refused, and nobody is unsubscribed.
+    let token = dispatch::mail::token::unsubscribe_token(&secret, id);
+    let mut slow_body = TcpStream::connect(&addr).expect("a connection");
+    write!(
+        slow_body,
+        "POST /unsubscribe/{token} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\nList-Unsub"
+    )
+    .expect("half a body");
+    let answer = closed_by_server(slow_body, "a request whose body never came");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(status_of(&db, id), "active");
 }

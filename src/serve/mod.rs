@@ -2,7 +2,10 @@
 //! issue, a template or the config changes; open pages reload themselves. It also answers the
 //! one-click unsubscribe URL (RFC 8058) when `newsletter.unsubscribe_url` is set.
 
+mod limits;
 mod unsubscribe;
+
+pub use limits::Limits;
 
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
@@ -88,10 +91,12 @@ impl Preview {
     }
 }
 
-/// Serves until the process is stopped. `ready` gets the bound address (tests bind port 0).
+/// Serves until the process is stopped, under `limits`. `ready` gets the bound address (tests
+/// bind port 0).
 pub async fn serve(
     dir: &Path,
     listen: SocketAddr,
+    limits: Limits,
     ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
@@ -114,7 +119,7 @@ pub async fn serve(
     if let Some(ready) = ready {
         let _ = ready.send(bound);
     }
-    axum::serve(listener, router(preview)).await?;
+    limits::run(listener, router(preview), limits, std::future::pending()).await;
     Ok(())
 }
 
