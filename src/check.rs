@@ -4,6 +4,8 @@
 //! what is checked is what subscribers would get. Everything but the links is checked without
 //! the network.
 
+mod active;
+
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, find_key_line};
@@ -99,6 +101,7 @@ impl Preflight {
     pub fn offline_findings(&self) -> Vec<Finding> {
         let mut findings = Vec::new();
         findings.extend(self.unlinkable_targets());
+        findings.extend(self.active_content());
         findings.extend(self.images_without_alt());
         findings.extend(self.size());
         findings.extend(self.subject());
@@ -184,6 +187,14 @@ impl Preflight {
         }
     }
 
+    /// A line of the issue file (counted from the top of the file, front matter included).
+    fn issue_line(&self, line: usize) -> Place {
+        Place {
+            path: self.issue.path.clone(),
+            line: Some(line),
+        }
+    }
+
     fn issue_place(&self) -> Place {
         Place {
             path: self.issue.path.clone(),
@@ -228,6 +239,59 @@ impl Preflight {
                 Some(Finding::new(severity, Some(self.body_place(t.line)), message))
             })
             .collect()
+    }
+
+    /// Scripts, and links or images whose scheme runs code or carries a document, anywhere in
+    /// the email: in the Markdown, in raw HTML or in the template.
+    fn active_content(&self) -> Vec<Finding> {
+        let source = std::fs::read_to_string(&self.issue.path).unwrap_or_default();
+        let template = std::fs::read_to_string(self.templates_dir.join("email.html"))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let mut findings = Vec::new();
+        for found in active::find(&self.rendered.email_html) {
+            let (needle, severity, message) = match &found {
+                active::Active::Script => (
+                    "<script".to_string(),
+                    Severity::Error,
+                    "a <script> element: mail clients remove it, spam filters hold it against the sender, and the web archive would run it".to_string(),
+                ),
+                active::Active::Url { value, .. } if found.is_data_image() => (
+                    value.clone(),
+                    Severity::Warning,
+                    format!(
+                        "the image `{}` is a data: URL: most mail clients do not show it; host the image and link it with https://",
+                        shorten(value, 60)
+                    ),
+                ),
+                active::Active::Url {
+                    element,
+                    attribute,
+                    value,
+                } => (
+                    value.clone(),
+                    Severity::Error,
+                    format!(
+                        "`{}` (in <{element} {attribute}>) runs code or carries a document instead of pointing at a page: mail clients block it and spam filters hold it against the sender; link an https:// address",
+                        shorten(value, 60)
+                    ),
+                ),
+            };
+            let needle = needle.to_ascii_lowercase();
+            let line = source
+                .lines()
+                .position(|l| l.to_ascii_lowercase().contains(&needle));
+            let place = match line {
+                Some(i) => self.issue_line(i + 1),
+                None if template.contains(&needle) => self.template_place("email.html"),
+                None => self.issue_place(),
+            };
+            let finding = Finding::new(severity, Some(place), message);
+            if !findings.contains(&finding) {
+                findings.push(finding);
+            }
+        }
+        findings
     }
 
     fn images_without_alt(&self) -> Vec<Finding> {
@@ -355,10 +419,7 @@ impl Preflight {
                 // The editor's own text is found in the issue file; anything else came from
                 // a template.
                 let place = match line_containing(&source, &snippet) {
-                    Some(line) => Place {
-                        path: self.issue.path.clone(),
-                        line: Some(line),
-                    },
+                    Some(line) => self.issue_line(line),
                     None => self.template_place(template),
                 };
                 findings.push(Finding::new(

@@ -262,3 +262,38 @@ fn an_email_near_the_clipping_size_is_a_warning() {
         "{report}"
     );
 }
+
+#[test]
+fn scripts_and_javascript_vbscript_and_data_links_are_flagged() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    let body = "Hi reader,\n\
+                \n\
+                A [prize](javascript:alert(document.cookie)) for you.\n\
+                A <a href=\"VBScript:MsgBox(1)\">raw link</a>.\n\
+                A [document](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==).\n\
+                \n\
+                <script>alert(1)</script>\n\
+                \n\
+                ![A dot](data:image/png;base64,iVBORw0KGgo=)\n";
+    // Lines: 11 javascript:, 12 vbscript:, 13 data: link, 15 script, 17 data: image.
+    write_issue(&dir, FILE, &issue(body));
+    let out = fails(&dir, &["check", "v1n2", "--offline"]);
+    let report = stdout(&out);
+    let (errors, warnings) = report
+        .split_once("\nwarnings:")
+        .expect("errors, then warnings");
+    let at = |line: u32| format!("issues/{FILE}:{line}: ");
+    for expected in [
+        format!(
+            "{}`javascript:alert(document.cookie)` (in <a href>) runs code",
+            at(11)
+        ),
+        format!("{}`VBScript:MsgBox(1)` (in <a href>) runs code", at(12)),
+        format!("{}`data:text/html;base64,", at(13)),
+        format!("{}a <script> element", at(15)),
+    ] {
+        assert!(errors.contains(&expected), "{expected}\nnot in:\n{report}");
+    }
+    let data_image = format!("{}the image `data:image/png;base64,", at(17));
+    assert!(warnings.contains(&data_image), "{report}");
+}
