@@ -867,3 +867,47 @@ fn idle_and_slow_connections_are_closed_after_the_timeouts() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert_eq!(status_of(&db, id), "active");
 }
+
+/// The status and Location header of a GET.
+fn location(addr: &str, path: &str) -> (u16, Option<String>) {
+    let mut stream = TcpStream::connect(addr).expect("the server accepts");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request sent");
+    let head = closed_by_server(stream, path);
+    let head = head.split("\r\n\r\n").next().unwrap_or_default();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {head:?}"));
+    let location = head.lines().find_map(|l| {
+        l.split_once(':')
+            .filter(|(name, _)| name.eq_ignore_ascii_case("location"))
+            .map(|(_, v)| v.trim().to_string())
+    });
+    (status, location)
+}
+
+/// A folder's address without its final `/` is redirected on this site, never to `//host`.
+#[test]
+fn folder_redirects_never_leave_the_site() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    let server = Server::start(&dir);
+    assert_eq!(
+        location(&server.addr, "/v1n1"),
+        (301, Some("/v1n1/".to_string()))
+    );
+    for path in ["//v1n1", "///v1n1", "/%2Fv1n1"] {
+        let (status, to) = location(&server.addr, path);
+        if let Some(to) = &to {
+            assert!(
+                to.starts_with('/') && !to.starts_with("//") && !to.starts_with("/\\"),
+                "{path} redirects to {to}"
+            );
+        }
+        assert!(status == 301 || status == 404, "{path}: {status}");
+    }
+}

@@ -174,11 +174,17 @@ async fn web(State(p): State<Arc<Preview>>, uri: Uri) -> Response {
     let mut path = p.output.read().await.join("web").join(relative);
     if path.is_dir() {
         if !uri.path().ends_with('/') {
-            return redirect(&format!("{}/", uri.path()));
+            return redirect(&folder_location(uri.path()));
         }
         path.push("index.html");
     }
     file_response(&p, &path).await
+}
+
+/// Where a folder's address without its final `/` is sent: the same path with one leading `/`,
+/// since `//host/…` in a Location header would send the browser to another site.
+fn folder_location(path: &str) -> String {
+    format!("/{}/", path.trim_start_matches(['/', '\\']))
 }
 
 /// A request path as a path under the output folder; `None` for anything that could leave it.
@@ -370,6 +376,17 @@ mod tests {
         assert!(safe_relative("/../secret").is_none());
         assert!(safe_relative("/%2e%2e/secret").is_none());
         assert!(safe_relative("/a/../../b").is_none());
+    }
+
+    #[test]
+    fn folder_redirects_stay_on_this_site() {
+        assert_eq!(folder_location("/v1n1"), "/v1n1/");
+        assert_eq!(folder_location("//v1n1"), "/v1n1/");
+        assert_eq!(
+            folder_location("///evil.example/v1n1"),
+            "/evil.example/v1n1/"
+        );
+        assert_eq!(folder_location("/\\evil.example"), "/evil.example/");
     }
 
     #[test]
