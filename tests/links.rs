@@ -223,3 +223,42 @@ fn timeout_can_be_given_on_the_command_line() {
         stderr(&out)
     );
 }
+
+/// Template syntax in a feed's text reaches the issue as text a reader sees, never as a tag:
+/// `check` finds no leftover template syntax and the built email and page carry none.
+#[test]
+fn template_tags_in_feed_text_never_reach_a_template() {
+    let server = TestServer::start();
+    let (_tmp, dir) = newsletter(&config(&[server.url("/rss.xml")]));
+    let path = write_issue(&dir, "v1n2-links-week.md", ISSUE);
+    server.add_rss_item(
+        "Tera tips: {{ unsubscribe_url }} and {% include \"secrets\" %}",
+        "rss-tera",
+        "https://links.example/tera?page={{page}}",
+    );
+    ok(&dir, &["links", "--into", "v1n2"]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("Tera tips"), "{text}");
+    for tag in ["{{", "{%", "%}", "}}"] {
+        assert!(!text.contains(tag), "{tag} written into the issue:\n{text}");
+    }
+
+    let report = stdout(&ok(&dir, &["check", "v1n2", "--offline"]));
+    assert!(!report.contains("template"), "{report}");
+    ok(&dir, &["build", "v1n2"]);
+    for built in [
+        "build/email/v1n2.html",
+        "build/email/v1n2.txt",
+        "build/web/v1n2/index.html",
+    ] {
+        let out = std::fs::read_to_string(dir.join(built)).unwrap();
+        let words = out.replace('\u{2060}', "");
+        assert!(
+            words.contains("Tera tips: {{ unsubscribe_url }} and {% include"),
+            "{built}: the reader sees the text:\n{out}"
+        );
+        for tag in ["{{", "{%"] {
+            assert!(!out.contains(tag), "{built} carries {tag}:\n{out}");
+        }
+    }
+}

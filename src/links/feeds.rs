@@ -139,11 +139,25 @@ fn markdown_line(entry: &FeedEntry) -> String {
     line
 }
 
-/// Escapes characters that Markdown or HTML would act on, and folds line breaks into
-/// spaces so the text stays inside its list item.
+/// Keeps template tags apart in feed text: a word joiner (U+2060, written as an entity the
+/// editor can see) between `{{`, `{%`, `{#` and their closers, so the text reads the same but
+/// no template engine, and no check for leftover template syntax, takes it for a tag.
+const TAG_BREAK: &str = "&#8288;";
+
+/// Whether `a` then `b` open or close a template tag.
+fn is_tag_pair(a: char, b: char) -> bool {
+    matches!((a, b), ('{', '{' | '%' | '#') | ('}' | '%' | '#', '}'))
+}
+
+/// Escapes characters that Markdown or HTML would act on, breaks up template tags, and folds
+/// line breaks into spaces so the text stays inside its list item.
 fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    let mut previous = None;
     for c in collapse_whitespace(text).chars() {
+        if previous.is_some_and(|p| is_tag_pair(p, c)) {
+            out.push_str(TAG_BREAK);
+        }
         if matches!(
             c,
             '\\' | '[' | ']' | '*' | '_' | '`' | '<' | '>' | '(' | ')'
@@ -151,17 +165,21 @@ fn escape_markdown(text: &str) -> String {
             out.push('\\');
         }
         out.push(c);
+        previous = Some(c);
     }
     out
 }
 
-/// Percent-encodes what would end or break a Markdown link destination.
+/// Percent-encodes what would end or break a Markdown link destination, and the braces of
+/// template tags (the same URL to a server).
 fn escape_link_target(url: &str) -> String {
     let mut out = String::with_capacity(url.len());
     for c in url.chars() {
         match c {
             '(' => out.push_str("%28"),
             ')' => out.push_str("%29"),
+            '{' => out.push_str("%7B"),
+            '}' => out.push_str("%7D"),
             '<' => out.push_str("%3C"),
             '>' => out.push_str("%3E"),
             ' ' => out.push_str("%20"),
@@ -765,6 +783,20 @@ mod tests {
             to_markdown(&entries),
             "- [\\<script\\>x\\</script\\> \\[a\\]\\(b\\)](https://e.example/p) (Feed)\n\
              - [Plain \\*bold\\* \\_it\\_ \\`code\\`](https://e.example/a%20b%28c%29) — line one line two (Some \\[feed\\])\n"
+        );
+    }
+
+    #[test]
+    fn template_tags_from_feeds_are_broken_up() {
+        let entries = [entry(
+            "Tera: {{ unsubscribe_url }}, {% include \"x\" %} and {# #} {{{",
+            "https://e.example/p?q={{x}}",
+            Some("{%raw%}"),
+            "{{feed}}",
+        )];
+        assert_eq!(
+            to_markdown(&entries),
+            "- [Tera: {&#8288;{ unsubscribe\\_url }&#8288;}, {&#8288;% include \"x\" %&#8288;} and {&#8288;# #&#8288;} {&#8288;{&#8288;{](https://e.example/p?q=%7B%7Bx%7D%7D) — {&#8288;%raw%&#8288;} ({&#8288;{feed}&#8288;})\n"
         );
     }
 
