@@ -93,3 +93,101 @@ pub fn write_issue(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).expect("issue written");
     path
 }
+
+/// What one run of the binary printed, with the fixture's temporary folder written `[DIR]`.
+#[derive(Debug)]
+pub struct Run {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Insists that the run succeeded; returns its standard output.
+    pub fn ok(self, args: &[&str]) -> String {
+        assert_eq!(
+            self.status,
+            Some(0),
+            "dispatch {args:?} failed\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self.stdout
+    }
+}
+
+/// A copy of a fixture newsletter (`tests/fixtures/NAME/`) in a temporary folder, so that runs
+/// of the binary may write its database and build output.
+pub struct Fixture {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+impl Fixture {
+    /// Copies `tests/fixtures/NAME` into a fresh temporary folder.
+    pub fn copy(name: &str) -> Fixture {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        assert!(source.is_dir(), "no fixture {}", source.display());
+        let tmp = tempfile::tempdir().expect("a temporary folder");
+        let dir = tmp.path().join(name);
+        copy_tree(&source, &dir);
+        Fixture { _tmp: tmp, dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs `dispatch --dir DIR ARGS…` in the fixture's folder. The environment is the same on
+    /// every machine: no `DISPATCH_*` variable, help wrapped at 100 columns.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = Command::cargo_bin("dispatch")
+            .expect("the dispatch binary is built")
+            .env_remove("DISPATCH_HTTP_TIMEOUT")
+            .env("COLUMNS", "100")
+            .current_dir(&self.dir)
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(args)
+            .output()
+            .expect("dispatch runs");
+        Run {
+            status: out.status.code(),
+            stdout: self.redact(&stdout(&out)),
+            stderr: self.redact(&stderr(&out)),
+        }
+    }
+
+    /// A file of the fixture's folder (e.g. `build/email/v1n2.html`), its path redacted.
+    pub fn read(&self, relative: &str) -> String {
+        let path = self.dir.join(relative);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        self.redact(&text)
+    }
+
+    /// `text` with the fixture's folder (as given and canonical) written `[DIR]`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        let canonical = self.dir.canonicalize().unwrap_or_else(|_| self.dir.clone());
+        for dir in [canonical, self.dir.clone()] {
+            text = text.replace(&*dir.to_string_lossy(), "[DIR]");
+        }
+        text
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("a fixture folder");
+    for entry in std::fs::read_dir(from).expect("a readable fixture") {
+        let entry = entry.expect("a fixture entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("a fixture file copied");
+        }
+    }
+}
