@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use mail_parser::{HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{html_to_text, reply_text};
+use super::extract::{HtmlText, html_to_text, reply_text};
 
 /// A parsed incoming mail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,7 +144,7 @@ pub fn parse(raw: &[u8], ctx: &Context) -> Result<Incoming, ParseError> {
         from_name,
         to: recipients(&msg),
         date: msg.date().and_then(to_utc),
-        text: reply_text(&body_text(&msg)),
+        text: reader_text(&msg),
         subject,
         kind,
         sender_verified,
@@ -231,27 +231,68 @@ fn to_utc(date: &mail_parser::DateTime) -> Option<DateTime<Utc>> {
 // ---------------------------------------------------------------------------------------------
 // Body
 
+/// What the reader wrote, followed by a line for each limit that cut the body.
+fn reader_text(msg: &Message) -> String {
+    let body = body_text(msg);
+    let text = reply_text(&body.text);
+    if body.notes.is_empty() {
+        return text;
+    }
+    let mut lines = vec![text];
+    lines.extend(body.notes);
+    lines.join("\n\n").trim_start().to_string()
+}
+
 /// The body as text: the text/plain parts when there are any (format=flowed unwrapped), else
 /// the HTML part converted to text.
-fn body_text(msg: &Message) -> String {
-    let plain: Vec<String> = msg
-        .text_body
+fn body_text(msg: &Message) -> HtmlText {
+    let (text_body, html_body) = if msg.text_body.is_empty() && msg.html_body.is_empty() {
+        let inline = inline_text_parts(msg);
+        (inline.clone(), inline)
+    } else {
+        (msg.text_body.clone(), msg.html_body.clone())
+    };
+    let plain: Vec<String> = text_body
         .iter()
         .filter_map(|&id| msg.parts.get(id as usize))
         .filter_map(plain_text)
         .collect();
     // Some clients send an empty plain alternative next to the real HTML body.
     if plain.iter().any(|t| !t.trim().is_empty()) {
-        return plain.join("\n");
+        return HtmlText {
+            text: plain.join("\n"),
+            ..HtmlText::default()
+        };
     }
-    msg.html_body
+    html_body
         .iter()
         .filter_map(|&id| msg.parts.get(id as usize))
         .find_map(|part| match &part.body {
             PartType::Html(html) => Some(html_to_text(html)),
+            // Outside a body mail-parser keeps text/html as text.
+            PartType::Text(html) if part.is_content_type("text", "html") => {
+                Some(html_to_text(html))
+            }
             _ => None,
         })
         .unwrap_or_default()
+}
+
+/// The text and HTML parts that are not attachments. mail-parser names no body part when a
+/// multipart's closing boundary is missing (a truncated or sloppy message), though it parsed
+/// the parts.
+fn inline_text_parts(msg: &Message) -> Vec<u32> {
+    (0..msg.parts.len())
+        .filter(|&i| {
+            let part = &msg.parts[i];
+            matches!(part.body, PartType::Text(_) | PartType::Html(_))
+                && !part.is_content_type("text", "rfc822-headers")
+                && part
+                    .content_disposition()
+                    .is_none_or(|d| !d.ctype().eq_ignore_ascii_case("attachment"))
+        })
+        .filter_map(|i| u32::try_from(i).ok())
+        .collect()
 }
 
 /// Text of a text/plain part (mail-parser also lists HTML and other text parts among the
@@ -1453,6 +1494,45 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
     #[test]
     fn a_truncated_header_still_counts() {
         assert_eq!(parsed(b"Subject: Re: hi").subject, "Re: hi");
+    }
+
+    #[test]
+    fn a_multipart_without_its_closing_boundary_still_yields_its_text() {
+        for (part_type, body, text) in [
+            (
+                "text/plain; charset=utf-8",
+                "Hello there, a single part.\r\nSecond line.\r\n",
+                "Hello there, a single part.\nSecond line.",
+            ),
+            ("text/plain", "No final line break", "No final line break"),
+            ("text/html", "<p>Hello <b>HTML</b>.</p>\r\n", "Hello HTML."),
+        ] {
+            for multipart in ["mixed", "alternative", "related"] {
+                let raw = mail(
+                    &[
+                        "From: a@example.org",
+                        "Subject: Re: Spring issue",
+                        "MIME-Version: 1.0",
+                        &format!("Content-Type: multipart/{multipart}; boundary=\"b1\""),
+                    ],
+                    format!("--b1\r\nContent-Type: {part_type}\r\n\r\n{body}").as_bytes(),
+                );
+                assert_eq!(
+                    parsed(&raw).text,
+                    text,
+                    "multipart/{multipart}, {part_type}"
+                );
+            }
+        }
+        // An attachment is still not the reader's text.
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "Content-Type: multipart/mixed; boundary=b1",
+            ],
+            b"--b1\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\nattached\r\n",
+        );
+        assert_eq!(parsed(&raw).text, "");
     }
 
     #[test]
