@@ -328,6 +328,10 @@ fn bounce(
             _ => ignored.push(printable(&recipient.address)),
         }
     }
+    if delivery.is_none() {
+        // Not tied at all: name every recipient, the temporary failures too.
+        ignored = recipients.iter().map(|r| printable(&r.address)).collect();
+    }
     let named = if ignored.is_empty() {
         "no address".to_string()
     } else {
@@ -538,8 +542,8 @@ mod tests {
         assert_eq!(
             s.unmatched,
             vec![
-                "test: a bounce for gone@example.org does not show the Message-ID of the returned message",
-                "test: a bounce for gone@example.org returns <made-up@attacker.example>, not a message dispatch sent",
+                "test: a bounce for gone@example.org, full@example.org does not show the Message-ID of the returned message",
+                "test: a bounce for gone@example.org, full@example.org returns <made-up@attacker.example>, not a message dispatch sent",
                 "test: a bounce for gone@example.org returns the copy sent to other@example.org",
             ]
         );

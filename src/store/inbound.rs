@@ -52,19 +52,9 @@ pub fn delivery(
     conn: &Connection,
     message_ids: &[String],
 ) -> rusqlite::Result<Option<(IssueId, i64)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT volume, number, subscriber_id FROM deliveries
-         WHERE message_id IN (?1, '<' || ?1 || '>')",
-    )?;
     for id in message_ids {
-        let bare = id.trim().trim_start_matches('<').trim_end_matches('>');
-        let found = stmt
-            .query_row([bare], |r| {
-                Ok((IssueId::new(r.get(0)?, r.get(1)?), r.get(2)?))
-            })
-            .optional()?;
-        if found.is_some() {
-            return Ok(found);
+        if let Some(d) = delivery_by_message_id(conn, id)? {
+            return Ok(Some((d.issue, d.subscriber_id)));
         }
     }
     Ok(None)
