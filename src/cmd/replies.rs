@@ -171,15 +171,6 @@ fn print_summary(source: &str, s: &Summary, elapsed: Duration) -> std::io::Resul
     for warning in &s.warnings {
         eprintln!("warning: {warning}");
     }
-    if !s.unmatched.is_empty() {
-        writeln!(
-            out,
-            "bounces not tied to a message dispatch sent to that address (nothing changed):"
-        )?;
-        for line in &s.unmatched {
-            writeln!(out, "  {line}")?;
-        }
-    }
     if s.new == 0 {
         return Ok(());
     }
@@ -188,6 +179,15 @@ fn print_summary(source: &str, s: &Summary, elapsed: Duration) -> std::io::Resul
             writeln!(out, "  {label:<21}{count:>6}")?;
         } else {
             writeln!(out, "  {label:<21}{count:>6}  ({detail})")?;
+        }
+    }
+    if !s.unmatched.is_empty() {
+        writeln!(
+            out,
+            "bounces not tied to a message dispatch sent to that address (nothing changed):"
+        )?;
+        for line in &s.unmatched {
+            writeln!(out, "  {line}")?;
         }
     }
     Ok(())
