@@ -387,6 +387,19 @@ mod tests {
     }
 
     #[test]
+    fn an_authserv_id_is_one_word() {
+        let imap = "imap:\n  host: h\n  port: 993\n  username: u\n  password_env: P\n";
+        let ok = parse(&format!("{GOOD}{imap}  authserv_id: mx.example.com\n")).unwrap();
+        let id = ok.imap.and_then(|i| i.authserv_id);
+        assert_eq!(id.as_deref(), Some("mx.example.com"));
+        let e = parse(&format!(
+            "{GOOD}{imap}  authserv_id: \"mx.example.com; dkim=pass\"\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("imap.authserv_id"), "{e}");
+    }
+
+    #[test]
     fn bad_from_address_is_rejected() {
         let e = parse("newsletter:\n  title: T\n  url: https://x/\n  from: nobody\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("newsletter.from"));
