@@ -130,6 +130,19 @@ pub enum RepliesCommand {
         #[arg(value_name = "ID")]
         id: i64,
     },
+    /// List the unsubscribe requests by mail that wait for you: no valid token, and no
+    /// verdict of your mail server that the sender's address is genuine.
+    Unsubscribes,
+    /// Confirm unsubscribe requests: their subscribers are unsubscribed.
+    ConfirmUnsubscribe {
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<i64>,
+    },
+    /// Dismiss unsubscribe requests: their subscribers stay subscribed.
+    DismissUnsubscribe {
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<i64>,
+    },
     /// Print the reader's own text that import would store for a message (RFC 5322) or a bare
     /// text body; `-` reads standard input. Works outside a newsletter folder.
     Extract {

@@ -206,6 +206,10 @@ pub struct Imap {
     pub mailbox: String,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// The authserv-id your mail server writes in `Authentication-Results`: its DKIM/SPF
+    /// verdicts let an unsubscribe request without a token act at once.
+    #[serde(default)]
+    pub authserv_id: Option<String>,
 }
 
 fn default_imap_security() -> Security {
@@ -269,6 +273,16 @@ impl Config {
                     "is required with smtp.username: name the environment variable holding the password".into(),
                 ));
             }
+        }
+        if let Some(id) = self.imap.as_ref().and_then(|i| i.authserv_id.as_deref())
+            && (id.is_empty() || id.contains(|c: char| c.is_whitespace() || c == ';'))
+        {
+            return Err(err(
+                "imap.authserv_id",
+                format!(
+                    "`{id}` is not an authserv-id: write the first word of your server's Authentication-Results header, such as mx.example.com"
+                ),
+            ));
         }
         for (i, feed) in self.feeds.iter().enumerate() {
             if !(feed.starts_with("https://") || feed.starts_with("http://")) {
@@ -380,6 +394,19 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn an_authserv_id_is_one_word() {
+        let imap = "imap:\n  host: h\n  port: 993\n  username: u\n  password_env: P\n";
+        let ok = parse(&format!("{GOOD}{imap}  authserv_id: mx.example.com\n")).unwrap();
+        let id = ok.imap.and_then(|i| i.authserv_id);
+        assert_eq!(id.as_deref(), Some("mx.example.com"));
+        let e = parse(&format!(
+            "{GOOD}{imap}  authserv_id: \"mx.example.com; dkim=pass\"\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("imap.authserv_id"), "{e}");
     }
 
     #[test]

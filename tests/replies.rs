@@ -246,7 +246,6 @@ struct People<'a> {
     editor: &'a str,
     ann: &'a str,
     bob: &'a str,
-    carol: &'a str,
     dave: &'a str,
 }
 
@@ -392,14 +391,16 @@ I am out of the office until Monday with limited access to email.
     ))
 }
 
-fn dsn_bounce(p: &People<'_>) -> Vec<u8> {
+/// A Postfix delivery status report: `recipient` failed permanently, and the report returns
+/// `returned_headers`.
+fn dsn_bounce(editor: &str, recipient: &str, returned_headers: &str, id: &str) -> Vec<u8> {
     crlf(&format!(
         "Return-Path: <>
 From: Mail Delivery System <MAILER-DAEMON@mx.example.test>
 To: {editor}
 Subject: Undelivered Mail Returned to Sender
 Date: Fri, 1 Mar 2024 09:02:00 +0000
-Message-ID: <bounce-1@mx.example.test>
+Message-ID: <{id}>
 Auto-Submitted: auto-replied
 MIME-Version: 1.0
 Content-Type: multipart/report; report-type=delivery-status;
@@ -414,7 +415,7 @@ Content-Type: text/plain; charset=us-ascii
 I'm sorry to have to inform you that your message could not
 be delivered to one or more recipients.
 
-<{carol}>: host mx.example.test said: 550 5.1.1 User unknown
+<{recipient}>: host mx.example.test said: 550 5.1.1 User unknown
 
 --B0UNDARY
 Content-Description: Delivery report
@@ -423,24 +424,20 @@ Content-Type: message/delivery-status
 Reporting-MTA: dns; mx.example.test
 Arrival-Date: Fri,  1 Mar 2024 09:01:59 +0000 (UTC)
 
-Final-Recipient: rfc822; {carol}
-Original-Recipient: rfc822;{carol}
+Final-Recipient: rfc822; {recipient}
+Original-Recipient: rfc822;{recipient}
 Action: failed
 Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <{carol}>: Recipient address rejected: User unknown
+Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User unknown
 
 --B0UNDARY
 Content-Description: Undelivered Message Headers
 Content-Type: text/rfc822-headers
 
-From: Robin Field <{editor}>
-To: {carol}
-Subject: Hello, workbench. The Test Dispatch V1N1
+{returned_headers}
 
 --B0UNDARY--
 ",
-        carol = p.carol,
-        editor = p.editor,
     ))
 }
 
@@ -514,7 +511,6 @@ fn import_classifies_every_kind_and_leaves_the_mailbox_untouched() {
         editor: &editor,
         ann: &ann,
         bob: &bob,
-        carol: &carol,
         dave: &dave,
     };
     let messages = vec![
@@ -524,7 +520,15 @@ fn import_classifies_every_kind_and_leaves_the_mailbox_untouched() {
         outlook_reply(&people),
         hostile_reply(&people),
         out_of_office(&people),
-        dsn_bounce(&people),
+        dsn_bounce(
+            &editor,
+            &carol,
+            &format!(
+                "From: Robin Field <{editor}>\nTo: {carol}\nSubject: Hello, workbench. The Test Dispatch V1N1\nMessage-ID: <{}>",
+                sent[2]
+            ),
+            "bounce-1@mx.example.test",
+        ),
         unsubscribe_request(&people, &dave, &dave_token, "unsub-dave@example.test"),
         unsubscribe_request(
             &people,
@@ -670,7 +674,6 @@ fn reads_only_new_mail_and_survives_a_uidvalidity_change() {
         editor: &editor,
         ann: &ann,
         bob: &unique_user("bob-uv"),
-        carol: &unique_user("carol-uv"),
         dave: &unique_user("dave-uv"),
     };
     let mut imap = Imap::login(stack, &editor);
@@ -720,7 +723,6 @@ fn imports_over_starttls_and_imaps_with_the_servers_certificate() {
         editor: &editor,
         ann: &unique_user("ann-tls"),
         bob: &unique_user("bob-tls"),
-        carol: &unique_user("carol-tls"),
         dave: &unique_user("dave-tls"),
     };
     Imap::login(stack, &editor).append("INBOX", &[flowed_reply(&people)]);
@@ -802,7 +804,6 @@ fn moderation_commands() {
         editor: "editor@example.test",
         ann: "ann@example.org",
         bob: "bob@example.org",
-        carol: "carol@example.org",
         dave: "dave@example.org",
     };
     let mut data = Vec::new();
@@ -896,7 +897,6 @@ fn extract_prints_the_readers_text_outside_a_folder() {
         editor: "editor@example.test",
         ann: "ann@example.org",
         bob: "bob@example.org",
-        carol: "carol@example.org",
         dave: "dave@example.org",
     };
     let dir = tempfile::tempdir().unwrap();
@@ -1044,7 +1044,6 @@ Sent from my phone
         editor: &editor,
         ann: &reader,
         bob: &unique_user("bob-e2e"),
-        carol: &unique_user("carol-e2e"),
         dave: &reader,
     };
     let mut hostile = String::from_utf8(hostile_reply(&people)).unwrap();
@@ -1128,4 +1127,130 @@ Sent from my phone
     let first = html.find("Rea Der responds:").unwrap();
     let second = html.find("Mallory Markup responds:").unwrap();
     assert!(first < second);
+}
+
+/// The header block of a raw message, without the blank line that ends it.
+fn header_block(raw: &str) -> String {
+    raw.lines()
+        .take_while(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A bounce acts only on the delivery it returns: `send` mails Frank, a report returning that
+/// copy bounces him; reports for Erin (never mailed), one returning a made-up Message-ID and
+/// one returning Frank's copy, change nothing and are listed. An unsubscribe request without a
+/// token waits for the editor unless the editor's own server (imap.authserv_id) verified the
+/// sender.
+#[test]
+fn only_bounces_of_our_deliveries_act_and_unverified_unsubscribes_wait() {
+    let stack = &mailstack();
+    let editor = unique_user("editor-forged");
+    let folder = Folder::new(stack, &editor, "INBOX", Connection::Plain);
+    let config = folder.path().join("config.yaml");
+    let mut yaml = std::fs::read_to_string(&config).unwrap();
+    yaml.push_str(&format!(
+        "  authserv_id: mx.example.test\nsmtp:\n  host: 127.0.0.1\n  port: {}\n  security: none\n",
+        stack.smtp_port
+    ));
+    std::fs::write(&config, yaml).unwrap();
+    let frank = unique_user("frank");
+    let frank_id = folder.add_subscriber(&frank, "Frank");
+    folder.run(&["send", "v1n1", "--yes"]);
+    let copy = stack.wait_for_messages(&frank, 1, Duration::from_secs(20));
+    let franks_copy = header_block(&String::from_utf8_lossy(&std::fs::read(&copy[0]).unwrap()));
+    assert!(franks_copy.contains("Message-ID: <v1n1."), "{franks_copy}");
+
+    let (erin, gail, hal, ivy) = (
+        unique_user("erin"),
+        unique_user("gail"),
+        unique_user("hal"),
+        unique_user("ivy"),
+    );
+    let erin_id = folder.add_subscriber(&erin, "Erin");
+    let gail_id = folder.add_subscriber(&gail, "Gail");
+    let hal_id = folder.add_subscriber(&hal, "Hal");
+    let ivy_id = folder.add_subscriber(&ivy, "Ivy");
+    let own = "Authentication-Results: mx.example.test; dkim=pass header.d=example.test";
+    let theirs = "Authentication-Results: mx.attacker.example; spf=pass smtp.mailfrom=example.test";
+    let people = People {
+        editor: &editor,
+        ann: &erin,
+        bob: &erin,
+        dave: &erin,
+    };
+    let with_header = |header: &str, message: Vec<u8>| {
+        let mut out = format!("{header}\r\n").into_bytes();
+        out.extend(message);
+        out
+    };
+    let messages = vec![
+        dsn_bounce(&editor, &frank, &franks_copy, "real@mx.example.test"),
+        dsn_bounce(
+            &editor,
+            &erin,
+            "From: x@example.test\nMessage-ID: <v1n1.9.made-up@example.test>",
+            "forged-1@attacker.example",
+        ),
+        dsn_bounce(&editor, &erin, &franks_copy, "forged-2@attacker.example"),
+        unsubscribe_request(&people, &gail, "", "unsub-gail@example.test"),
+        with_header(
+            own,
+            unsubscribe_request(&people, &hal, "", "unsub-hal@example.test"),
+        ),
+        with_header(
+            theirs,
+            with_header(
+                own,
+                unsubscribe_request(&people, &ivy, "", "unsub-ivy@example.test"),
+            ),
+        ),
+    ];
+    Imap::login(stack, &editor).append("INBOX", &messages);
+
+    let out = folder.run(&["replies", "import"]);
+    assert!(
+        out.contains("1 subscriber marked bounced; 2 not tied to a delivery"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "UID 2: a bounce for {erin} returns <v1n1.9.made-up@example.test>, not a message dispatch sent"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "UID 3: a bounce for {erin} returns the copy sent to {frank}"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 subscriber unsubscribed; 2 wait for you"),
+        "{out}"
+    );
+    assert_eq!(folder.status_of(frank_id), "bounced");
+    assert_eq!(folder.status_of(erin_id), "active");
+    assert_eq!(folder.status_of(hal_id), "unsubscribed");
+    assert_eq!(folder.status_of(gail_id), "active");
+    assert_eq!(folder.status_of(ivy_id), "active");
+
+    let waiting = folder.run(&["replies", "unsubscribes"]);
+    let id_of = |address: &str| -> String {
+        waiting
+            .lines()
+            .find(|l| l.contains(address))
+            .unwrap_or_else(|| panic!("{address} not listed:\n{waiting}"))
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let (gail_request, _ivy_request) = (id_of(&gail), id_of(&ivy));
+    let out = folder.run(&["replies", "confirm-unsubscribe", &gail_request]);
+    assert!(out.contains(&format!("{gail} unsubscribed")), "{out}");
+    assert_eq!(folder.status_of(gail_id), "unsubscribed");
+    assert_eq!(folder.status_of(ivy_id), "active");
+    let left = folder.run(&["replies", "unsubscribes"]);
+    assert!(!left.contains(&gail) && left.contains(&ivy), "{left}");
 }

@@ -46,6 +46,32 @@ pub fn run(dir: &Path, command: RepliesCommand) -> anyhow::Result<()> {
             Ok(())
         }
         RepliesCommand::Edit { id } => edit(dir, id),
+        RepliesCommand::Unsubscribes => unsubscribes(dir),
+        RepliesCommand::ConfirmUnsubscribe { ids } => {
+            let confirmed = Newsletter::open(dir)?
+                .store()?
+                .confirm_unsubscribe_requests(&ids)?;
+            for c in confirmed {
+                let outcome = if c.unsubscribed {
+                    "unsubscribed"
+                } else {
+                    "was no longer active"
+                };
+                println!("request #{}: {} {outcome}", c.id, c.email);
+            }
+            Ok(())
+        }
+        RepliesCommand::DismissUnsubscribe { ids } => {
+            Newsletter::open(dir)?
+                .store()?
+                .dismiss_unsubscribe_requests(&ids)?;
+            let list: Vec<String> = ids.iter().map(|id| format!("#{id}")).collect();
+            println!(
+                "dismissed {} (the subscribers stay subscribed)",
+                list.join(", ")
+            );
+            Ok(())
+        }
         RepliesCommand::Extract { file } => extract(&file),
     }
 }
@@ -59,18 +85,23 @@ fn count_ids(ids: &[i64]) -> String {
 fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
     let mut store = newsletter.store()?;
+    let authserv_id = newsletter
+        .config
+        .imap
+        .as_ref()
+        .and_then(|i| i.authserv_id.as_deref());
     if mbox.is_some() || maildir.is_some() {
         if let Some(path) = mbox {
             let started = Instant::now();
             let progress = progress_bar(false);
-            let summary = replies::import_mbox(&mut store, path, &progress)?;
+            let summary = replies::import_mbox(&mut store, path, authserv_id, &progress)?;
             progress.finish_and_clear();
             print_summary(&path.display().to_string(), &summary, started.elapsed())?;
         }
         if let Some(path) = maildir {
             let started = Instant::now();
             let progress = progress_bar(true);
-            let summary = replies::import_maildir(&mut store, path, &progress)?;
+            let summary = replies::import_maildir(&mut store, path, authserv_id, &progress)?;
             progress.finish_and_clear();
             print_summary(&path.display().to_string(), &summary, started.elapsed())?;
         }
@@ -91,7 +122,7 @@ fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Re
     let settings = imap::Settings::from_config(config, &newsletter.dir)?;
     let started = Instant::now();
     let progress = progress_bar(true);
-    let report = replies::import_imap(&mut store, &settings, &progress)?;
+    let report = replies::import_imap(&mut store, &settings, authserv_id, &progress)?;
     progress.finish_and_clear();
     if report.uidvalidity_changed {
         println!(
@@ -150,6 +181,15 @@ fn print_summary(source: &str, s: &Summary, elapsed: Duration) -> std::io::Resul
             writeln!(out, "  {label:<21}{count:>6}  ({detail})")?;
         }
     }
+    if !s.unmatched.is_empty() {
+        writeln!(
+            out,
+            "bounces not tied to a message dispatch sent to that address (nothing changed):"
+        )?;
+        for line in &s.unmatched {
+            writeln!(out, "  {line}")?;
+        }
+    }
     Ok(())
 }
 
@@ -169,21 +209,30 @@ fn summary_rows(s: &Summary) -> Vec<(&'static str, u64, String)> {
             "bounces",
             s.bounces,
             format!(
-                "{} hard, {} soft; {} subscriber{} marked bounced",
+                "{} hard, {} soft; {} subscriber{} marked bounced; {} not tied to a delivery",
                 s.hard_bounces,
                 s.soft_bounces,
                 s.subscribers_bounced,
-                plural(s.subscribers_bounced)
+                plural(s.subscribers_bounced),
+                s.unmatched_bounces
             ),
         ),
         (
             "unsubscribe requests",
             s.unsubscribe_requests,
-            format!(
-                "{} subscriber{} unsubscribed",
-                s.subscribers_unsubscribed,
-                plural(s.subscribers_unsubscribed)
-            ),
+            match s.unsubscribes_waiting {
+                0 => format!(
+                    "{} subscriber{} unsubscribed",
+                    s.subscribers_unsubscribed,
+                    plural(s.subscribers_unsubscribed)
+                ),
+                n => format!(
+                    "{} subscriber{} unsubscribed; {n} wait{} for you: see `dispatch replies unsubscribes`",
+                    s.subscribers_unsubscribed,
+                    plural(s.subscribers_unsubscribed),
+                    if n == 1 { "s" } else { "" }
+                ),
+            },
         ),
         ("other mail", s.other, String::new()),
     ];
@@ -290,6 +339,37 @@ fn shorten(text: &str, width: usize) -> String {
     }
     let cut: String = text.chars().take(width.saturating_sub(1)).collect();
     format!("{cut}…")
+}
+
+fn unsubscribes(dir: &Path) -> anyhow::Result<()> {
+    let requests = Newsletter::open(dir)?
+        .store()?
+        .pending_unsubscribe_requests()?;
+    let mut out = std::io::stdout().lock();
+    if requests.is_empty() {
+        writeln!(out, "no unsubscribe requests wait for you")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:>5}  {:<20}  {:<22}  SUBSCRIBER",
+        "ID", "RECEIVED", "WAITS BECAUSE"
+    )?;
+    for r in &requests {
+        writeln!(
+            out,
+            "{:>5}  {:<20}  {:<22}  {}",
+            r.id,
+            r.received_at.as_deref().unwrap_or("unknown"),
+            r.reason,
+            r.email
+        )?;
+    }
+    writeln!(
+        out,
+        "confirm with `dispatch replies confirm-unsubscribe ID…`, or keep the subscriber with `dispatch replies dismiss-unsubscribe ID…`"
+    )?;
+    Ok(())
 }
 
 fn show(dir: &Path, id: i64) -> anyhow::Result<()> {

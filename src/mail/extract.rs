@@ -807,9 +807,114 @@ fn has_bracketed_address(text: &str) -> bool {
 ///
 /// The marked parts are removed with a tag scanner first; the rest is rendered with html2text
 /// without wrapping, links written as "text <url>".
-pub fn html_to_text(html: &str) -> String {
-    let kept = strip_marked_parts(html);
-    render_html(&kept)
+///
+/// Linear in time and bounded in memory on any input: a body over [`MAX_HTML_BYTES`] is cut
+/// there, and elements nested deeper than [`MAX_HTML_DEPTH`] lose their tags (not their text)
+/// before html5ever sees them, whose tree building checks the stack of open elements for every
+/// tag. What was cut or flattened is said in [`HtmlText::notes`].
+pub fn html_to_text(html: &str) -> HtmlText {
+    let (html, cut) = cap_size(html);
+    let (kept, kept_to_end) = strip_marked_parts(html);
+    let (flat, flattened) = limit_depth(&kept);
+    let mut notes = Vec::new();
+    if flattened {
+        notes.push(format!(
+            "[…markup nested deeper than {MAX_HTML_DEPTH} levels was flattened]"
+        ));
+    }
+    // A cut inside a quote that is removed anyway loses nothing the reader wrote.
+    if cut && kept_to_end {
+        notes.push(format!(
+            "[…the rest of this message was cut: over {} MB of HTML]",
+            MAX_HTML_BYTES / (1024 * 1024)
+        ));
+    }
+    HtmlText {
+        text: render_html(&flat),
+        notes,
+    }
+}
+
+/// An HTML body as text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HtmlText {
+    pub text: String,
+    /// One line for each limit that changed the result, to be shown after the text.
+    pub notes: Vec<String>,
+}
+
+/// HTML beyond this many bytes is not read. A reply's own text is a few kilobytes, and one
+/// that quotes a whole issue stays near Gmail's 102 KB clip; converting costs up to about 250
+/// bytes of memory per byte of HTML (a table row of many cells, `bench/replies-html.sh`).
+pub const MAX_HTML_BYTES: usize = 1024 * 1024;
+
+/// Elements nested deeper than this keep their text but lose their tags. Mail clients' markup
+/// stays under 50 levels; html5ever's cost per tag grows with the depth.
+pub const MAX_HTML_DEPTH: usize = 256;
+
+/// `html` cut to [`MAX_HTML_BYTES`] (at a character boundary, before a tag cut in half), and
+/// whether it was cut.
+fn cap_size(html: &str) -> (&str, bool) {
+    if html.len() <= MAX_HTML_BYTES {
+        return (html, false);
+    }
+    let end = html.floor_char_boundary(MAX_HTML_BYTES);
+    let head = &html[..end];
+    let end = match (head.rfind('<'), head.rfind('>')) {
+        (Some(open), close) if close.is_none_or(|c| c < open) => open,
+        _ => end,
+    };
+    (&html[..end], true)
+}
+
+/// Elements whose end tag may be left out: html5ever closes them when the next one opens, so
+/// they never pile up on its stack and are not counted.
+const OPTIONAL_END: &[&str] = &[
+    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot", "rt",
+    "rp", "colgroup",
+];
+
+/// `html` with the tags of elements nested deeper than [`MAX_HTML_DEPTH`] removed (their text
+/// stays), and whether any were. The nesting is followed with a stack of open element names
+/// that an end tag pops down to its element, as a browser does; a start tag beyond the limit
+/// and the end tag that closes it are dropped.
+fn limit_depth(html: &str) -> (String, bool) {
+    let mut open: Vec<&str> = Vec::new();
+    let mut dropped: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut out = String::with_capacity(html.len());
+    let mut pos = 0;
+    let mut flattened = false;
+    let tags = scan_tags(html);
+    for tag in &tags {
+        let name = tag.name.as_str();
+        if tag.self_closing || is_void(name) || OPTIONAL_END.contains(&name) {
+            continue;
+        }
+        let keep = if !tag.closing {
+            let room = open.len() < MAX_HTML_DEPTH;
+            if room {
+                open.push(name);
+            } else {
+                *dropped.entry(name).or_default() += 1;
+            }
+            room
+        } else if let Some(n) = dropped.get_mut(name).filter(|n| **n > 0) {
+            *n -= 1;
+            false
+        } else {
+            if let Some(at) = open.iter().rposition(|o| *o == name) {
+                open.truncate(at);
+            }
+            true
+        };
+        if !keep {
+            flattened = true;
+            out.push_str(html.get(pos..tag.start).unwrap_or(""));
+            pos = tag.stop;
+        }
+    }
+    out.push_str(html.get(pos..).unwrap_or(""));
+    (out, flattened)
 }
 
 /// One tag found by the scanner.
@@ -1105,8 +1210,9 @@ fn has_visible_text(fragment: &str) -> bool {
         .any(|c| !c.is_whitespace())
 }
 
-/// `html` without the parts mail clients mark as quote or signature.
-fn strip_marked_parts(html: &str) -> String {
+/// `html` without the parts mail clients mark as quote or signature, and whether its end was
+/// kept (not inside a removed part).
+fn strip_marked_parts(html: &str) -> (String, bool) {
     let tags = scan_tags(html);
     let mut removed: Vec<(usize, usize)> = Vec::new();
     let mut cut = html.len();
@@ -1148,6 +1254,7 @@ fn strip_marked_parts(html: &str) -> String {
             None => {}
         }
     }
+    let kept_to_end = cut == html.len() && removed.last().is_none_or(|(_, end)| *end < html.len());
     let mut out = String::with_capacity(cut);
     let mut pos = 0;
     for (start, end) in removed {
@@ -1158,7 +1265,7 @@ fn strip_marked_parts(html: &str) -> String {
         pos = end.min(cut);
     }
     out.push_str(html.get(pos..cut).unwrap_or(""));
-    out
+    (out, kept_to_end)
 }
 
 /// Render width: wide enough that html2text never wraps a paragraph or a link.
@@ -1356,6 +1463,11 @@ impl TextDecorator for LinkDecorator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The text of an HTML body, without the notes.
+    fn html_text(html: &str) -> String {
+        html_to_text(html).text
+    }
 
     const REPLY: &str = "Thanks for the issue, the tide tables were great.\n\nOne question: will there be a print edition?";
 
@@ -1659,7 +1771,7 @@ mod tests {
         ];
         for seed in 0..300 {
             let html = noise(seed, (seed as usize * 11) % 300, &alphabet);
-            let _ = html_to_text(&html);
+            let _ = html_text(&html);
         }
     }
 
@@ -1674,7 +1786,7 @@ mod tests {
     const HTML_REPLY: &str = "Count me in for the meetup.";
 
     fn assert_html_reply(body: &str) {
-        assert_eq!(html_to_text(&html_page(body)), HTML_REPLY, "html:\n{body}");
+        assert_eq!(html_text(&html_page(body)), HTML_REPLY, "html:\n{body}");
     }
 
     #[test]
@@ -1739,7 +1851,7 @@ mod tests {
         );
         // A quote before any text of the reader is kept (as "> " lines).
         assert_eq!(
-            html_to_text(&html_page(
+            html_text(&html_page(
                 "<blockquote>Meetup on Saturday?</blockquote><p>Yes.</p>"
             )),
             "> Meetup on Saturday?\n\nYes."
@@ -1753,7 +1865,7 @@ mod tests {
             "<p>See <a href=\"{long}\">my notes</a>, <a href=\"https://example.org/x\">https://example.org/x</a> and <a href=\"mailto:ann@example.org?subject=hi\">ann@example.org</a>. <a href=\"#top\">Top</a></p><p>{}</p>",
             "word ".repeat(60).trim_end()
         ));
-        let text = html_to_text(&html);
+        let text = html_text(&html);
         assert_eq!(
             text,
             format!(
@@ -1765,7 +1877,7 @@ mod tests {
 
     #[test]
     fn html_tables_have_no_borders() {
-        let text = html_to_text(&html_page(
+        let text = html_text(&html_page(
             "<p>Times:</p><table border=1><tr><td>Saturday</td><td>10:00</td></tr></table>",
         ));
         assert!(!text.contains(['|', '─', '│', '+']), "{text}");
@@ -1783,10 +1895,72 @@ mod tests {
         assert_html_reply(
             "<!-- <div class=\"gmail_quote\"> --><p>Count me in for the meetup.</p><script>var s = '<div class=\"gmail_quote\">';</script>",
         );
-        assert_eq!(html_to_text("1 < 2 and 3 > 2 <"), "1 < 2 and 3 > 2 <");
-        assert_eq!(html_to_text("<div class=\"gmail_quote"), "");
-        assert_eq!(html_to_text(""), "");
-        let _ = html_to_text("<<<>>><a href='x>y'>z</a><div id=divRplyFwdMsg");
+        assert_eq!(html_text("1 < 2 and 3 > 2 <"), "1 < 2 and 3 > 2 <");
+        assert_eq!(html_text("<div class=\"gmail_quote"), "");
+        assert_eq!(html_text(""), "");
+        let _ = html_text("<<<>>><a href='x>y'>z</a><div id=divRplyFwdMsg");
+    }
+
+    #[test]
+    fn deep_nesting_is_flattened_and_keeps_its_text() {
+        let depth = 20_000;
+        let html = format!(
+            "<p>Hi.</p>{}Deep text.{}<p>Bye.</p>",
+            "<div><span>".repeat(depth),
+            "</span></div>".repeat(depth)
+        );
+        let (flat, flattened) = limit_depth(&html);
+        assert!(flattened);
+        assert_eq!(
+            flat.matches("<div>").count() + flat.matches("<span>").count(),
+            MAX_HTML_DEPTH
+        );
+        assert_eq!(
+            flat.matches("</div>").count() + flat.matches("</span>").count(),
+            MAX_HTML_DEPTH
+        );
+        let converted = html_to_text(&html);
+        assert_eq!(converted.text, "Hi.\n\nDeep text.\n\nBye.");
+        assert_eq!(
+            converted.notes,
+            vec![format!(
+                "[…markup nested deeper than {MAX_HTML_DEPTH} levels was flattened]"
+            )]
+        );
+        // Ordinary markup, unclosed paragraphs and list items included, is left alone.
+        let ordinary = format!("<div><ul>{}</ul></div>", "<li><p>item".repeat(1_000));
+        assert_eq!(limit_depth(&ordinary), (ordinary.clone(), false));
+    }
+
+    #[test]
+    fn a_body_over_the_size_limit_is_cut_with_a_note() {
+        let filler = "<p>Filler words for a very long reply.</p>";
+        let html = format!(
+            "<p>Start.</p>{}<p>END-MARKER</p>",
+            filler.repeat(MAX_HTML_BYTES / filler.len() + 10)
+        );
+        let converted = html_to_text(&html);
+        assert!(converted.text.starts_with("Start."));
+        assert!(!converted.text.contains("END-MARKER"));
+        assert_eq!(
+            converted.notes,
+            vec!["[…the rest of this message was cut: over 1 MB of HTML]".to_string()]
+        );
+        // Cut inside a tag: the half tag is dropped, not shown.
+        let long = format!(
+            "{}<a href=\"https://example.org/\">x</a>",
+            "é".repeat(MAX_HTML_BYTES / 2 - 5)
+        );
+        let (cut, was_cut) = cap_size(&long);
+        assert!(was_cut && cut.ends_with('é'), "{}", &cut[cut.len() - 20..]);
+        // Cut inside a quote that is removed anyway: nothing of the reader's is lost.
+        let quoted = format!(
+            "<p>Start.</p><div class=\"gmail_quote\">{}</div>",
+            filler.repeat(MAX_HTML_BYTES / filler.len() + 10)
+        );
+        let converted = html_to_text(&quoted);
+        assert_eq!(converted.text, "Start.");
+        assert!(converted.notes.is_empty(), "{:?}", converted.notes);
     }
 
     #[test]
@@ -1795,6 +1969,6 @@ mod tests {
         let html = html_page(
             "<p>Count me in for the meetup.</p><p>On Mon, Jan 6, 2025 at 9:00 AM Dispatch &lt;editor@news.example.com&gt; wrote:</p><p>Spring issue</p>",
         );
-        assert_eq!(reply_text(&html_to_text(&html)), HTML_REPLY);
+        assert_eq!(reply_text(&html_text(&html)), HTML_REPLY);
     }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use mail_parser::{HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{html_to_text, reply_text};
+use super::extract::{HtmlText, html_to_text, reply_text};
 
 /// A parsed incoming mail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +33,10 @@ pub struct Incoming {
     /// What the reader wrote: the body without quotes, reply headers and signatures.
     pub text: String,
     pub kind: Kind,
+    /// What shows that the From address is really the sender's: a DKIM, SPF or DMARC pass
+    /// for its domain in an `Authentication-Results` field of the editor's own server
+    /// ([`Context::authserv_id`]), as "dkim=pass by mx.example.com".
+    pub sender_verified: Option<String>,
 }
 
 /// What kind of mail this is, decided in this order: bounce, auto-reply, unsubscribe request,
@@ -47,6 +51,9 @@ pub enum Kind {
     /// A delivery failure report.
     Bounce {
         recipients: Vec<BouncedRecipient>,
+        /// The Message-ID of the message it returns (from its text/rfc822-headers or
+        /// message/rfc822 part), without angle brackets.
+        returned_message_id: Option<String>,
     },
     /// A request sent through the List-Unsubscribe mailto link.
     Unsubscribe {
@@ -60,6 +67,9 @@ pub enum Kind {
 pub struct BouncedRecipient {
     /// Lowercased address from `Final-Recipient` (or `Original-Recipient`).
     pub address: String,
+    /// Lowercased address from `Original-Recipient`, when it differs (the address the sender
+    /// used, before forwarding).
+    pub original: Option<String>,
     /// Enhanced status code, e.g. "5.1.1"; empty when the report has none.
     pub status: String,
     /// A 5.x.x status: the address will not work on a retry.
@@ -72,12 +82,16 @@ pub struct Context {
     /// First word of the subject of the List-Unsubscribe mailto
     /// (`mailto:EDITOR?subject=unsubscribe%20TOKEN`), usually "unsubscribe".
     pub unsubscribe_prefix: String,
+    /// The authserv-id of the editor's own mail server: its `Authentication-Results` fields
+    /// are the only ones believed.
+    pub authserv_id: Option<String>,
 }
 
 impl Default for Context {
     fn default() -> Self {
         Context {
             unsubscribe_prefix: "unsubscribe".to_string(),
+            authserv_id: None,
         }
     }
 }
@@ -118,6 +132,7 @@ pub fn parse(raw: &[u8], ctx: &Context) -> Result<Incoming, ParseError> {
     let in_reply_to = id_list(msg.in_reply_to());
     let references = id_list(msg.references());
     let kind = classify(&msg, &subject, from_address.as_deref(), ctx);
+    let sender_verified = sender_verified(&msg, from_address.as_deref(), ctx);
     Ok(Incoming {
         message_id: msg
             .message_id()
@@ -129,10 +144,20 @@ pub fn parse(raw: &[u8], ctx: &Context) -> Result<Incoming, ParseError> {
         from_name,
         to: recipients(&msg),
         date: msg.date().and_then(to_utc),
-        text: reply_text(&body_text(&msg)),
+        text: reader_text(&msg),
         subject,
         kind,
+        sender_verified,
     })
+}
+
+/// The evidence, if any, that the editor's own server verified the From domain.
+fn sender_verified(msg: &Message, from: Option<&str>, ctx: &Context) -> Option<String> {
+    let authserv_id = ctx.authserv_id.as_deref()?;
+    let domain = from?.rsplit_once('@')?.1;
+    let fields: Vec<String> = header_values(msg, "Authentication-Results").collect();
+    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+    super::auth_results::vouches_for(&fields, authserv_id, domain).map(|e| e.to_string())
 }
 
 /// The message with a final line break: mail-parser drops a last header field that is not
@@ -206,27 +231,68 @@ fn to_utc(date: &mail_parser::DateTime) -> Option<DateTime<Utc>> {
 // ---------------------------------------------------------------------------------------------
 // Body
 
+/// What the reader wrote, followed by a line for each limit that cut the body.
+fn reader_text(msg: &Message) -> String {
+    let body = body_text(msg);
+    let text = reply_text(&body.text);
+    if body.notes.is_empty() {
+        return text;
+    }
+    let mut lines = vec![text];
+    lines.extend(body.notes);
+    lines.join("\n\n").trim_start().to_string()
+}
+
 /// The body as text: the text/plain parts when there are any (format=flowed unwrapped), else
 /// the HTML part converted to text.
-fn body_text(msg: &Message) -> String {
-    let plain: Vec<String> = msg
-        .text_body
+fn body_text(msg: &Message) -> HtmlText {
+    let (text_body, html_body) = if msg.text_body.is_empty() && msg.html_body.is_empty() {
+        let inline = inline_text_parts(msg);
+        (inline.clone(), inline)
+    } else {
+        (msg.text_body.clone(), msg.html_body.clone())
+    };
+    let plain: Vec<String> = text_body
         .iter()
         .filter_map(|&id| msg.parts.get(id as usize))
         .filter_map(plain_text)
         .collect();
     // Some clients send an empty plain alternative next to the real HTML body.
     if plain.iter().any(|t| !t.trim().is_empty()) {
-        return plain.join("\n");
+        return HtmlText {
+            text: plain.join("\n"),
+            ..HtmlText::default()
+        };
     }
-    msg.html_body
+    html_body
         .iter()
         .filter_map(|&id| msg.parts.get(id as usize))
         .find_map(|part| match &part.body {
             PartType::Html(html) => Some(html_to_text(html)),
+            // Outside a body mail-parser keeps text/html as text.
+            PartType::Text(html) if part.is_content_type("text", "html") => {
+                Some(html_to_text(html))
+            }
             _ => None,
         })
         .unwrap_or_default()
+}
+
+/// The text and HTML parts that are not attachments. mail-parser names no body part when a
+/// multipart's closing boundary is missing (a truncated or sloppy message), though it parsed
+/// the parts.
+fn inline_text_parts(msg: &Message) -> Vec<u32> {
+    (0..msg.parts.len())
+        .filter(|&i| {
+            let part = &msg.parts[i];
+            matches!(part.body, PartType::Text(_) | PartType::Html(_))
+                && !part.is_content_type("text", "rfc822-headers")
+                && part
+                    .content_disposition()
+                    .is_none_or(|d| !d.ctype().eq_ignore_ascii_case("attachment"))
+        })
+        .filter_map(|i| u32::try_from(i).ok())
+        .collect()
 }
 
 /// Text of a text/plain part (mail-parser also lists HTML and other text parts among the
@@ -297,7 +363,10 @@ fn unflow(text: &str, delsp: bool) -> String {
 
 fn classify(msg: &Message, subject: &str, from: Option<&str>, ctx: &Context) -> Kind {
     if let Some(recipients) = bounce(msg, subject, from) {
-        return Kind::Bounce { recipients };
+        return Kind::Bounce {
+            recipients,
+            returned_message_id: returned_message_id(msg),
+        };
     }
     if is_auto_reply(msg, subject) {
         return Kind::AutoReply;
@@ -315,18 +384,24 @@ fn classify(msg: &Message, subject: &str, from: Option<&str>, ctx: &Context) -> 
 /// Value of a header field by name (case-insensitive), unfolded and trimmed. Read from the raw
 /// message so that fields mail-parser does not know come through as written.
 fn header(msg: &Message, name: &str) -> Option<String> {
-    let h = msg
-        .headers()
+    header_values(msg, name).next()
+}
+
+/// Values of every field with this name, topmost first, unfolded and trimmed.
+fn header_values<'m>(msg: &'m Message, name: &'m str) -> impl Iterator<Item = String> + 'm {
+    msg.headers()
         .iter()
-        .find(|h| h.name().eq_ignore_ascii_case(name))?;
-    let raw = msg
-        .raw_message()
-        .get(h.offset_start() as usize..h.offset_end() as usize)?;
-    let value = String::from_utf8_lossy(raw)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    Some(value)
+        .filter(move |h| h.name().eq_ignore_ascii_case(name))
+        .filter_map(|h| {
+            msg.raw_message()
+                .get(h.offset_start() as usize..h.offset_end() as usize)
+        })
+        .map(|raw| {
+            String::from_utf8_lossy(raw)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
 }
 
 /// Root content type as "type/subtype", lowercase.
@@ -369,6 +444,53 @@ fn bounce(msg: &Message, subject: &str, from: Option<&str>) -> Option<Vec<Bounce
         .flat_map(|p| parse_dsn(&String::from_utf8_lossy(p.contents())))
         .collect();
     Some(recipients)
+}
+
+/// The Message-ID of the returned message: a DSN carries its header (text/rfc822-headers,
+/// message/global-headers) or the whole message (message/rfc822, message/global).
+fn returned_message_id(msg: &Message) -> Option<String> {
+    msg.parts
+        .iter()
+        .filter(|p| {
+            p.content_type().is_some_and(|ct| {
+                let subtype = ct.subtype().unwrap_or("").to_ascii_lowercase();
+                matches!(
+                    (ct.ctype().to_ascii_lowercase().as_str(), subtype.as_str()),
+                    ("text", "rfc822-headers")
+                        | (
+                            "message",
+                            "rfc822-headers" | "global-headers" | "rfc822" | "global"
+                        )
+                )
+            })
+        })
+        .find_map(|p| {
+            let contents = p.contents();
+            // The header block is at the start; a whole returned message may be large.
+            let head = &contents[..contents.len().min(64 * 1024)];
+            header_block_message_id(&String::from_utf8_lossy(head))
+        })
+}
+
+/// The Message-ID field of a header block (up to the first blank line), without brackets.
+fn header_block_message_id(block: &str) -> Option<String> {
+    let mut fields: Vec<String> = Vec::new();
+    for line in block.lines() {
+        if line.trim().is_empty() {
+            break;
+        }
+        match fields.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => last.push_str(line),
+            _ => fields.push(line.to_string()),
+        }
+    }
+    fields.iter().find_map(|f| {
+        let (name, value) = f.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("message-id")
+            .then(|| strip_brackets(value))
+            .filter(|id| !id.is_empty())
+    })
 }
 
 fn is_dsn_part(part: &MessagePart) -> bool {
@@ -420,13 +542,17 @@ fn parse_dsn(body: &str) -> Vec<BouncedRecipient> {
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.as_str())
         };
+        let original = get("Original-Recipient")
+            .map(dsn_address)
+            .filter(|a| !a.is_empty());
         let Some(address) = get("Final-Recipient")
-            .or_else(|| get("Original-Recipient"))
             .map(dsn_address)
             .filter(|a| !a.is_empty())
+            .or_else(|| original.clone())
         else {
             continue;
         };
+        let original = original.filter(|o| *o != address);
         let action = get("Action").unwrap_or("").to_ascii_lowercase();
         if ["delivered", "relayed", "expanded"].contains(&action.as_str()) {
             continue;
@@ -442,6 +568,7 @@ fn parse_dsn(body: &str) -> Vec<BouncedRecipient> {
         };
         out.push(BouncedRecipient {
             address,
+            original,
             status,
             permanent,
         });
@@ -973,6 +1100,8 @@ Status: 4.2.2 (mailbox full)\r\n\
 Content-Type: text/rfc822-headers\r\n\
 \r\n\
 From: editor@news.example.com\r\n\
+Message-ID:\r\n\
+\x20<v5n2.7.abc@news.example.com>\r\n\
 Subject: [Dispatch V5N2] Spring issue\r\n\
 --dsn1--\r\n";
         let from_header = format!("From: {from}");
@@ -999,15 +1128,18 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
                 recipients: vec![
                     BouncedRecipient {
                         address: "gone@example.net".into(),
+                        original: None,
                         status: "5.1.1".into(),
                         permanent: true,
                     },
                     BouncedRecipient {
                         address: "full@example.org".into(),
+                        original: None,
                         status: "4.2.2".into(),
                         permanent: false,
                     },
-                ]
+                ],
+                returned_message_id: Some("v5n2.7.abc@news.example.com".into()),
             }
         );
         assert!(m.text.starts_with("This is the mail system"));
@@ -1024,7 +1156,7 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
             ],
             body.as_bytes(),
         );
-        let Kind::Bounce { recipients } = parsed(&raw).kind else {
+        let Kind::Bounce { recipients, .. } = parsed(&raw).kind else {
             panic!("not a bounce");
         };
         assert_eq!(recipients.len(), 1);
@@ -1038,7 +1170,64 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
             &["From: MAILER-DAEMON@example.net", "Subject: failure notice"],
             b"Sorry, I wasn't able to deliver your message.\r\n",
         );
-        assert_eq!(parsed(&raw).kind, Kind::Bounce { recipients: vec![] });
+        assert_eq!(
+            parsed(&raw).kind,
+            Kind::Bounce {
+                recipients: vec![],
+                returned_message_id: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_bounce_returning_the_whole_message_names_its_message_id_and_original_recipient() {
+        let body = "--m\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\nFinal-Recipient: rfc822; ann@forward.example\r\nOriginal-Recipient: rfc822; Ann@Example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--m\r\nContent-Type: message/rfc822\r\n\r\nFrom: editor@news.example.com\r\nMessage-ID: <v1n2.3.xyz@news.example.com>\r\nSubject: V1N2\r\n\r\nThe issue.\r\n--m--\r\n";
+        let raw = mail(
+            &[
+                "From: MAILER-DAEMON@mx.example.net",
+                "Content-Type: multipart/report; report-type=delivery-status; boundary=m",
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(
+            parsed(&raw).kind,
+            Kind::Bounce {
+                recipients: vec![BouncedRecipient {
+                    address: "ann@forward.example".into(),
+                    original: Some("ann@example.org".into()),
+                    status: "5.1.1".into(),
+                    permanent: true,
+                }],
+                returned_message_id: Some("v1n2.3.xyz@news.example.com".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn the_sender_is_verified_only_by_the_own_servers_results() {
+        let raw = mail(
+            &[
+                "Authentication-Results: mx.example.com;",
+                "  spf=pass smtp.mailfrom=ann@example.org",
+                "From: Ann <ann@example.org>",
+                "Subject: unsubscribe",
+            ],
+            b"x\r\n",
+        );
+        let own = Context {
+            authserv_id: Some("mx.example.com".into()),
+            ..Context::default()
+        };
+        assert_eq!(
+            parse(&raw, &own).unwrap().sender_verified.as_deref(),
+            Some("spf=pass by mx.example.com")
+        );
+        assert_eq!(parsed(&raw).sender_verified, None, "no authserv-id set");
+        let other = Context {
+            authserv_id: Some("mx.other.example".into()),
+            ..Context::default()
+        };
+        assert_eq!(parse(&raw, &other).unwrap().sender_verified, None);
     }
 
     #[test]
@@ -1198,6 +1387,7 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
     fn unsubscribe_word_is_configurable() {
         let ctx = Context {
             unsubscribe_prefix: "désinscription".to_string(),
+            ..Context::default()
         };
         assert_eq!(
             kind_of_subject("Désinscription tok_1", &ctx),
@@ -1208,6 +1398,7 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
         assert_eq!(kind_of_subject("unsubscribe tok_1", &ctx), Kind::Other);
         let none = Context {
             unsubscribe_prefix: String::new(),
+            ..Context::default()
         };
         assert_eq!(kind_of_subject("unsubscribe tok_1", &none), Kind::Other);
     }
@@ -1303,6 +1494,45 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
     #[test]
     fn a_truncated_header_still_counts() {
         assert_eq!(parsed(b"Subject: Re: hi").subject, "Re: hi");
+    }
+
+    #[test]
+    fn a_multipart_without_its_closing_boundary_still_yields_its_text() {
+        for (part_type, body, text) in [
+            (
+                "text/plain; charset=utf-8",
+                "Hello there, a single part.\r\nSecond line.\r\n",
+                "Hello there, a single part.\nSecond line.",
+            ),
+            ("text/plain", "No final line break", "No final line break"),
+            ("text/html", "<p>Hello <b>HTML</b>.</p>\r\n", "Hello HTML."),
+        ] {
+            for multipart in ["mixed", "alternative", "related"] {
+                let raw = mail(
+                    &[
+                        "From: a@example.org",
+                        "Subject: Re: Spring issue",
+                        "MIME-Version: 1.0",
+                        &format!("Content-Type: multipart/{multipart}; boundary=\"b1\""),
+                    ],
+                    format!("--b1\r\nContent-Type: {part_type}\r\n\r\n{body}").as_bytes(),
+                );
+                assert_eq!(
+                    parsed(&raw).text,
+                    text,
+                    "multipart/{multipart}, {part_type}"
+                );
+            }
+        }
+        // An attachment is still not the reader's text.
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "Content-Type: multipart/mixed; boundary=b1",
+            ],
+            b"--b1\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\nattached\r\n",
+        );
+        assert_eq!(parsed(&raw).text, "");
     }
 
     #[test]

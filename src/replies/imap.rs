@@ -434,6 +434,7 @@ mod tests {
             password_env: "DISPATCH_TEST_UNSET_VARIABLE_FOR_SETTINGS".into(),
             mailbox: "INBOX".into(),
             ca_file: None,
+            authserv_id: None,
         };
         let err = Settings::from_config(&imap, Path::new(".")).unwrap_err();
         assert!(matches!(err, ImapError::PasswordUnset(_)), "{err}");

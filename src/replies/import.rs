@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use sha2::{Digest as _, Sha256};
 
 use crate::issue::IssueId;
-use crate::mail::message::{self, Incoming, Kind};
+use crate::mail::message::{self, BouncedRecipient, Incoming, Kind};
 use crate::mail::token::verify_unsubscribe_token;
 use crate::store::Store;
 use crate::store::inbound::{self, MailboxState};
@@ -40,12 +40,19 @@ pub struct Summary {
     /// Recipients that bounced temporarily (4.x.x).
     pub soft_bounces: u64,
     pub subscribers_bounced: u64,
+    /// Bounces not tied to a delivery `send` made to the bounced address: they changed
+    /// nothing.
+    pub unmatched_bounces: u64,
     pub unsubscribe_requests: u64,
     pub subscribers_unsubscribed: u64,
+    /// Unsubscribe requests stored for the editor to confirm.
+    pub unsubscribes_waiting: u64,
     pub other: u64,
     pub unreadable: u64,
     /// Things the editor should know about single messages.
     pub warnings: Vec<String>,
+    /// What each unmatched bounce named, one line each.
+    pub unmatched: Vec<String>,
 }
 
 impl Summary {
@@ -59,18 +66,23 @@ impl Summary {
         self.hard_bounces += other.hard_bounces;
         self.soft_bounces += other.soft_bounces;
         self.subscribers_bounced += other.subscribers_bounced;
+        self.unmatched_bounces += other.unmatched_bounces;
         self.unsubscribe_requests += other.unsubscribe_requests;
         self.subscribers_unsubscribed += other.subscribers_unsubscribed;
+        self.unsubscribes_waiting += other.unsubscribes_waiting;
         self.other += other.other;
         self.unreadable += other.unreadable;
         self.warnings.extend(other.warnings);
+        self.unmatched.extend(other.unmatched);
     }
 }
 
-/// The parser context every import uses.
-pub fn parse_context() -> message::Context {
+/// The parser context every import uses; `authserv_id` names the editor's own mail server
+/// (`imap.authserv_id`), whose `Authentication-Results` fields are believed.
+pub fn parse_context(authserv_id: Option<&str>) -> message::Context {
     message::Context {
         unsubscribe_prefix: UNSUBSCRIBE_PREFIX.to_string(),
+        authserv_id: authserv_id.map(str::to_string),
     }
 }
 
@@ -83,12 +95,12 @@ pub struct Importer<'a> {
 }
 
 impl<'a> Importer<'a> {
-    pub fn new(store: &'a mut Store) -> anyhow::Result<Importer<'a>> {
+    pub fn new(store: &'a mut Store, authserv_id: Option<&str>) -> anyhow::Result<Importer<'a>> {
         let secret = store.secret()?;
         Ok(Importer {
             store,
             secret,
-            context: parse_context(),
+            context: parse_context(authserv_id),
             summary: Summary::default(),
         })
     }
@@ -132,7 +144,7 @@ fn import_one(
     }
     summary.new += 1;
     let kind = match parsed {
-        Ok(incoming) => apply(conn, &incoming, &message_id, secret, summary)?,
+        Ok(incoming) => apply(conn, raw, &incoming, &message_id, secret, summary)?,
         Err(err) => {
             summary.unreadable += 1;
             summary
@@ -174,6 +186,7 @@ pub fn synthetic_message_id(raw: &[u8]) -> String {
 /// Applies what the message's kind means; returns the kind as recorded in `inbound`.
 fn apply(
     conn: &Connection,
+    raw: &RawMessage,
     incoming: &Incoming,
     message_id: &str,
     secret: &[u8],
@@ -188,24 +201,28 @@ fn apply(
             summary.auto_replies += 1;
             "auto-reply"
         }
-        Kind::Bounce { recipients } => {
-            summary.bounces += 1;
-            for recipient in recipients {
-                if recipient.permanent {
-                    summary.hard_bounces += 1;
-                    if let Some(id) = inbound::subscriber_by_address(conn, &recipient.address)?
-                        && subscribers::deactivate(conn, id, Status::Bounced)?
-                    {
-                        summary.subscribers_bounced += 1;
-                    }
-                } else {
-                    summary.soft_bounces += 1;
-                }
-            }
+        Kind::Bounce {
+            recipients,
+            returned_message_id,
+        } => {
+            bounce(
+                conn,
+                &raw.origin,
+                recipients,
+                returned_message_id.as_deref(),
+                summary,
+            )?;
             "bounce"
         }
         Kind::Unsubscribe { token } => {
-            unsubscribe(conn, incoming, token.as_deref(), secret, summary)?;
+            unsubscribe(
+                conn,
+                incoming,
+                message_id,
+                token.as_deref(),
+                secret,
+                summary,
+            )?;
             "unsubscribe"
         }
         Kind::Other => {
@@ -280,10 +297,88 @@ fn tie(conn: &Connection, incoming: &Incoming) -> anyhow::Result<(Option<IssueId
     Ok((issue, subscriber))
 }
 
-/// Unsubscribes the subscriber the token names, or else the sender when they are one.
+/// Marks a permanently failed recipient bounced only when the report returns a message `send`
+/// delivered to that very address (its Message-ID is unique per issue and subscriber); any
+/// other report changes nothing and is listed.
+fn bounce(
+    conn: &Connection,
+    origin: &str,
+    recipients: &[BouncedRecipient],
+    returned_message_id: Option<&str>,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    summary.bounces += 1;
+    let delivery = match returned_message_id {
+        Some(id) => inbound::delivery_by_message_id(conn, id)?,
+        None => None,
+    };
+    let mut ignored = Vec::new();
+    for recipient in recipients {
+        if !recipient.permanent {
+            summary.soft_bounces += 1;
+            continue;
+        }
+        summary.hard_bounces += 1;
+        match &delivery {
+            Some(d) if is_recipient_of(recipient, &d.email) => {
+                if subscribers::deactivate(conn, d.subscriber_id, Status::Bounced)? {
+                    summary.subscribers_bounced += 1;
+                }
+            }
+            _ => ignored.push(printable(&recipient.address)),
+        }
+    }
+    if delivery.is_none() {
+        // Not tied at all: name every recipient, the temporary failures too.
+        ignored = recipients.iter().map(|r| printable(&r.address)).collect();
+    }
+    let named = if ignored.is_empty() {
+        "no address".to_string()
+    } else {
+        ignored.join(", ")
+    };
+    let why = match (returned_message_id, &delivery) {
+        (_, Some(_)) if ignored.is_empty() => return Ok(()),
+        (_, Some(d)) => format!("returns the copy sent to {}", printable(&d.email)),
+        (Some(id), None) => format!("returns <{}>, not a message dispatch sent", printable(id)),
+        (None, None) => "does not show the Message-ID of the returned message".to_string(),
+    };
+    summary.unmatched_bounces += 1;
+    summary
+        .unmatched
+        .push(format!("{origin}: a bounce for {named} {why}"));
+    Ok(())
+}
+
+/// Whether a DSN recipient (final or original) is the address a delivery went to.
+fn is_recipient_of(recipient: &BouncedRecipient, email: &str) -> bool {
+    let key = subscribers::email_key(email);
+    std::iter::once(&recipient.address)
+        .chain(&recipient.original)
+        .any(|a| subscribers::email_key(a) == key)
+}
+
+/// Text from a message, safe to print on a terminal: control characters escaped.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
+/// Unsubscribes the subscriber a valid token names at once. Without one, the sender is
+/// unsubscribed at once only when the editor's own server vouches for the From address
+/// (DKIM/SPF/DMARC pass); otherwise the request waits for the editor.
 fn unsubscribe(
     conn: &Connection,
     incoming: &Incoming,
+    message_id: &str,
     token: Option<&str>,
     secret: &[u8],
     summary: &mut Summary,
@@ -293,29 +388,53 @@ fn unsubscribe(
         Some(id) if inbound::subscriber_exists(conn, id)? => Some(id),
         _ => None,
     };
-    let subscriber = match (by_token, &incoming.from_address) {
-        (Some(id), _) => Some(id),
+    let by_sender = match (by_token, &incoming.from_address) {
         (None, Some(address)) => inbound::subscriber_by_address(conn, address)?,
-        (None, None) => None,
+        _ => None,
     };
-    match subscriber {
-        Some(id) => {
-            if subscribers::deactivate(conn, id, Status::Unsubscribed)? {
-                summary.subscribers_unsubscribed += 1;
+    let token_state = if token.is_some() {
+        "its token is not valid"
+    } else {
+        "it carries no token"
+    };
+    let act_on = match (by_token, by_sender) {
+        (Some(id), _) => id,
+        (None, Some(id)) if incoming.sender_verified.is_some() => id,
+        (None, Some(id)) => {
+            let stored = inbound::subscriber_is_active(conn, id)?
+                && inbound::insert_unsubscribe_request(
+                    conn,
+                    &inbound::NewUnsubscribeRequest {
+                        message_id,
+                        subscriber_id: id,
+                        from_address: incoming.from_address.as_deref().unwrap_or_default(),
+                        subject: &incoming.subject,
+                        received_at: incoming
+                            .date
+                            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                        reason: token_state,
+                    },
+                )?;
+            if stored {
+                summary.unsubscribes_waiting += 1;
             }
+            return Ok(());
         }
-        None => summary.warnings.push(format!(
-            "an unsubscribe request from {} names no subscriber (its token is {})",
-            incoming
-                .from_address
-                .as_deref()
-                .unwrap_or("an unknown sender"),
-            if token.is_some() {
-                "not valid"
-            } else {
-                "missing"
-            }
-        )),
+        (None, None) => {
+            summary.warnings.push(format!(
+                "an unsubscribe request from {} names no subscriber ({token_state})",
+                printable(
+                    incoming
+                        .from_address
+                        .as_deref()
+                        .unwrap_or("an unknown sender")
+                ),
+            ));
+            return Ok(());
+        }
+    };
+    if subscribers::deactivate(conn, act_on, Status::Unsubscribed)? {
+        summary.subscribers_unsubscribed += 1;
     }
     Ok(())
 }
@@ -352,40 +471,180 @@ mod tests {
             .unwrap()
     }
 
-    const DSN: &str = "From: MAILER-DAEMON@mx.example\nTo: ed@example.com\nSubject: Undelivered Mail\nMessage-ID: <dsn@mx.example>\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nfailed\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; gone@example.org\nAction: failed\nStatus: 5.1.1\n\nFinal-Recipient: rfc822; full@example.org\nAction: delayed\nStatus: 4.2.2\n--b--\n";
+    /// Records a delivery of V1N1 to `subscriber` under `message_id`, as `send` does.
+    fn delivery(store: &Store, subscriber: i64, message_id: &str) {
+        store
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO sends (volume, number, started_at) VALUES (1, 1, 'now')",
+                [],
+            )
+            .unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO deliveries (volume, number, subscriber_id, email, message_id, state, updated_at)
+                 SELECT 1, 1, id, email, ?2, 'sent', 'now' FROM subscribers WHERE id = ?1",
+                rusqlite::params![subscriber, message_id],
+            )
+            .unwrap();
+    }
+
+    /// A DSN for gone@ (5.1.1) and full@ (4.2.2) that returns the headers in `returned`.
+    fn dsn(id: &str, returned: &str) -> RawMessage {
+        raw(&format!(
+            "From: MAILER-DAEMON@mx.example\nTo: ed@example.com\nSubject: Undelivered Mail\nMessage-ID: <{id}>\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nfailed\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; gone@example.org\nAction: failed\nStatus: 5.1.1\n\nFinal-Recipient: rfc822; full@example.org\nAction: delayed\nStatus: 4.2.2\n--b\nContent-Type: text/rfc822-headers\n\n{returned}\n--b--\n"
+        ))
+    }
 
     #[test]
-    fn bounces_mark_only_permanent_failures() {
+    fn bounces_mark_only_permanent_failures_of_our_deliveries() {
         let mut store = Store::open_in_memory().unwrap();
         let gone = subscriber(&store, "gone@example.org");
         let full = subscriber(&store, "full@example.org");
-        let mut importer = Importer::new(&mut store).unwrap();
-        importer.import_batch(&[raw(DSN)], None).unwrap();
+        delivery(&store, gone, "v1n1.1.tag@example.com");
+        let mut importer = Importer::new(&mut store, None).unwrap();
+        let returned = "From: ed@example.com\nTo: gone@example.org\nMessage-ID:\n <v1n1.1.tag@example.com>\nSubject: V1N1";
+        importer
+            .import_batch(&[dsn("dsn@mx.example", returned)], None)
+            .unwrap();
         let summary = importer.summary.clone();
         assert_eq!(
             (summary.bounces, summary.hard_bounces, summary.soft_bounces),
             (1, 1, 1)
         );
         assert_eq!(summary.subscribers_bounced, 1);
+        assert_eq!(summary.unmatched_bounces, 0, "{:?}", summary.unmatched);
         assert_eq!(status(&store, gone), "bounced");
         assert_eq!(status(&store, full), "active");
     }
 
     #[test]
-    fn unsubscribe_falls_back_to_the_senders_address() {
+    fn a_bounce_not_tied_to_a_delivery_to_that_address_changes_nothing() {
+        let mut store = Store::open_in_memory().unwrap();
+        let gone = subscriber(&store, "gone@example.org");
+        let other = subscriber(&store, "other@example.org");
+        delivery(&store, gone, "v1n1.1.tag@example.com");
+        delivery(&store, other, "v1n1.2.tag@example.com");
+        let mut importer = Importer::new(&mut store, None).unwrap();
+        let forged = [
+            // No returned headers at all.
+            dsn("f1@x", ""),
+            // A Message-ID dispatch never used.
+            dsn("f2@x", "Message-ID: <made-up@attacker.example>"),
+            // A real Message-ID, but of the copy sent to someone else.
+            dsn("f3@x", "Message-ID: <v1n1.2.tag@example.com>"),
+        ];
+        importer.import_batch(&forged, None).unwrap();
+        let s = importer.summary.clone();
+        assert_eq!((s.bounces, s.subscribers_bounced), (3, 0));
+        assert_eq!(s.unmatched_bounces, 3);
+        assert_eq!(
+            s.unmatched,
+            vec![
+                "test: a bounce for gone@example.org, full@example.org does not show the Message-ID of the returned message",
+                "test: a bounce for gone@example.org, full@example.org returns <made-up@attacker.example>, not a message dispatch sent",
+                "test: a bounce for gone@example.org returns the copy sent to other@example.org",
+            ]
+        );
+        assert_eq!(status(&store, gone), "active");
+        assert_eq!(status(&store, other), "active");
+    }
+
+    fn request(from: &str, subject: &str, id: &str, extra: &str) -> RawMessage {
+        raw(&format!(
+            "{extra}From: {from}\nTo: ed@example.com\nSubject: {subject}\nMessage-ID: <{id}>\n\nplease\n"
+        ))
+    }
+
+    #[test]
+    fn an_unsubscribe_request_acts_at_once_only_with_a_token_or_a_verified_sender() {
         let mut store = Store::open_in_memory().unwrap();
         let ann = subscriber(&store, "ann@example.org");
-        let mut importer = Importer::new(&mut store).unwrap();
-        let request = "From: Ann <Ann@Example.org>\nTo: ed@example.com\nSubject: unsubscribe AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\nMessage-ID: <u@example.org>\n\nplease\n";
-        importer.import_batch(&[raw(request)], None).unwrap();
-        assert_eq!(importer.summary.subscribers_unsubscribed, 1);
+        let bob = subscriber(&store, "bob@example.org");
+        let cy = subscriber(&store, "cy@example.org");
+        let dee = subscriber(&store, "dee@example.org");
+        let token = crate::mail::token::unsubscribe_token(&store.secret().unwrap(), ann);
+        let own = "Authentication-Results: mx.example.com; dkim=pass header.d=example.org\n";
+        let forged =
+            "Authentication-Results: mx.attacker.example; dkim=pass header.d=example.org\n";
+        let mut importer = Importer::new(&mut store, Some("mx.example.com")).unwrap();
+        let messages = [
+            // A valid token: at once, whoever sends it.
+            request(
+                "someone@else.example",
+                &format!("unsubscribe {token}"),
+                "u1@x",
+                "",
+            ),
+            // No token, but the own server verified the sender's domain.
+            request("Bob <Bob@Example.org>", "unsubscribe", "u2@x", own),
+            // No valid token and nothing vouches for the sender: waits for the editor.
+            request(
+                "cy@example.org",
+                "unsubscribe AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                "u3@x",
+                "",
+            ),
+            // Another server's verdict counts for nothing.
+            request("dee@example.org", "unsubscribe", "u4@x", forged),
+            // The editor's own verdict below another server's was written by the sender.
+            request(
+                "dee@example.org",
+                "unsubscribe",
+                "u5@x",
+                &format!("{forged}{own}"),
+            ),
+            // Nobody on the list.
+            request("nobody@example.net", "unsubscribe", "u6@x", ""),
+        ];
+        importer.import_batch(&messages, None).unwrap();
+        let s = importer.summary.clone();
+        assert_eq!(
+            (
+                s.unsubscribe_requests,
+                s.subscribers_unsubscribed,
+                s.unsubscribes_waiting
+            ),
+            (6, 2, 3)
+        );
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
         assert_eq!(status(&store, ann), "unsubscribed");
+        assert_eq!(status(&store, bob), "unsubscribed");
+        assert_eq!(status(&store, cy), "active");
+        assert_eq!(status(&store, dee), "active");
+
+        let pending = store.pending_unsubscribe_requests().unwrap();
+        let who: Vec<(&str, &str)> = pending
+            .iter()
+            .map(|r| (r.email.as_str(), r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            who,
+            vec![
+                ("cy@example.org", "its token is not valid"),
+                ("dee@example.org", "it carries no token"),
+                ("dee@example.org", "it carries no token"),
+            ]
+        );
+        let (first, second, third) = (pending[0].id, pending[1].id, pending[2].id);
+        let err = store
+            .confirm_unsubscribe_requests(&[first, 999])
+            .unwrap_err();
+        assert!(err.to_string().contains("999"), "{err}");
+        assert_eq!(status(&store, cy), "active", "nothing changed");
+        store.dismiss_unsubscribe_requests(&[second]).unwrap();
+        let confirmed = store.confirm_unsubscribe_requests(&[first, third]).unwrap();
+        assert!(confirmed.iter().all(|c| c.unsubscribed), "{confirmed:?}");
+        assert_eq!(status(&store, cy), "unsubscribed");
+        assert_eq!(status(&store, dee), "unsubscribed");
+        assert!(store.pending_unsubscribe_requests().unwrap().is_empty());
     }
 
     #[test]
     fn duplicates_and_unreadable_messages_are_counted_once() {
         let mut store = Store::open_in_memory().unwrap();
-        let mut importer = Importer::new(&mut store).unwrap();
+        let mut importer = Importer::new(&mut store, None).unwrap();
         let reply =
             raw("From: a@example.org\nSubject: Re: hi\nMessage-ID: <r@example.org>\n\nYes!\n");
         let empty = RawMessage {

@@ -42,6 +42,7 @@ struct Batch {
 pub fn import_imap(
     store: &mut Store,
     settings: &imap::Settings,
+    authserv_id: Option<&str>,
     progress: &ProgressBar,
 ) -> anyhow::Result<ImapReport> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -49,7 +50,7 @@ pub fn import_imap(
         .build()?;
     let key = settings.mailbox_key();
     let known = store.mailbox_state(&key)?;
-    let mut importer = Importer::new(store)?;
+    let mut importer = Importer::new(store, authserv_id)?;
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Batch>(2);
     std::thread::scope(|scope| {
         let key = key.as_str();
@@ -133,11 +134,12 @@ async fn fetch_new(
 pub fn import_mbox(
     store: &mut Store,
     path: &Path,
+    authserv_id: Option<&str>,
     progress: &ProgressBar,
 ) -> anyhow::Result<Summary> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut importer = Importer::new(store)?;
+    let mut importer = Importer::new(store, authserv_id)?;
     let mut batch = Vec::with_capacity(BATCH);
     for (index, message) in mbox::Mbox::new(BufReader::new(file)).enumerate() {
         let bytes = message.with_context(|| format!("cannot read {}", path.display()))?;
@@ -160,11 +162,12 @@ pub fn import_mbox(
 pub fn import_maildir(
     store: &mut Store,
     dir: &Path,
+    authserv_id: Option<&str>,
     progress: &ProgressBar,
 ) -> anyhow::Result<Summary> {
     let files = maildir::message_files(dir)?;
     progress.set_length(files.len() as u64);
-    let mut importer = Importer::new(store)?;
+    let mut importer = Importer::new(store, authserv_id)?;
     for chunk in files.chunks(BATCH) {
         let batch = chunk
             .iter()
@@ -186,7 +189,7 @@ pub fn import_maildir(
 /// extracted text, for a bare body the body without quotes and signature.
 pub fn extract_text(raw: &[u8]) -> anyhow::Result<String> {
     if looks_like_message(raw) {
-        let incoming = crate::mail::message::parse(raw, &import::parse_context())
+        let incoming = crate::mail::message::parse(raw, &import::parse_context(None))
             .map_err(|e| anyhow::anyhow!("cannot read the message: {e}"))?;
         Ok(incoming.text)
     } else {

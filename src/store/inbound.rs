@@ -52,19 +52,9 @@ pub fn delivery(
     conn: &Connection,
     message_ids: &[String],
 ) -> rusqlite::Result<Option<(IssueId, i64)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT volume, number, subscriber_id FROM deliveries
-         WHERE message_id IN (?1, '<' || ?1 || '>')",
-    )?;
     for id in message_ids {
-        let bare = id.trim().trim_start_matches('<').trim_end_matches('>');
-        let found = stmt
-            .query_row([bare], |r| {
-                Ok((IssueId::new(r.get(0)?, r.get(1)?), r.get(2)?))
-            })
-            .optional()?;
-        if found.is_some() {
-            return Ok(found);
+        if let Some(d) = delivery_by_message_id(conn, id)? {
+            return Ok(Some((d.issue, d.subscriber_id)));
         }
     }
     Ok(None)
@@ -93,13 +83,176 @@ pub fn subscriber_by_address(conn: &Connection, address: &str) -> rusqlite::Resu
         .optional()
 }
 
+/// Whether the subscriber with this id is active.
+pub fn subscriber_is_active(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM subscribers WHERE id = ?1 AND status = 'active'")?
+        .exists([id])
+}
+
 /// Whether a subscriber with this id exists.
 pub fn subscriber_exists(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM subscribers WHERE id = ?1")?
         .exists([id])
 }
 
+/// The delivery `send` made under a Message-ID (with or without angle brackets): whom it went
+/// to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub issue: IssueId,
+    pub subscriber_id: i64,
+    /// The address it was sent to.
+    pub email: String,
+}
+
+pub fn delivery_by_message_id(
+    conn: &Connection,
+    message_id: &str,
+) -> rusqlite::Result<Option<Delivery>> {
+    let bare = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    conn.prepare_cached(
+        "SELECT volume, number, subscriber_id, email FROM deliveries
+         WHERE message_id IN (?1, '<' || ?1 || '>')",
+    )?
+    .query_row([bare], |r| {
+        Ok(Delivery {
+            issue: IssueId::new(r.get(0)?, r.get(1)?),
+            subscriber_id: r.get(2)?,
+            email: r.get(3)?,
+        })
+    })
+    .optional()
+}
+
+/// An unsubscribe request by mail that waits for the editor's confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubscribeRequest {
+    pub id: i64,
+    pub subscriber_id: i64,
+    /// The subscriber's address now.
+    pub email: String,
+    pub from_address: String,
+    pub subject: String,
+    pub received_at: Option<String>,
+    /// Why it waits: no token, or a token that did not verify.
+    pub reason: String,
+}
+
+/// A request as the importer stores it.
+#[derive(Debug, Clone)]
+pub struct NewUnsubscribeRequest<'a> {
+    pub message_id: &'a str,
+    pub subscriber_id: i64,
+    pub from_address: &'a str,
+    pub subject: &'a str,
+    pub received_at: Option<String>,
+    pub reason: &'a str,
+}
+
+/// Stores a request that waits for the editor; false when this message was stored before.
+pub fn insert_unsubscribe_request(
+    conn: &Connection,
+    request: &NewUnsubscribeRequest<'_>,
+) -> rusqlite::Result<bool> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO unsubscribe_requests
+             (message_id, subscriber_id, from_address, subject, received_at, reason, imported_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            request.message_id,
+            request.subscriber_id,
+            request.from_address,
+            request.subject,
+            request.received_at,
+            request.reason,
+            super::now(),
+        ])?;
+    Ok(inserted == 1)
+}
+
+/// Request ids that are not pending; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no pending unsubscribe request with id {}: nothing was changed (see `dispatch replies unsubscribes`)",
+    .0.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+)]
+pub struct UnknownRequests(pub Vec<i64>);
+
+/// What confirming a request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmed {
+    pub id: i64,
+    pub email: String,
+    /// False when the subscriber was no longer active (unsubscribed or bounced meanwhile).
+    pub unsubscribed: bool,
+}
+
 impl Store {
+    /// The unsubscribe requests that wait for the editor, oldest first.
+    pub fn pending_unsubscribe_requests(&self) -> anyhow::Result<Vec<UnsubscribeRequest>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id, r.subscriber_id, s.email, r.from_address, r.subject, r.received_at,
+                    r.reason
+             FROM unsubscribe_requests r JOIN subscribers s ON s.id = r.subscriber_id
+             WHERE r.status = 'pending' ORDER BY r.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(UnsubscribeRequest {
+                id: r.get(0)?,
+                subscriber_id: r.get(1)?,
+                email: r.get(2)?,
+                from_address: r.get(3)?,
+                subject: r.get(4)?,
+                received_at: r.get(5)?,
+                reason: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Confirms pending requests: their subscribers are unsubscribed. All or nothing: when one
+    /// id is not a pending request, nothing changes.
+    pub fn confirm_unsubscribe_requests(&mut self, ids: &[i64]) -> anyhow::Result<Vec<Confirmed>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let subscribers = pending_requests(&tx, ids)?;
+        let mut done = Vec::with_capacity(ids.len());
+        for (id, (subscriber_id, email)) in ids.iter().zip(subscribers) {
+            let unsubscribed = super::subscribers::deactivate(
+                &tx,
+                subscriber_id,
+                super::subscribers::Status::Unsubscribed,
+            )?;
+            set_request_status(&tx, *id, "confirmed")?;
+            done.push(Confirmed {
+                id: *id,
+                email,
+                unsubscribed,
+            });
+        }
+        tx.commit()?;
+        Ok(done)
+    }
+
+    /// Dismisses pending requests: the subscribers stay as they are. All or nothing.
+    pub fn dismiss_unsubscribe_requests(&mut self, ids: &[i64]) -> anyhow::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        pending_requests(&tx, ids)?;
+        for id in ids {
+            set_request_status(&tx, *id, "dismissed")?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Where `mailbox` was read up to, if it was read before.
     pub fn mailbox_state(&self, mailbox: &str) -> anyhow::Result<Option<MailboxState>> {
         Ok(self
@@ -116,6 +269,37 @@ impl Store {
             )
             .optional()?)
     }
+}
+
+/// The subscriber (id, address) of each pending request in `ids`, or an error naming the ids
+/// that are not pending requests.
+fn pending_requests(conn: &Connection, ids: &[i64]) -> anyhow::Result<Vec<(i64, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.subscriber_id, s.email FROM unsubscribe_requests r
+         JOIN subscribers s ON s.id = r.subscriber_id
+         WHERE r.id = ?1 AND r.status = 'pending'",
+    )?;
+    let mut found = Vec::with_capacity(ids.len());
+    let mut unknown = Vec::new();
+    for id in ids {
+        match stmt
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+        {
+            Some(row) => found.push(row),
+            None => unknown.push(*id),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(UnknownRequests(unknown).into());
+    }
+    Ok(found)
+}
+
+fn set_request_status(conn: &Connection, id: i64, status: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE unsubscribe_requests SET status = ?2 WHERE id = ?1")?
+        .execute(params![id, status])?;
+    Ok(())
 }
 
 #[cfg(test)]

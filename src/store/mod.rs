@@ -99,6 +99,22 @@ const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX deliveries_state;
     "#,
+    // 3: unsubscribe requests by mail that carry no valid token and no proof of the sender:
+    // they wait for the editor (`dispatch replies unsubscribes`).
+    r#"
+    CREATE TABLE unsubscribe_requests (
+        id            INTEGER PRIMARY KEY,
+        message_id    TEXT NOT NULL UNIQUE,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        from_address  TEXT NOT NULL,
+        subject       TEXT NOT NULL,
+        received_at   TEXT,
+        reason        TEXT NOT NULL,
+        status        TEXT NOT NULL DEFAULT 'pending'
+                      CHECK (status IN ('pending', 'confirmed', 'dismissed')),
+        imported_at   TEXT NOT NULL
+    );
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]
