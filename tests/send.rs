@@ -376,7 +376,13 @@ fn resumes_after_kill_9_and_mails_nobody_twice_but_the_reported_in_flight() {
         let files = mailbox(&stack, email);
         match files.len() {
             1 => {}
-            2 => doubles += 1,
+            2 => {
+                doubles += 1;
+                assert!(
+                    in_doubt(&folder).contains(email),
+                    "{email} got a double not in doubt"
+                );
+            }
             n => panic!("{email} got {n} copies"),
         }
         for file in files {
@@ -444,6 +450,7 @@ mod fake_smtp {
     use std::collections::{HashMap, HashSet};
     use std::path::PathBuf;
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
 
@@ -458,6 +465,15 @@ mod fake_smtp {
         pub reject: HashSet<String>,
         /// The connection is dropped in the middle of the first DATA.
         pub drop_once: HashSet<String>,
+        /// The first RCPT is answered with this code only after `delay`; later ones at once.
+        pub slow_rcpt: HashMap<String, u16>,
+        /// The end of the first message is answered with this code only after `delay`, or
+        /// never (`None`: the server keeps reading and says nothing); later ones at once
+        /// (250 after a silence).
+        pub slow_end: HashMap<String, Option<u16>>,
+        /// The end of no message is ever answered.
+        pub never_answer_end: bool,
+        pub delay: Duration,
         /// AUTH is offered and refused with 535.
         pub refuse_login: bool,
         /// TLS from the first byte (`smtp.security: tls`) with this certificate and key.
@@ -591,7 +607,16 @@ mod fake_smtp {
                     .unwrap_or_default()
                     .to_lowercase();
                 let attempt = bump(&mut seen.lock().unwrap().rcpt, &who);
-                if rules.reject.contains(&who) {
+                if let Some(code) = rules.slow_rcpt.get(&who) {
+                    if attempt == 1 {
+                        tokio::time::sleep(rules.delay).await;
+                    }
+                    let reply = format!("{code} reply about <{who}>\r\n");
+                    if *code == 250 {
+                        recipient = Some(who);
+                    }
+                    reply
+                } else if rules.reject.contains(&who) {
                     format!("550 5.1.1 <{who}>: Recipient address rejected: no such user\r\n")
                 } else if rules.defer_once.contains(&who) && attempt == 1 {
                     format!("451 4.7.1 <{who}>: greylisted, try again later\r\n")
@@ -623,8 +648,31 @@ mod fake_smtp {
                         break;
                     }
                 }
-                bump(&mut seen.lock().unwrap().accepted, &who);
-                "250 2.0.0 Ok: queued\r\n".into()
+                let end = if rules.never_answer_end {
+                    Some(None)
+                } else {
+                    rules.slow_end.get(&who).copied()
+                };
+                match end {
+                    Some(None) if rules.never_answer_end || attempt == 1 => {
+                        // Silence: read on until the client gives up.
+                        while read.read_line(&mut body).await? > 0 {}
+                        return Ok(());
+                    }
+                    Some(Some(code)) => {
+                        if attempt == 1 {
+                            tokio::time::sleep(rules.delay).await;
+                        }
+                        if code == 250 {
+                            bump(&mut seen.lock().unwrap().accepted, &who);
+                        }
+                        format!("{code} end of message for <{who}>\r\n")
+                    }
+                    _ => {
+                        bump(&mut seen.lock().unwrap().accepted, &who);
+                        "250 2.0.0 Ok: queued\r\n".into()
+                    }
+                }
             } else if command == "RSET" || command == "NOOP" {
                 "250 2.0.0 Ok\r\n".into()
             } else if command == "QUIT" {
@@ -853,7 +901,12 @@ fn messages_left_in_flight_by_a_crash_are_reported_and_sent_again() {
         text(&out)
     );
     assert!(
-        stdout(&out).contains("in flight        1"),
+        stdout(&out).contains("in doubt         1  may have the issue twice"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout(&out).contains("               bob@example.org\n"),
         "{}",
         text(&out)
     );
@@ -906,4 +959,171 @@ fn implicit_tls_trusts_the_ca_file_and_refuses_without_it() {
     assert!(stderr(&out).contains(&expected), "{}", text(&out));
     assert!(!wary.send_recorded());
     assert_eq!(server.accepted("bob@example.org"), 0);
+}
+
+/// Addresses whose delivery is recorded as in doubt (a possible double).
+fn in_doubt(folder: &Folder) -> Vec<String> {
+    let store = folder.store();
+    let mut stmt = store
+        .conn
+        .prepare("SELECT email FROM deliveries WHERE in_doubt ORDER BY email")
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// `smtp.timeout: 1`: commands wait 1 s, the end of a message 10 s.
+const QUICK: &str = "  timeout: 1\n";
+
+fn emails(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| format!("{n}@example.org")).collect()
+}
+
+#[test]
+fn a_refusal_that_comes_after_the_timeout_is_not_read_as_the_next_recipients() {
+    let server = FakeSmtp::start(Rules {
+        slow_rcpt: HashMap::from([("ann@example.org".to_string(), 550)]),
+        delay: Duration::from_millis(1500),
+        ..Rules::default()
+    });
+    let folder =
+        Folder::new(&plain(server.port, QUICK).replace("connections: 2", "connections: 1"));
+    folder.subscribe(&addresses(&["ann", "bob", "cid"]));
+
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let deliveries = folder.deliveries();
+    let (state, attempts, error, _) = &deliveries["ann@example.org"];
+    assert_eq!((state.as_str(), *attempts), ("failed", 2), "{}", text(&out));
+    assert!(error.as_deref().unwrap().contains("550"), "{error:?}");
+    for who in emails(&["bob", "cid"]) {
+        let (state, attempts, _, _) = &deliveries[&who];
+        assert_eq!(
+            (state.as_str(), *attempts),
+            ("sent", 1),
+            "{who}: {}",
+            text(&out)
+        );
+        assert_eq!(server.accepted(&who), 1, "{who}");
+    }
+    assert_eq!(server.accepted("ann@example.org"), 0);
+    assert!(
+        in_doubt(&folder).is_empty(),
+        "nothing was handed over unanswered"
+    );
+    // Each timed-out connection was dropped and a new one opened.
+    assert!(server.seen.lock().unwrap().connections >= 2);
+}
+
+#[test]
+fn late_answers_to_the_end_of_a_message_leave_it_in_doubt_and_each_recipient_with_their_own() {
+    let server = FakeSmtp::start(Rules {
+        slow_end: HashMap::from([
+            ("ann@example.org".to_string(), Some(250)),
+            ("bob@example.org".to_string(), Some(550)),
+        ]),
+        delay: Duration::from_millis(10_500),
+        ..Rules::default()
+    });
+    let folder = Folder::new(&plain(server.port, QUICK));
+    folder.subscribe(&addresses(&["ann", "bob", "cid", "dan"]));
+
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let deliveries = folder.deliveries();
+    let state = |who: &str| {
+        let (state, attempts, _, _) = &deliveries[&format!("{who}@example.org")];
+        (state.clone(), *attempts)
+    };
+    assert_eq!(state("ann"), ("sent".into(), 2), "{}", text(&out));
+    assert_eq!(state("bob"), ("failed".into(), 2), "{}", text(&out));
+    assert_eq!(state("cid"), ("sent".into(), 1), "{}", text(&out));
+    assert_eq!(state("dan"), ("sent".into(), 1), "{}", text(&out));
+    // Ann's first copy was taken after we stopped waiting: the one double, and it is reported.
+    assert_eq!(server.accepted("ann@example.org"), 2);
+    assert_eq!(server.accepted("bob@example.org"), 0);
+    assert_eq!(server.accepted("cid@example.org"), 1);
+    assert_eq!(server.accepted("dan@example.org"), 1);
+    assert_eq!(in_doubt(&folder), emails(&["ann", "bob"]));
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("in doubt         2  may have the issue twice"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        summary.contains("               ann@example.org\n"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_message_whose_end_got_no_answer_once_is_sent_again_and_counted_in_doubt() {
+    let server = FakeSmtp::start(Rules {
+        slow_end: HashMap::from([("ann@example.org".to_string(), None)]),
+        ..Rules::default()
+    });
+    let folder = Folder::new(&plain(server.port, QUICK));
+    folder.subscribe(&addresses(&["ann", "bob", "cid"]));
+
+    let out = folder.ok(&["send", "v1n2", "--yes"]);
+    let deliveries = folder.deliveries();
+    assert_eq!(deliveries["ann@example.org"].0, "sent");
+    assert_eq!(deliveries["ann@example.org"].1, 2);
+    for who in emails(&["ann", "bob", "cid"]) {
+        assert_eq!(server.accepted(&who), 1, "{who}");
+    }
+    assert_eq!(in_doubt(&folder), emails(&["ann"]));
+    assert!(
+        stdout(&out).contains("in doubt         1"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_the_end_of_a_message_stops_the_send_in_bounded_time() {
+    let server = FakeSmtp::start(Rules {
+        never_answer_end: true,
+        ..Rules::default()
+    });
+    let folder = Folder::new(&plain(server.port, QUICK));
+    let names = ["ann", "bob", "cid", "dan", "eve", "fay", "gus", "hal"];
+    folder.subscribe(&addresses(&names));
+
+    let started = std::time::Instant::now();
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let took = started.elapsed();
+    // Two rounds of 10 s waits on two connections, then the stop: far less than a retry of
+    // everybody (5 attempts × 8 people × 10 s).
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert!(
+        stderr(&out).contains("took 3 messages in a row without answering their end within 10 s"),
+        "{}",
+        text(&out)
+    );
+    let counts = folder.counts();
+    assert_eq!(
+        (counts.sent, counts.sending, counts.failed),
+        (0, 0, 0),
+        "{counts:?}"
+    );
+    let data = server.seen.lock().unwrap().data.clone();
+    let handed_over: Vec<String> = {
+        let mut v: Vec<String> = data.keys().cloned().collect();
+        v.sort();
+        v
+    };
+    assert!(!handed_over.is_empty());
+    assert_eq!(
+        in_doubt(&folder),
+        handed_over,
+        "every message handed over is in doubt"
+    );
+    assert!(
+        data.values().all(|n| *n <= 2),
+        "no message was retried more than once: {data:?}"
+    );
+    assert!(stdout(&out).contains("in doubt "), "{}", text(&out));
 }

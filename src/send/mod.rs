@@ -75,6 +75,9 @@ pub struct Summary {
     /// Messages that were `sending` when the previous run stopped: mailed again, so these
     /// subscribers may have the issue twice.
     pub in_flight_before: i64,
+    /// Deliveries of this send that may have been delivered twice (see
+    /// [`Store::in_doubt_deliveries`]): how many, and the first few addresses.
+    pub in_doubt: (i64, Vec<String>),
     /// Active subscribers that are not part of this send.
     pub outside: i64,
     pub sent_now: u64,
@@ -112,6 +115,11 @@ pub fn send_test(settings: &Settings, message: &Message, to: &str) -> anyhow::Re
         connection.close().await;
         match outcome {
             smtp::Outcome::Sent => Ok(()),
+            smtp::Outcome::InDoubt(error) => {
+                anyhow::bail!(
+                    "the test message to {to} may or may not have been delivered: {error}"
+                )
+            }
             smtp::Outcome::Deferred { error, .. } => {
                 anyhow::bail!("the server deferred the test message to {to}: {error}")
             }
@@ -184,6 +192,8 @@ async fn run_async(
     if store.send_record(issue)?.is_none() {
         store.start_send(issue, |id| message.message_id(id))?;
     }
+    // What a crash left in the middle of its SMTP transaction may have been delivered.
+    store.mark_in_flight_in_doubt(issue)?;
     let before = store.delivery_counts(issue)?;
     let reader = Store::open(database)?;
     let (writer, writer_handle) = writer::Writer::spawn(store, issue)?;
@@ -197,6 +207,7 @@ async fn run_async(
         counters: Arc::clone(&counters),
         stop: Arc::clone(&stop),
         connection_failures: AtomicU32::new(0),
+        in_doubt: AtomicU32::new(0),
     });
     let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let ctrl_c = tokio::spawn(on_interrupt(Arc::clone(&stop), Arc::clone(&interrupted)));
@@ -217,6 +228,7 @@ async fn run_async(
         in_flight_before: before.sending,
         outside: store.subscribers_outside_send(issue)?,
         failures: store.failed_deliveries(issue, 10)?,
+        in_doubt: store.in_doubt_deliveries(issue, 10)?,
         before,
         sent_now,
         failed_now,

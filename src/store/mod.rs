@@ -99,6 +99,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX deliveries_state;
     "#,
+    // 3: a delivery whose message may have reached the subscriber although it was not
+    // acknowledged (no answer to its end, or in flight when a run stopped): a possible double.
+    r#"
+    ALTER TABLE deliveries ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]
