@@ -1127,3 +1127,75 @@ fn a_server_that_never_answers_the_end_of_a_message_stops_the_send_in_bounded_ti
     );
     assert!(stdout(&out).contains("in doubt "), "{}", text(&out));
 }
+
+#[test]
+fn subscriber_changes_during_a_send_never_find_the_database_locked() {
+    let stack = mailstack();
+    let folder = Folder::new(
+        &starttls(&stack, &trusted(&stack))
+            .replace("  connections: 4\n", "  connections: 4\n  rate: 40\n"),
+    );
+    folder.subscribe(&people("send-busy", 600));
+
+    let mut send = StdCommand::new(assert_cmd::cargo::cargo_bin("dispatch"))
+        .arg("--dir")
+        .arg(folder.path())
+        .args(["send", "v1n2", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The send is under way once its first delivery is recorded.
+    while folder.counts().sent == 0 {
+        assert!(send.try_wait().unwrap().is_none(), "the send ended early");
+        std::thread::yield_now();
+    }
+
+    // 4 editors at once, each adding 25 people and unsubscribing them again: 200 changes.
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let folder = &folder;
+                scope.spawn(move || {
+                    let mut failed = Vec::new();
+                    for i in 0..25 {
+                        let email = format!("busy{w}-{i}@example.org");
+                        for args in [
+                            ["subscribers", "add", email.as_str()],
+                            ["subscribers", "unsubscribe", email.as_str()],
+                        ] {
+                            let out = folder.run(&args);
+                            if !out.status.success() {
+                                failed.push(text(&out));
+                            }
+                        }
+                    }
+                    failed
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert!(
+        send.try_wait().unwrap().is_none(),
+        "the send finished before the changes did: the test proves nothing"
+    );
+    let status = send.wait().unwrap();
+    assert!(status.success(), "the send failed");
+    assert_eq!(
+        failures.len(),
+        0,
+        "{} of 200 changes failed: {}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(folder.counts().sent, 600);
+    assert_eq!(
+        folder.store().subscriber_counts().unwrap().unsubscribed,
+        100
+    );
+}

@@ -72,9 +72,6 @@ pub struct Summary {
     pub issue: IssueId,
     pub before: DeliveryCounts,
     pub after: DeliveryCounts,
-    /// Messages that were `sending` when the previous run stopped: mailed again, so these
-    /// subscribers may have the issue twice.
-    pub in_flight_before: i64,
     /// Deliveries of this send that may have been delivered twice (see
     /// [`Store::in_doubt_deliveries`]): how many, and the first few addresses.
     pub in_doubt: (i64, Vec<String>),
@@ -225,7 +222,6 @@ async fn run_async(
     Ok(Summary {
         issue,
         after: store.delivery_counts(issue)?,
-        in_flight_before: before.sending,
         outside: store.subscribers_outside_send(issue)?,
         failures: store.failed_deliveries(issue, 10)?,
         in_doubt: store.in_doubt_deliveries(issue, 10)?,
