@@ -92,6 +92,25 @@ impl Folder {
         self.ok(&["subscribers", "import", file.to_str().unwrap()]);
     }
 
+    /// Starts `dispatch send v1n2 --yes` in the background; returns once its first delivery
+    /// is recorded.
+    fn send_under_way(&self) -> std::process::Child {
+        let mut send = StdCommand::new(assert_cmd::cargo::cargo_bin("dispatch"))
+            .arg("--dir")
+            .arg(self.path())
+            .args(["send", "v1n2", "--yes"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        while self.counts().sent == 0 {
+            assert!(send.try_wait().unwrap().is_none(), "the send ended early");
+            std::thread::yield_now();
+        }
+        send
+    }
+
     fn store(&self) -> Store {
         Store::open(&self.path().join("subscribers.db")).unwrap()
     }
@@ -321,16 +340,7 @@ fn resumes_after_kill_9_and_mails_nobody_twice_but_the_reported_in_flight() {
     let readers = people("send-kill", 300);
     folder.subscribe(&readers);
 
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("dispatch"))
-        .arg("--dir")
-        .arg(folder.path())
-        .args(["send", "v1n2", "--yes"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    let mut child = folder.send_under_way();
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
 
@@ -1137,20 +1147,7 @@ fn subscriber_changes_during_a_send_never_find_the_database_locked() {
     );
     folder.subscribe(&people("send-busy", 600));
 
-    let mut send = StdCommand::new(assert_cmd::cargo::cargo_bin("dispatch"))
-        .arg("--dir")
-        .arg(folder.path())
-        .args(["send", "v1n2", "--yes"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The send is under way once its first delivery is recorded.
-    while folder.counts().sent == 0 {
-        assert!(send.try_wait().unwrap().is_none(), "the send ended early");
-        std::thread::yield_now();
-    }
+    let mut send = folder.send_under_way();
 
     // 4 editors at once, each adding 25 people and unsubscribing them again: 200 changes.
     let failures: Vec<String> = std::thread::scope(|scope| {
@@ -1198,4 +1195,41 @@ fn subscriber_changes_during_a_send_never_find_the_database_locked() {
         folder.store().subscriber_counts().unwrap().unsubscribed,
         100
     );
+}
+
+#[test]
+fn sigterm_stops_a_send_after_the_messages_in_flight() {
+    let stack = mailstack();
+    let folder = Folder::new(
+        &starttls(&stack, &trusted(&stack))
+            .replace("  connections: 4\n", "  connections: 4\n  rate: 20\n"),
+    );
+    folder.subscribe(&people("send-term", 200));
+    let send = folder.send_under_way();
+    let kill = StdCommand::new("kill")
+        .args(["-TERM", &send.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = send.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("stopping (SIGTERM): finishing the messages in flight"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains("interrupted; run `dispatch send v1n2` again to resume"),
+        "{}",
+        text(&out)
+    );
+    let counts = folder.counts();
+    assert_eq!(counts.sending, 0, "{counts:?}");
+    assert!(counts.sent > 0 && counts.sent < 200, "{counts:?}");
+
+    // Nothing was in flight: the rest goes out and nobody is in doubt.
+    let out = folder.ok(&["send", "v1n2", "--yes"]);
+    assert!(!stderr(&out).contains("in flight"), "{}", text(&out));
+    assert_eq!(folder.counts().sent, 200);
+    assert!(in_doubt(&folder).is_empty());
 }

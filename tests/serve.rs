@@ -389,3 +389,21 @@ fn one_click_unsubscribe() {
     assert_eq!(http(&server.addr, "POST", &at(&token), one_click).0, 200);
     assert_eq!(status_of(&db, id), "unsubscribed");
 }
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    write_issue(&dir, ISSUE_FILE, &issue(TITLE));
+    let mut server = Server::start(&dir);
+    assert_eq!(http(&server.addr, "GET", "/", None).0, 200);
+    let pid = server.child.id().to_string();
+    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(kill.success());
+    let status = server.child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{status:?}\n--- stderr\n{}",
+        server.stderr()
+    );
+}

@@ -80,7 +80,7 @@ pub struct Summary {
     pub sent_now: u64,
     pub failed_now: u64,
     pub elapsed: Duration,
-    /// The run was interrupted (Ctrl-C) and stopped after the messages in flight.
+    /// The run was interrupted (Ctrl-C or SIGTERM) and stopped after the messages in flight.
     pub interrupted: bool,
     /// The server stopped the run (login refused, unreachable…).
     pub stopped_by: Option<SmtpError>,
@@ -234,17 +234,23 @@ async fn run_async(
     })
 }
 
-/// The first Ctrl-C stops the run after the messages in flight; a second one exits at once
-/// (those messages then count as in flight for the next run).
+/// The first Ctrl-C or SIGTERM stops the run after the messages in flight; a second one exits
+/// at once (those messages then count as in flight, in doubt, for the next run).
 async fn on_interrupt(stop: Arc<engine::Stop>, interrupted: Arc<std::sync::atomic::AtomicBool>) {
-    if tokio::signal::ctrl_c().await.is_err() {
+    let Ok(first) = crate::signal::stop_requested().await else {
         return;
-    }
+    };
     interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
-    eprintln!("\ninterrupted: finishing the messages in flight (press Ctrl-C again to quit now)");
+    eprintln!(
+        "\n{}: finishing the messages in flight (press Ctrl-C again to quit now)",
+        match first {
+            crate::signal::StopSignal::Interrupt => "interrupted",
+            crate::signal::StopSignal::Terminate => "stopping (SIGTERM)",
+        }
+    );
     stop.request();
-    if tokio::signal::ctrl_c().await.is_ok() {
-        std::process::exit(130);
+    if let Ok(second) = crate::signal::stop_requested().await {
+        std::process::exit(second.exit_code());
     }
 }
 

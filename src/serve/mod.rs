@@ -112,9 +112,30 @@ pub async fn serve(
     if let Some(ready) = ready {
         let _ = ready.send(bound);
     }
-    axum::serve(listener, router(preview)).await?;
+    let stopped = Arc::new(tokio::sync::Notify::new());
+    let signal = {
+        let stopped = Arc::clone(&stopped);
+        async move {
+            if crate::signal::stop_requested().await.is_ok() {
+                stopped.notify_one();
+            }
+        }
+    };
+    // Ctrl-C or SIGTERM: no new connections, the requests under way are answered (an
+    // unsubscribe is recorded), for at most STOP_GRACE.
+    let server = axum::serve(listener, router(preview)).with_graceful_shutdown(signal);
+    tokio::select! {
+        served = server => served?,
+        () = async {
+            stopped.notified().await;
+            tokio::time::sleep(STOP_GRACE).await;
+        } => {}
+    }
     Ok(())
 }
+
+/// How long a stopping server waits for the requests under way.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 fn router(preview: Arc<Preview>) -> Router {
     let mut router = Router::new()
