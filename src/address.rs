@@ -75,10 +75,32 @@ pub fn normalize(input: &str) -> Result<String, AddressError> {
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
-    if !domain_ok {
+    if !domain_ok || idna::domain_to_ascii(domain).is_err() {
         return Err(err("the domain is not a valid host name"));
     }
     Ok(format!("{local}@{}", domain.to_lowercase()))
+}
+
+/// The address as it goes on the wire: a non-ASCII domain in its ASCII form (IDNA, "punycode":
+/// `bücher.de` is `xn--bcher-kva.de`), which every server takes. The local part stays as it
+/// is (see [`needs_smtputf8`]).
+pub fn ascii_domain(email: &str) -> Result<String, AddressError> {
+    let err = |reason| AddressError {
+        input: email.to_string(),
+        reason,
+    };
+    let (local, domain) = email.rsplit_once('@').ok_or_else(|| err("no @"))?;
+    let domain = idna::domain_to_ascii(domain)
+        .map_err(|_| err("the domain cannot be written in ASCII (IDNA)"))?;
+    Ok(format!("{local}@{domain}"))
+}
+
+/// Whether the part before the @ has non-ASCII characters: such an address can be delivered
+/// only through servers that offer SMTPUTF8 (RFC 6531), end to end.
+pub fn needs_smtputf8(email: &str) -> bool {
+    email
+        .rsplit_once('@')
+        .is_some_and(|(local, _)| !local.is_ascii())
 }
 
 #[cfg(test)]
@@ -96,6 +118,16 @@ mod tests {
     #[test]
     fn bare_address() {
         assert_eq!(Mailbox::parse("a.b+c@x.org").unwrap().email, "a.b+c@x.org");
+    }
+
+    #[test]
+    fn non_ascii_domains_go_out_in_ascii() {
+        let email = normalize("Ana@Bücher.Example").unwrap();
+        assert_eq!(email, "Ana@bücher.example");
+        assert_eq!(ascii_domain(&email).unwrap(), "Ana@xn--bcher-kva.example");
+        assert_eq!(ascii_domain("a@x.org").unwrap(), "a@x.org");
+        assert!(!needs_smtputf8(&email));
+        assert!(needs_smtputf8("jürgen@example.org"));
     }
 
     #[test]

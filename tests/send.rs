@@ -498,6 +498,8 @@ mod fake_smtp {
         /// Messages accepted (250 after DATA) per recipient.
         pub accepted: HashMap<String, usize>,
         pub auth: Vec<String>,
+        /// The To header of the last message to each recipient.
+        pub to_header: HashMap<String, String>,
     }
 
     pub struct FakeSmtp {
@@ -656,6 +658,11 @@ mod fake_smtp {
                     }
                     if body == ".\r\n" {
                         break;
+                    }
+                    if let Some(to) = body.strip_prefix("To: ") {
+                        let mut seen = seen.lock().unwrap();
+                        seen.to_header
+                            .insert(who.clone(), to.trim_end().to_string());
                     }
                 }
                 let end = if rules.never_answer_end {
@@ -1232,4 +1239,62 @@ fn sigterm_stops_a_send_after_the_messages_in_flight() {
     assert!(!stderr(&out).contains("in flight"), "{}", text(&out));
     assert_eq!(folder.counts().sent, 200);
     assert!(in_doubt(&folder).is_empty());
+}
+
+#[test]
+fn non_ascii_domains_go_out_in_ascii_and_non_ascii_local_parts_need_smtputf8() {
+    let server = FakeSmtp::start(Rules::default());
+    let folder = Folder::new(&plain(server.port, ""));
+    let out = folder.ok(&["subscribers", "add", "jürgen@example.org"]);
+    assert!(
+        stderr(&out).contains("note: jürgen@example.org has non-ASCII characters before the @: such an address needs SMTPUTF8"),
+        "{}",
+        text(&out)
+    );
+    let out = folder.ok(&["subscribers", "add", "ana@bücher.example"]);
+    assert!(!stderr(&out).contains("SMTPUTF8"), "{}", text(&out));
+    let csv = folder.path().join("more.csv");
+    std::fs::write(
+        &csv,
+        "email\nzoë@example.org\nbo@example.org\nçé@example.org\n",
+    )
+    .unwrap();
+    let out = folder.ok(&["subscribers", "import", csv.to_str().unwrap()]);
+    assert!(
+        stderr(&out).contains("note: 2 addresses (zoë@example.org, çé@example.org) have non-ASCII characters before the @"),
+        "{}",
+        text(&out)
+    );
+
+    // The fake server offers no SMTPUTF8.
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let deliveries = folder.deliveries();
+    assert_eq!(deliveries["ana@bücher.example"].0, "sent", "{}", text(&out));
+    assert_eq!(server.accepted("ana@xn--bcher-kva.example"), 1);
+    assert_eq!(
+        server.seen.lock().unwrap().to_header["ana@xn--bcher-kva.example"],
+        "ana@xn--bcher-kva.example"
+    );
+    assert_eq!(server.accepted("bo@example.org"), 1);
+    for who in ["jürgen@example.org", "zoë@example.org", "çé@example.org"] {
+        let (state, attempts, error, _) = &deliveries[who];
+        assert_eq!((state.as_str(), *attempts), ("failed", 1), "{who}");
+        let error = error.as_deref().unwrap();
+        assert_eq!(
+            error,
+            format!(
+                "the address {who} has non-ASCII characters before the @, which needs a server that offers SMTPUTF8, and this one does not"
+            )
+        );
+    }
+    assert!(
+        !text(&out).contains("internal client error"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        server.seen.lock().unwrap().rcpt.len(),
+        2,
+        "only the ASCII envelopes reached RCPT"
+    );
 }

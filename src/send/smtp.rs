@@ -768,9 +768,10 @@ fn tls_reason(e: &rustls::Error, host: &str) -> String {
     }
 }
 
-/// The SMTP envelope of one message.
+/// The SMTP envelope of one message; a non-ASCII domain goes out in its ASCII form.
 pub fn envelope(from: &Address, to: &str) -> Result<Envelope, String> {
-    let to: Address = to
+    let to: Address = crate::address::ascii_domain(to)
+        .map_err(|e| e.to_string())?
         .parse()
         .map_err(|e| format!("the address {to} cannot be used in SMTP: {e}"))?;
     Envelope::new(Some(from.clone()), vec![to]).map_err(|e| e.to_string())
