@@ -45,6 +45,23 @@ impl fmt::Display for Mailbox {
     }
 }
 
+/// `text` with control characters shown as escapes (`\n`, `\u{1b}`), for a terminal.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// Validates an address and returns it with the domain lowercased (the local part is kept:
 /// uniqueness is checked case-insensitively by the store).
 pub fn normalize(input: &str) -> Result<String, AddressError> {

@@ -488,6 +488,8 @@ mod fake_smtp {
         pub refuse_login: bool,
         /// TLS from the first byte (`smtp.security: tls`) with this certificate and key.
         pub tls: Option<(PathBuf, PathBuf)>,
+        /// The first line the server says instead of its usual 220.
+        pub greeting: Option<String>,
     }
 
     #[derive(Debug, Default)]
@@ -589,7 +591,10 @@ mod fake_smtp {
     ) -> std::io::Result<()> {
         let (read, mut write) = tokio::io::split(stream);
         let mut read = BufReader::new(read);
-        write.write_all(b"220 fake.test ESMTP\r\n").await?;
+        let greeting = rules.greeting.as_deref().unwrap_or("220 fake.test ESMTP");
+        write
+            .write_all(format!("{greeting}\r\n").as_bytes())
+            .await?;
         let mut recipient: Option<String> = None;
         let mut line = String::new();
         loop {
@@ -1297,4 +1302,26 @@ fn non_ascii_domains_go_out_in_ascii_and_non_ascii_local_parts_need_smtputf8() {
         2,
         "only the ASCII envelopes reached RCPT"
     );
+}
+
+#[test]
+fn a_servers_greeting_is_shown_with_control_characters_escaped() {
+    let server = FakeSmtp::start(Rules {
+        greeting: Some("554 5.3.2 go away\u{1b}[2J\u{7}\u{1b}]0;pwned\u{7} now".into()),
+        ..Rules::default()
+    });
+    let folder = Folder::new(&plain(server.port, ""));
+    folder.subscribe(&addresses(&["ann"]));
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(r"go away\u{1b}[2J\u{7}\u{1b}]0;pwned\u{7} now"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !said.contains('\u{1b}') && !said.contains('\u{7}'),
+        "{said:?}"
+    );
+    assert!(!folder.send_recorded());
 }

@@ -710,7 +710,8 @@ impl AsyncTokioStream for ImplicitTls {
     }
 }
 
-/// lettre's error with its causes, on one line.
+/// lettre's error with its causes, on one line; the server's words (a greeting, a reply) with
+/// control characters escaped, so that they cannot drive the terminal.
 fn error_text(e: &lettre::transport::smtp::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -722,7 +723,7 @@ fn error_text(e: &lettre::transport::smtp::Error) -> String {
         }
         source = s.source();
     }
-    text.replace(['\r', '\n'], " ")
+    crate::address::escape_controls(&text.replace(['\r', '\n'], " ")).into_owned()
 }
 
 /// The rustls error behind a failed handshake. It hides inside an `io::Error`, whose `source`
