@@ -507,7 +507,10 @@ impl Connection {
                 Stage::Envelope => classify(mailer, &e),
             };
         }
-        if stage == Stage::Envelope {
+        if e.smtp().and_then(|e| e.status()).map(u16::from) == Some(421) {
+            // "Service closing": the server hangs up after saying so.
+            self.broken = true;
+        } else if stage == Stage::Envelope {
             // The server refused MAIL, RCPT or DATA: the transaction is still open.
             if let Err(reset) = timeout(self.timeout, self.inner.command(Rset)).await {
                 self.broken = true;
