@@ -1,7 +1,8 @@
 //! The SMTP side of a send: lettre's async connection, configured from `smtp.*`, driven one
 //! command at a time, and the sorting of its replies into what the send engine does next.
 //!
-//! Every reply is awaited for at most `smtp.timeout` (60 s by default), the reply to the end
+//! Every reply is awaited for at most `smtp.timeout` (60 s by default: giving up on a command
+//! before the message's end costs a new connection, never a double), the reply to the end
 //! of a message for ten times that ([`DATA_END_FACTOR`]; 10 minutes by default, what RFC 5321
 //! §4.5.3.2.6 advises: a server may check a message before it answers, and a client that gives
 //! up early may have had its message delivered all the same). A connection that missed a reply
