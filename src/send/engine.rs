@@ -37,8 +37,9 @@ const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 /// Consecutive connection failures (no SMTP reply at all) after which the run stops instead
 /// of deferring the whole audience.
 const MAX_CONNECTION_FAILURES: u32 = 10;
-/// Consecutive messages whose end got no answer after which the run stops: such a server may
-/// deliver every copy it never acknowledges, so each retry risks another double.
+/// Consecutive messages whose end the server left unanswered (the connection open, no reply
+/// within the wait) after which the run stops: such a server may deliver every copy it never
+/// acknowledges, so each retry risks another double.
 const MAX_IN_DOUBT: u32 = 3;
 
 struct Job {
@@ -124,7 +125,7 @@ pub struct Context {
     pub counters: Arc<Counters>,
     pub stop: Arc<Stop>,
     pub connection_failures: AtomicU32,
-    /// Messages in a row whose end got no answer.
+    /// Messages in a row whose end the server left unanswered.
     pub in_doubt: AtomicU32,
 }
 
@@ -356,11 +357,13 @@ fn settle(context: &Context, job: Job, outcome: Outcome) -> Result<Feedback, Wri
             note_connection_failure(context, connection, &error);
             defer(context, job, error, false)
         }
-        Outcome::InDoubt(error) => {
+        Outcome::InDoubt { error, silent } => {
             note_connection_failure(context, true, &error);
-            let in_a_row = context.in_doubt.fetch_add(1, Ordering::Relaxed) + 1;
-            if in_a_row >= MAX_IN_DOUBT {
-                context.stop.because(context.mailer.no_answer(in_a_row));
+            if silent {
+                let in_a_row = context.in_doubt.fetch_add(1, Ordering::Relaxed) + 1;
+                if in_a_row >= MAX_IN_DOUBT {
+                    context.stop.because(context.mailer.no_answer(in_a_row));
+                }
             }
             defer(context, job, error, true)
         }

@@ -112,7 +112,7 @@ pub fn send_test(settings: &Settings, message: &Message, to: &str) -> anyhow::Re
         connection.close().await;
         match outcome {
             smtp::Outcome::Sent => Ok(()),
-            smtp::Outcome::InDoubt(error) => {
+            smtp::Outcome::InDoubt { error, .. } => {
                 anyhow::bail!(
                     "the test message to {to} may or may not have been delivered: {error}"
                 )

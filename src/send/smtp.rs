@@ -235,7 +235,12 @@ pub enum Outcome {
     Sent,
     /// The message went out but no reply to its end came: the server may have taken it.
     /// Worth trying again, at the risk of a second copy.
-    InDoubt(String),
+    InDoubt {
+        error: String,
+        /// The server kept the connection open and said nothing (rather than the connection
+        /// breaking).
+        silent: bool,
+    },
     /// 4xx, or the connection failed: worth trying again.
     Deferred {
         error: String,
@@ -501,10 +506,13 @@ impl Connection {
             // Dropped without QUIT: QUIT would wait for a reply out of step as well.
             self.broken = true;
             return match stage {
-                Stage::Message => Outcome::InDoubt(format!(
-                    "no answer to the end of the message ({}): it may have been delivered",
-                    e.text()
-                )),
+                Stage::Message => Outcome::InDoubt {
+                    error: format!(
+                        "no answer to the end of the message ({}): it may have been delivered",
+                        e.text()
+                    ),
+                    silent: matches!(e, StepError::TimedOut(_)),
+                },
                 Stage::Envelope => classify(mailer, &e),
             };
         }
