@@ -45,6 +45,23 @@ impl fmt::Display for Mailbox {
     }
 }
 
+/// `text` with control characters shown as escapes (`\n`, `\u{1b}`), for a terminal.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// Validates an address and returns it with the domain lowercased (the local part is kept:
 /// uniqueness is checked case-insensitively by the store).
 pub fn normalize(input: &str) -> Result<String, AddressError> {
@@ -75,10 +92,32 @@ pub fn normalize(input: &str) -> Result<String, AddressError> {
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
-    if !domain_ok {
+    if !domain_ok || idna::domain_to_ascii(domain).is_err() {
         return Err(err("the domain is not a valid host name"));
     }
     Ok(format!("{local}@{}", domain.to_lowercase()))
+}
+
+/// The address as it goes on the wire: a non-ASCII domain in its ASCII form (IDNA, "punycode":
+/// `bücher.de` is `xn--bcher-kva.de`), which every server takes. The local part stays as it
+/// is (see [`needs_smtputf8`]).
+pub fn ascii_domain(email: &str) -> Result<String, AddressError> {
+    let err = |reason| AddressError {
+        input: email.to_string(),
+        reason,
+    };
+    let (local, domain) = email.rsplit_once('@').ok_or_else(|| err("no @"))?;
+    let domain = idna::domain_to_ascii(domain)
+        .map_err(|_| err("the domain cannot be written in ASCII (IDNA)"))?;
+    Ok(format!("{local}@{domain}"))
+}
+
+/// Whether the part before the @ has non-ASCII characters: such an address can be delivered
+/// only through servers that offer SMTPUTF8 (RFC 6531), end to end.
+pub fn needs_smtputf8(email: &str) -> bool {
+    email
+        .rsplit_once('@')
+        .is_some_and(|(local, _)| !local.is_ascii())
 }
 
 #[cfg(test)]
@@ -96,6 +135,16 @@ mod tests {
     #[test]
     fn bare_address() {
         assert_eq!(Mailbox::parse("a.b+c@x.org").unwrap().email, "a.b+c@x.org");
+    }
+
+    #[test]
+    fn non_ascii_domains_go_out_in_ascii() {
+        let email = normalize("Ana@Bücher.Example").unwrap();
+        assert_eq!(email, "Ana@bücher.example");
+        assert_eq!(ascii_domain(&email).unwrap(), "Ana@xn--bcher-kva.example");
+        assert_eq!(ascii_domain("a@x.org").unwrap(), "a@x.org");
+        assert!(!needs_smtputf8(&email));
+        assert!(needs_smtputf8("jürgen@example.org"));
     }
 
     #[test]

@@ -183,6 +183,14 @@ pub struct Smtp {
     pub rate: f64,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Seconds to wait for each reply of the server (the end of a message gets ten times as
+    /// long: see `send::smtp`).
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout: u64,
+}
+
+fn default_smtp_timeout() -> u64 {
+    60
 }
 
 fn default_smtp_security() -> Security {
@@ -260,6 +268,12 @@ impl Config {
         if let Some(smtp) = &self.smtp {
             if smtp.connections == 0 || smtp.connections > 64 {
                 return Err(err("smtp.connections", "must be between 1 and 64".into()));
+            }
+            if !(1..=3600).contains(&smtp.timeout) {
+                return Err(err(
+                    "smtp.timeout",
+                    "must be between 1 and 3600 seconds".into(),
+                ));
             }
             if !smtp.rate.is_finite() || smtp.rate < 0.0 {
                 return Err(err(
@@ -407,6 +421,16 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(e.key.as_deref(), Some("imap.authserv_id"), "{e}");
+    }
+
+    #[test]
+    fn smtp_timeout_defaults_to_a_minute_and_is_checked() {
+        let src = format!("{GOOD}smtp:\n  host: h\n  port: 25\n");
+        assert_eq!(parse(&src).unwrap().smtp.unwrap().timeout, 60);
+        let src = format!("{GOOD}smtp:\n  host: h\n  port: 25\n  timeout: 0\n");
+        let e = parse(&src).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("smtp.timeout"));
+        assert!(e.to_string().contains("between 1 and 3600 seconds"), "{e}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod render;
 pub mod replies;
 pub mod send;
 pub mod serve;
+pub mod signal;
 pub mod store;
 pub mod subscriber_csv;
 

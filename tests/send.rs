@@ -92,6 +92,25 @@ impl Folder {
         self.ok(&["subscribers", "import", file.to_str().unwrap()]);
     }
 
+    /// Starts `dispatch send v1n2 --yes` in the background; returns once its first delivery
+    /// is recorded.
+    fn send_under_way(&self) -> std::process::Child {
+        let mut send = StdCommand::new(assert_cmd::cargo::cargo_bin("dispatch"))
+            .arg("--dir")
+            .arg(self.path())
+            .args(["send", "v1n2", "--yes"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        while self.counts().sent == 0 {
+            assert!(send.try_wait().unwrap().is_none(), "the send ended early");
+            std::thread::yield_now();
+        }
+        send
+    }
+
     fn store(&self) -> Store {
         Store::open(&self.path().join("subscribers.db")).unwrap()
     }
@@ -321,16 +340,7 @@ fn resumes_after_kill_9_and_mails_nobody_twice_but_the_reported_in_flight() {
     let readers = people("send-kill", 300);
     folder.subscribe(&readers);
 
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("dispatch"))
-        .arg("--dir")
-        .arg(folder.path())
-        .args(["send", "v1n2", "--yes"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    let mut child = folder.send_under_way();
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
 
@@ -376,7 +386,13 @@ fn resumes_after_kill_9_and_mails_nobody_twice_but_the_reported_in_flight() {
         let files = mailbox(&stack, email);
         match files.len() {
             1 => {}
-            2 => doubles += 1,
+            2 => {
+                doubles += 1;
+                assert!(
+                    in_doubt(&folder).contains(email),
+                    "{email} got a double not in doubt"
+                );
+            }
             n => panic!("{email} got {n} copies"),
         }
         for file in files {
@@ -444,6 +460,7 @@ mod fake_smtp {
     use std::collections::{HashMap, HashSet};
     use std::path::PathBuf;
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
 
@@ -458,10 +475,21 @@ mod fake_smtp {
         pub reject: HashSet<String>,
         /// The connection is dropped in the middle of the first DATA.
         pub drop_once: HashSet<String>,
+        /// The first RCPT is answered with this code only after `delay`; later ones at once.
+        pub slow_rcpt: HashMap<String, u16>,
+        /// The end of the first message is answered with this code only after `delay`, or
+        /// never (`None`: the server keeps reading and says nothing); later ones at once
+        /// (250 after a silence).
+        pub slow_end: HashMap<String, Option<u16>>,
+        /// The end of no message is ever answered.
+        pub never_answer_end: bool,
+        pub delay: Duration,
         /// AUTH is offered and refused with 535.
         pub refuse_login: bool,
         /// TLS from the first byte (`smtp.security: tls`) with this certificate and key.
         pub tls: Option<(PathBuf, PathBuf)>,
+        /// The first line the server says instead of its usual 220.
+        pub greeting: Option<String>,
     }
 
     #[derive(Debug, Default)]
@@ -472,6 +500,10 @@ mod fake_smtp {
         /// Messages accepted (250 after DATA) per recipient.
         pub accepted: HashMap<String, usize>,
         pub auth: Vec<String>,
+        /// The To header of the last message to each recipient.
+        pub to_header: HashMap<String, String>,
+        /// QUIT commands received.
+        pub quits: usize,
     }
 
     pub struct FakeSmtp {
@@ -561,7 +593,10 @@ mod fake_smtp {
     ) -> std::io::Result<()> {
         let (read, mut write) = tokio::io::split(stream);
         let mut read = BufReader::new(read);
-        write.write_all(b"220 fake.test ESMTP\r\n").await?;
+        let greeting = rules.greeting.as_deref().unwrap_or("220 fake.test ESMTP");
+        write
+            .write_all(format!("{greeting}\r\n").as_bytes())
+            .await?;
         let mut recipient: Option<String> = None;
         let mut line = String::new();
         loop {
@@ -591,7 +626,16 @@ mod fake_smtp {
                     .unwrap_or_default()
                     .to_lowercase();
                 let attempt = bump(&mut seen.lock().unwrap().rcpt, &who);
-                if rules.reject.contains(&who) {
+                if let Some(code) = rules.slow_rcpt.get(&who) {
+                    if attempt == 1 {
+                        tokio::time::sleep(rules.delay).await;
+                    }
+                    let reply = format!("{code} reply about <{who}>\r\n");
+                    if *code == 250 {
+                        recipient = Some(who);
+                    }
+                    reply
+                } else if rules.reject.contains(&who) {
                     format!("550 5.1.1 <{who}>: Recipient address rejected: no such user\r\n")
                 } else if rules.defer_once.contains(&who) && attempt == 1 {
                     format!("451 4.7.1 <{who}>: greylisted, try again later\r\n")
@@ -622,12 +666,41 @@ mod fake_smtp {
                     if body == ".\r\n" {
                         break;
                     }
+                    if let Some(to) = body.strip_prefix("To: ") {
+                        let mut seen = seen.lock().unwrap();
+                        seen.to_header
+                            .insert(who.clone(), to.trim_end().to_string());
+                    }
                 }
-                bump(&mut seen.lock().unwrap().accepted, &who);
-                "250 2.0.0 Ok: queued\r\n".into()
+                let end = if rules.never_answer_end {
+                    Some(None)
+                } else {
+                    rules.slow_end.get(&who).copied()
+                };
+                match end {
+                    Some(None) if rules.never_answer_end || attempt == 1 => {
+                        // Silence: read on until the client gives up.
+                        while read.read_line(&mut body).await? > 0 {}
+                        return Ok(());
+                    }
+                    Some(Some(code)) => {
+                        if attempt == 1 {
+                            tokio::time::sleep(rules.delay).await;
+                        }
+                        if code == 250 {
+                            bump(&mut seen.lock().unwrap().accepted, &who);
+                        }
+                        format!("{code} end of message for <{who}>\r\n")
+                    }
+                    _ => {
+                        bump(&mut seen.lock().unwrap().accepted, &who);
+                        "250 2.0.0 Ok: queued\r\n".into()
+                    }
+                }
             } else if command == "RSET" || command == "NOOP" {
                 "250 2.0.0 Ok\r\n".into()
             } else if command == "QUIT" {
+                seen.lock().unwrap().quits += 1;
                 write.write_all(b"221 2.0.0 Bye\r\n").await?;
                 return Ok(());
             } else {
@@ -853,7 +926,12 @@ fn messages_left_in_flight_by_a_crash_are_reported_and_sent_again() {
         text(&out)
     );
     assert!(
-        stdout(&out).contains("in flight        1"),
+        stdout(&out).contains("in doubt         1  may have the issue twice"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout(&out).contains("               bob@example.org\n"),
         "{}",
         text(&out)
     );
@@ -906,4 +984,352 @@ fn implicit_tls_trusts_the_ca_file_and_refuses_without_it() {
     assert!(stderr(&out).contains(&expected), "{}", text(&out));
     assert!(!wary.send_recorded());
     assert_eq!(server.accepted("bob@example.org"), 0);
+}
+
+/// Addresses whose delivery is recorded as in doubt (a possible double).
+fn in_doubt(folder: &Folder) -> Vec<String> {
+    let store = folder.store();
+    let mut stmt = store
+        .conn
+        .prepare("SELECT email FROM deliveries WHERE in_doubt ORDER BY email")
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// `smtp.timeout: 1`: commands wait 1 s, the end of a message 10 s.
+const QUICK: &str = "  timeout: 1\n";
+
+fn emails(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| format!("{n}@example.org")).collect()
+}
+
+#[test]
+fn answers_to_rcpt_that_come_after_the_timeout_are_not_read_as_the_next_recipients() {
+    let server = FakeSmtp::start(Rules {
+        slow_rcpt: HashMap::from([
+            ("ann@example.org".to_string(), 550),
+            ("bob@example.org".to_string(), 250),
+        ]),
+        delay: Duration::from_millis(1500),
+        ..Rules::default()
+    });
+    let folder =
+        Folder::new(&plain(server.port, QUICK).replace("connections: 2", "connections: 1"));
+    folder.subscribe(&addresses(&["ann", "bob", "cid"]));
+
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let deliveries = folder.deliveries();
+    let (state, attempts, error, _) = &deliveries["ann@example.org"];
+    assert_eq!((state.as_str(), *attempts), ("failed", 2), "{}", text(&out));
+    assert!(error.as_deref().unwrap().contains("550"), "{error:?}");
+    for (who, tries) in [("bob@example.org", 2), ("cid@example.org", 1)] {
+        let (state, attempts, _, _) = &deliveries[who];
+        assert_eq!(
+            (state.as_str(), *attempts),
+            ("sent", tries),
+            "{who}: {}",
+            text(&out)
+        );
+        assert_eq!(server.accepted(who), 1, "{who}");
+    }
+    assert_eq!(server.accepted("ann@example.org"), 0);
+    assert!(
+        in_doubt(&folder).is_empty(),
+        "nothing was handed over unanswered"
+    );
+    // Each timed-out connection was dropped without QUIT and a new one opened; the last one
+    // stayed usable after the prompt 550 (RSET) and said goodbye at the end.
+    let seen = server.seen.lock().unwrap();
+    assert_eq!((seen.connections, seen.quits), (3, 1));
+}
+
+#[test]
+fn late_answers_to_the_end_of_a_message_leave_it_in_doubt_and_each_recipient_with_their_own() {
+    let server = FakeSmtp::start(Rules {
+        slow_end: HashMap::from([
+            ("ann@example.org".to_string(), Some(250)),
+            ("bob@example.org".to_string(), Some(550)),
+        ]),
+        delay: Duration::from_millis(10_500),
+        ..Rules::default()
+    });
+    let folder = Folder::new(&plain(server.port, QUICK));
+    folder.subscribe(&addresses(&["ann", "bob", "cid", "dan"]));
+
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let deliveries = folder.deliveries();
+    let state = |who: &str| {
+        let (state, attempts, _, _) = &deliveries[&format!("{who}@example.org")];
+        (state.clone(), *attempts)
+    };
+    assert_eq!(state("ann"), ("sent".into(), 2), "{}", text(&out));
+    assert_eq!(state("bob"), ("failed".into(), 2), "{}", text(&out));
+    assert_eq!(state("cid"), ("sent".into(), 1), "{}", text(&out));
+    assert_eq!(state("dan"), ("sent".into(), 1), "{}", text(&out));
+    // Ann's first copy was taken after we stopped waiting: the one double, and it is reported.
+    assert_eq!(server.accepted("ann@example.org"), 2);
+    assert_eq!(server.accepted("bob@example.org"), 0);
+    assert_eq!(server.accepted("cid@example.org"), 1);
+    assert_eq!(server.accepted("dan@example.org"), 1);
+    assert_eq!(in_doubt(&folder), emails(&["ann", "bob"]));
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("in doubt         2  may have the issue twice"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        summary.contains("               ann@example.org\n"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_message_whose_end_got_no_answer_once_is_sent_again_and_counted_in_doubt() {
+    let server = FakeSmtp::start(Rules {
+        slow_end: HashMap::from([("ann@example.org".to_string(), None)]),
+        ..Rules::default()
+    });
+    let folder = Folder::new(&plain(server.port, QUICK));
+    folder.subscribe(&addresses(&["ann", "bob", "cid"]));
+
+    let out = folder.ok(&["send", "v1n2", "--yes"]);
+    let deliveries = folder.deliveries();
+    assert_eq!(deliveries["ann@example.org"].0, "sent");
+    assert_eq!(deliveries["ann@example.org"].1, 2);
+    for who in emails(&["ann", "bob", "cid"]) {
+        assert_eq!(server.accepted(&who), 1, "{who}");
+    }
+    assert_eq!(in_doubt(&folder), emails(&["ann"]));
+    assert!(
+        stdout(&out).contains("in doubt         1"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_the_end_of_a_message_stops_the_send_in_bounded_time() {
+    let server = FakeSmtp::start(Rules {
+        never_answer_end: true,
+        ..Rules::default()
+    });
+    let folder = Folder::new(&plain(server.port, QUICK));
+    let names = ["ann", "bob", "cid", "dan", "eve", "fay", "gus", "hal"];
+    folder.subscribe(&addresses(&names));
+
+    let started = std::time::Instant::now();
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let took = started.elapsed();
+    // Two rounds of 10 s waits on two connections, then the stop: far less than a retry of
+    // everybody (5 attempts × 8 people × 10 s).
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert!(
+        stderr(&out).contains("took 3 messages in a row without answering their end within 10 s"),
+        "{}",
+        text(&out)
+    );
+    let counts = folder.counts();
+    assert_eq!(
+        (counts.sent, counts.sending, counts.failed),
+        (0, 0, 0),
+        "{counts:?}"
+    );
+    let data = server.seen.lock().unwrap().data.clone();
+    let handed_over: Vec<String> = {
+        let mut v: Vec<String> = data.keys().cloned().collect();
+        v.sort();
+        v
+    };
+    assert!(!handed_over.is_empty());
+    assert_eq!(
+        in_doubt(&folder),
+        handed_over,
+        "every message handed over is in doubt"
+    );
+    assert!(
+        data.values().all(|n| *n <= 2),
+        "no message was retried more than once: {data:?}"
+    );
+    assert!(stdout(&out).contains("in doubt "), "{}", text(&out));
+}
+
+#[test]
+fn subscriber_changes_during_a_send_never_find_the_database_locked() {
+    let stack = mailstack();
+    let folder = Folder::new(
+        &starttls(&stack, &trusted(&stack))
+            .replace("  connections: 4\n", "  connections: 4\n  rate: 40\n"),
+    );
+    folder.subscribe(&people("send-busy", 600));
+
+    let mut send = folder.send_under_way();
+
+    // 4 editors at once, each adding 25 people and unsubscribing them again: 200 changes.
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let folder = &folder;
+                scope.spawn(move || {
+                    let mut failed = Vec::new();
+                    for i in 0..25 {
+                        let email = format!("busy{w}-{i}@example.org");
+                        for args in [
+                            ["subscribers", "add", email.as_str()],
+                            ["subscribers", "unsubscribe", email.as_str()],
+                        ] {
+                            let out = folder.run(&args);
+                            if !out.status.success() {
+                                failed.push(text(&out));
+                            }
+                        }
+                    }
+                    failed
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert!(
+        send.try_wait().unwrap().is_none(),
+        "the send finished before the changes did: the test proves nothing"
+    );
+    let status = send.wait().unwrap();
+    assert!(status.success(), "the send failed");
+    assert_eq!(
+        failures.len(),
+        0,
+        "{} of 200 changes failed: {}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(folder.counts().sent, 600);
+    assert_eq!(
+        folder.store().subscriber_counts().unwrap().unsubscribed,
+        100
+    );
+}
+
+#[test]
+fn sigterm_stops_a_send_after_the_messages_in_flight() {
+    let stack = mailstack();
+    let folder = Folder::new(
+        &starttls(&stack, &trusted(&stack))
+            .replace("  connections: 4\n", "  connections: 4\n  rate: 20\n"),
+    );
+    folder.subscribe(&people("send-term", 200));
+    let send = folder.send_under_way();
+    let kill = StdCommand::new("kill")
+        .args(["-TERM", &send.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = send.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("stopping (SIGTERM): finishing the messages in flight"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains("interrupted; run `dispatch send v1n2` again to resume"),
+        "{}",
+        text(&out)
+    );
+    let counts = folder.counts();
+    assert_eq!(counts.sending, 0, "{counts:?}");
+    assert!(counts.sent > 0 && counts.sent < 200, "{counts:?}");
+
+    // Nothing was in flight: the rest goes out and nobody is in doubt.
+    let out = folder.ok(&["send", "v1n2", "--yes"]);
+    assert!(!stderr(&out).contains("in flight"), "{}", text(&out));
+    assert_eq!(folder.counts().sent, 200);
+    assert!(in_doubt(&folder).is_empty());
+}
+
+#[test]
+fn non_ascii_domains_go_out_in_ascii_and_non_ascii_local_parts_need_smtputf8() {
+    let server = FakeSmtp::start(Rules::default());
+    let folder = Folder::new(&plain(server.port, ""));
+    let out = folder.ok(&["subscribers", "add", "jürgen@example.org"]);
+    assert!(
+        stderr(&out).contains("note: jürgen@example.org has non-ASCII characters before the @: such an address needs SMTPUTF8"),
+        "{}",
+        text(&out)
+    );
+    let out = folder.ok(&["subscribers", "add", "ana@bücher.example"]);
+    assert!(!stderr(&out).contains("SMTPUTF8"), "{}", text(&out));
+    let csv = folder.path().join("more.csv");
+    std::fs::write(
+        &csv,
+        "email\nzoë@example.org\nbo@example.org\nçé@example.org\n",
+    )
+    .unwrap();
+    let out = folder.ok(&["subscribers", "import", csv.to_str().unwrap()]);
+    assert!(
+        stderr(&out).contains("note: 2 addresses (zoë@example.org, çé@example.org) have non-ASCII characters before the @"),
+        "{}",
+        text(&out)
+    );
+
+    // The fake server offers no SMTPUTF8.
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let deliveries = folder.deliveries();
+    assert_eq!(deliveries["ana@bücher.example"].0, "sent", "{}", text(&out));
+    assert_eq!(server.accepted("ana@xn--bcher-kva.example"), 1);
+    assert_eq!(
+        server.seen.lock().unwrap().to_header["ana@xn--bcher-kva.example"],
+        "ana@xn--bcher-kva.example"
+    );
+    assert_eq!(server.accepted("bo@example.org"), 1);
+    for who in ["jürgen@example.org", "zoë@example.org", "çé@example.org"] {
+        let (state, attempts, error, _) = &deliveries[who];
+        assert_eq!((state.as_str(), *attempts), ("failed", 1), "{who}");
+        let error = error.as_deref().unwrap();
+        assert_eq!(
+            error,
+            format!(
+                "the address {who} has non-ASCII characters before the @, which needs a server that offers SMTPUTF8, and this one does not"
+            )
+        );
+    }
+    assert!(
+        !text(&out).contains("internal client error"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        server.seen.lock().unwrap().rcpt.len(),
+        2,
+        "only the ASCII envelopes reached RCPT"
+    );
+}
+
+#[test]
+fn a_servers_greeting_is_shown_with_control_characters_escaped() {
+    let server = FakeSmtp::start(Rules {
+        greeting: Some("554 5.3.2 go away\u{1b}[2J\u{7}\u{1b}]0;pwned\u{7} now".into()),
+        ..Rules::default()
+    });
+    let folder = Folder::new(&plain(server.port, ""));
+    folder.subscribe(&addresses(&["ann"]));
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(r"go away\u{1b}[2J\u{7}\u{1b}]0;pwned\u{7} now"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !said.contains('\u{1b}') && !said.contains('\u{7}'),
+        "{said:?}"
+    );
+    assert!(!folder.send_recorded());
 }

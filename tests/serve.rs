@@ -911,3 +911,21 @@ fn folder_redirects_never_leave_the_site() {
         assert!(status == 301 || status == 404, "{path}: {status}");
     }
 }
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    write_issue(&dir, ISSUE_FILE, &issue(TITLE));
+    let mut server = Server::start(&dir);
+    assert_eq!(http(&server.addr, "GET", "/", None).0, 200);
+    let pid = server.child.id().to_string();
+    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(kill.success());
+    let status = server.child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{status:?}\n--- stderr\n{}",
+        server.stderr()
+    );
+}

@@ -131,6 +131,12 @@ fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Re
     }
     let source = format!("{} on {}", settings.mailbox, settings.server());
     print_summary(&source, &report.summary, started.elapsed())?;
+    if let Some(signal) = report.stopped_by {
+        anyhow::bail!(
+            "stopped by {}: the messages read so far are stored; run `dispatch replies import` again to read the rest",
+            signal.name()
+        );
+    }
     Ok(())
 }
 

@@ -221,24 +221,32 @@ fn print_summary(s: &Summary) {
         );
     }
     println!("  failed     {:>7}  not retried", s.after.failed);
-    for (email, error) in &s.failures {
-        println!("               {email}: {error}");
-    }
-    if (s.failures.len() as i64) < s.after.failed {
-        println!(
-            "               … and {} more",
-            s.after.failed - s.failures.len() as i64
-        );
-    }
+    let failures: Vec<String> = s
+        .failures
+        .iter()
+        .map(|(email, error)| format!("{email}: {error}"))
+        .collect();
+    print_first(&failures, s.after.failed);
     println!(
         "  skipped    {:>7}  handled by an earlier run",
         s.before.sent + s.before.failed
     );
-    if s.in_flight_before > 0 {
+    let (in_doubt, first) = &s.in_doubt;
+    if *in_doubt > 0 {
         println!(
-            "  in flight  {:>7}  were in flight when the last run stopped and may have been delivered twice",
-            s.in_flight_before
+            "  in doubt   {in_doubt:>7}  may have the issue twice: no answer came to the end of their message, or it was in flight when a run stopped"
         );
+        print_first(first, *in_doubt);
     }
     print_outside(s.outside);
+}
+
+/// The first lines of a list under a summary line, and how many more there are of `total`.
+fn print_first(lines: &[String], total: i64) {
+    for line in lines {
+        println!("               {line}");
+    }
+    if (lines.len() as i64) < total {
+        println!("               … and {} more", total - lines.len() as i64);
+    }
 }

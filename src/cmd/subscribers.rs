@@ -39,7 +39,30 @@ fn add(store: &mut Store, email: &str, name: Option<&str>) -> anyhow::Result<()>
     store.add_subscriber(&email, name)?;
     let active = store.subscriber_counts()?.active;
     println!("added {email} ({active} active)");
+    if crate::address::needs_smtputf8(&email) {
+        note_smtputf8(&[email]);
+    }
     Ok(())
+}
+
+/// Says which addresses only a server with SMTPUTF8 can deliver to.
+fn note_smtputf8(emails: &[String]) {
+    const SHOWN: usize = 5;
+    let Some(first) = emails.first() else {
+        return;
+    };
+    let which = match emails.len() {
+        1 => format!("{first} has"),
+        n => {
+            let shown = emails[..n.min(SHOWN)].join(", ");
+            let more = if n > SHOWN { ", …" } else { "" };
+            format!("{n} addresses ({shown}{more}) have")
+        }
+    };
+    eprintln!(
+        "note: {which} non-ASCII characters before the @: such an address needs SMTPUTF8, and \
+         a send to it fails unless the SMTP server offers SMTPUTF8"
+    );
 }
 
 fn unsubscribe(store: &mut Store, email: &str) -> anyhow::Result<()> {
@@ -68,8 +91,14 @@ fn import(store: &mut Store, file: &Path) -> anyhow::Result<()> {
     let data = std::fs::read(file).with_context(|| format!("cannot read {label}"))?;
     let mut bad = Vec::new();
     let mut fatal = None;
+    let mut utf8 = Vec::new();
     let rows = subscriber_csv::read(&label, &data)?.filter_map(|row| match row {
-        Ok(Ok(subscriber)) => Some(subscriber),
+        Ok(Ok(subscriber)) => {
+            if crate::address::needs_smtputf8(&subscriber.email) {
+                utf8.push(subscriber.email.clone());
+            }
+            Some(subscriber)
+        }
         Ok(Err(bad_row)) => {
             bad.push(bad_row);
             None
@@ -89,6 +118,7 @@ fn import(store: &mut Store, file: &Path) -> anyhow::Result<()> {
         eprintln!("{label}:{}: {}", row.line, row.message);
     }
     print_import(&label, &counts);
+    note_smtputf8(&utf8);
     if !bad.is_empty() {
         return Err(SkippedRows {
             file: label,

@@ -248,7 +248,7 @@ fn server_text(reason: &str) -> String {
         .or_else(|| reason.split_once("info: Some(\""))
         .and_then(|(_, rest)| rest.split_once("\")"))
         .map_or(reason, |(text, _)| text);
-    text.trim().to_string()
+    crate::address::escape_controls(text.trim()).into_owned()
 }
 
 fn protocol(server: &str, source: async_imap::error::Error) -> ImapError {

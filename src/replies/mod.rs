@@ -28,6 +28,8 @@ pub struct ImapReport {
     pub uidvalidity_changed: bool,
     /// Messages in the mailbox.
     pub mailbox_messages: u32,
+    /// Ctrl-C or SIGTERM stopped the reading; what was fetched before is stored.
+    pub stopped_by: Option<crate::signal::StopSignal>,
 }
 
 /// A batch on its way from the IMAP connection to the database.
@@ -61,15 +63,26 @@ pub fn import_imap(
             }
             Ok(importer.summary)
         });
-        let fetched = runtime.block_on(fetch_new(settings, known, sender, progress));
+        // A stop drops the fetch: the batches already fetched are stored, each with its
+        // mailbox position, and the next import goes on from there.
+        let fetched = runtime.block_on(async {
+            tokio::select! {
+                fetched = fetch_new(settings, known, sender, progress) => fetched.map(Ok),
+                Ok(signal) = crate::signal::stop_requested() => Ok(Err(signal)),
+            }
+        });
         let summary = consumer
             .join()
             .map_err(|_| anyhow::anyhow!("storing the messages failed"))??;
-        let (uidvalidity_changed, mailbox_messages) = fetched?;
+        let ((uidvalidity_changed, mailbox_messages), stopped_by) = match fetched? {
+            Ok(found) => (found, None),
+            Err(signal) => ((false, 0), Some(signal)),
+        };
         Ok(ImapReport {
             summary,
             uidvalidity_changed,
             mailbox_messages,
+            stopped_by,
         })
     })
 }

@@ -37,6 +37,10 @@ const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 /// Consecutive connection failures (no SMTP reply at all) after which the run stops instead
 /// of deferring the whole audience.
 const MAX_CONNECTION_FAILURES: u32 = 10;
+/// Consecutive messages whose end the server left unanswered (the connection open, no reply
+/// within the wait) after which the run stops: such a server may deliver every copy it never
+/// acknowledges, so each retry risks another double.
+const MAX_IN_DOUBT: u32 = 3;
 
 struct Job {
     delivery: Pending,
@@ -121,6 +125,8 @@ pub struct Context {
     pub counters: Arc<Counters>,
     pub stop: Arc<Stop>,
     pub connection_failures: AtomicU32,
+    /// Messages in a row whose end the server left unanswered.
+    pub in_doubt: AtomicU32,
 }
 
 /// Mails every delivery of `issue` still to mail, with `connections` workers.
@@ -333,13 +339,13 @@ fn settle(context: &Context, job: Job, outcome: Outcome) -> Result<Feedback, Wri
     let counters = &context.counters;
     match outcome {
         Outcome::Sent => {
-            context.connection_failures.store(0, Ordering::Relaxed);
+            note_answer(context);
             context.writer.record(Update::Sent { subscriber_id })?;
             counters.sent.fetch_add(1, Ordering::Relaxed);
             Ok(Feedback::Done)
         }
         Outcome::Failed(error) => {
-            context.connection_failures.store(0, Ordering::Relaxed);
+            note_answer(context);
             context.writer.record(Update::Failed {
                 subscriber_id,
                 error,
@@ -349,30 +355,24 @@ fn settle(context: &Context, job: Job, outcome: Outcome) -> Result<Feedback, Wri
         }
         Outcome::Deferred { error, connection } => {
             note_connection_failure(context, connection, &error);
-            let delay = RETRY_BASE * 2u32.saturating_pow(job.attempts - 1);
-            let retry = job.attempts < MAX_ATTEMPTS_PER_RUN
-                && delay <= MAX_RETRY_WAIT
-                && !context.stop.requested();
-            let next_attempt_at = retry.then(|| {
-                (chrono::Utc::now() + delay).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            });
-            context.writer.record(Update::Deferred {
-                subscriber_id,
-                error,
-                next_attempt_at,
-            })?;
-            counters.deferred.fetch_add(1, Ordering::Relaxed);
-            Ok(if retry {
-                Feedback::Retry(job, Instant::now() + delay)
-            } else {
-                Feedback::Done
-            })
+            defer(context, job, error, false)
+        }
+        Outcome::InDoubt { error, silent } => {
+            note_connection_failure(context, true, &error);
+            if silent {
+                let in_a_row = context.in_doubt.fetch_add(1, Ordering::Relaxed) + 1;
+                if in_a_row >= MAX_IN_DOUBT {
+                    context.stop.because(context.mailer.no_answer(in_a_row));
+                }
+            }
+            defer(context, job, error, true)
         }
         Outcome::Refused(reason) => {
             context.writer.record(Update::Deferred {
                 subscriber_id,
                 error: reason.to_string(),
                 next_attempt_at: None,
+                in_doubt: false,
             })?;
             counters.deferred.fetch_add(1, Ordering::Relaxed);
             context.stop.because(reason);
@@ -381,10 +381,42 @@ fn settle(context: &Context, job: Job, outcome: Outcome) -> Result<Feedback, Wri
     }
 }
 
+/// Records a deferred delivery and schedules its retry in this run, if the wait is short.
+fn defer(
+    context: &Context,
+    job: Job,
+    error: String,
+    in_doubt: bool,
+) -> Result<Feedback, WriterGone> {
+    let delay = RETRY_BASE * 2u32.saturating_pow(job.attempts - 1);
+    let retry =
+        job.attempts < MAX_ATTEMPTS_PER_RUN && delay <= MAX_RETRY_WAIT && !context.stop.requested();
+    let next_attempt_at = retry
+        .then(|| (chrono::Utc::now() + delay).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    context.writer.record(Update::Deferred {
+        subscriber_id: job.delivery.subscriber_id,
+        error,
+        next_attempt_at,
+        in_doubt,
+    })?;
+    context.counters.deferred.fetch_add(1, Ordering::Relaxed);
+    Ok(if retry {
+        Feedback::Retry(job, Instant::now() + delay)
+    } else {
+        Feedback::Done
+    })
+}
+
+/// The server answered: the runs of failures to hear from it are over.
+fn note_answer(context: &Context) {
+    context.connection_failures.store(0, Ordering::Relaxed);
+    context.in_doubt.store(0, Ordering::Relaxed);
+}
+
 /// Counts failures to reach the server at all; too many in a row stop the run.
 fn note_connection_failure(context: &Context, connection: bool, error: &str) {
     if !connection {
-        context.connection_failures.store(0, Ordering::Relaxed);
+        note_answer(context);
         return;
     }
     let failures = context.connection_failures.fetch_add(1, Ordering::Relaxed) + 1;

@@ -38,8 +38,8 @@ impl Message {
         let rendered = build::render_one(newsletter, &templates, issues, Some(store), issue)?;
         let shared = build::shared_message(newsletter, issue, &rendered).prepare();
         let config = &newsletter.config;
-        let from = crate::address::Mailbox::parse(&config.newsletter.from)?
-            .email
+        let from = crate::address::Mailbox::parse(&config.newsletter.from)?.email;
+        let from = crate::address::ascii_domain(&from)?
             .parse::<Address>()
             .context("newsletter.from cannot be used as an SMTP sender")?;
         Ok(Message {
@@ -69,7 +69,9 @@ impl Message {
     /// The complete message for one delivery.
     pub fn for_delivery(&self, delivery: &Pending) -> Vec<u8> {
         let token = token::unsubscribe_token(&self.secret, delivery.subscriber_id);
-        let to = build::header_mailbox(delivery.name.as_deref(), &delivery.email);
+        let email = crate::address::ascii_domain(&delivery.email);
+        let email = email.as_deref().unwrap_or(&delivery.email);
+        let to = build::header_mailbox(delivery.name.as_deref(), email);
         self.personal(&to, &delivery.message_id, &token)
     }
 

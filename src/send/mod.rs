@@ -72,15 +72,15 @@ pub struct Summary {
     pub issue: IssueId,
     pub before: DeliveryCounts,
     pub after: DeliveryCounts,
-    /// Messages that were `sending` when the previous run stopped: mailed again, so these
-    /// subscribers may have the issue twice.
-    pub in_flight_before: i64,
+    /// Deliveries of this send that may have been delivered twice (see
+    /// [`Store::in_doubt_deliveries`]): how many, and the first few addresses.
+    pub in_doubt: (i64, Vec<String>),
     /// Active subscribers that are not part of this send.
     pub outside: i64,
     pub sent_now: u64,
     pub failed_now: u64,
     pub elapsed: Duration,
-    /// The run was interrupted (Ctrl-C) and stopped after the messages in flight.
+    /// The run was interrupted (Ctrl-C or SIGTERM) and stopped after the messages in flight.
     pub interrupted: bool,
     /// The server stopped the run (login refused, unreachable…).
     pub stopped_by: Option<SmtpError>,
@@ -112,6 +112,11 @@ pub fn send_test(settings: &Settings, message: &Message, to: &str) -> anyhow::Re
         connection.close().await;
         match outcome {
             smtp::Outcome::Sent => Ok(()),
+            smtp::Outcome::InDoubt { error, .. } => {
+                anyhow::bail!(
+                    "the test message to {to} may or may not have been delivered: {error}"
+                )
+            }
             smtp::Outcome::Deferred { error, .. } => {
                 anyhow::bail!("the server deferred the test message to {to}: {error}")
             }
@@ -184,6 +189,8 @@ async fn run_async(
     if store.send_record(issue)?.is_none() {
         store.start_send(issue, |id| message.message_id(id))?;
     }
+    // What a crash left in the middle of its SMTP transaction may have been delivered.
+    store.mark_in_flight_in_doubt(issue)?;
     let before = store.delivery_counts(issue)?;
     let reader = Store::open(database)?;
     let (writer, writer_handle) = writer::Writer::spawn(store, issue)?;
@@ -197,6 +204,7 @@ async fn run_async(
         counters: Arc::clone(&counters),
         stop: Arc::clone(&stop),
         connection_failures: AtomicU32::new(0),
+        in_doubt: AtomicU32::new(0),
     });
     let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let ctrl_c = tokio::spawn(on_interrupt(Arc::clone(&stop), Arc::clone(&interrupted)));
@@ -214,9 +222,9 @@ async fn run_async(
     Ok(Summary {
         issue,
         after: store.delivery_counts(issue)?,
-        in_flight_before: before.sending,
         outside: store.subscribers_outside_send(issue)?,
         failures: store.failed_deliveries(issue, 10)?,
+        in_doubt: store.in_doubt_deliveries(issue, 10)?,
         before,
         sent_now,
         failed_now,
@@ -226,17 +234,23 @@ async fn run_async(
     })
 }
 
-/// The first Ctrl-C stops the run after the messages in flight; a second one exits at once
-/// (those messages then count as in flight for the next run).
+/// The first Ctrl-C or SIGTERM stops the run after the messages in flight; a second one exits
+/// at once (those messages then count as in flight, in doubt, for the next run).
 async fn on_interrupt(stop: Arc<engine::Stop>, interrupted: Arc<std::sync::atomic::AtomicBool>) {
-    if tokio::signal::ctrl_c().await.is_err() {
+    let Ok(first) = crate::signal::stop_requested().await else {
         return;
-    }
+    };
     interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
-    eprintln!("\ninterrupted: finishing the messages in flight (press Ctrl-C again to quit now)");
+    eprintln!(
+        "\n{}: finishing the messages in flight (press Ctrl-C again to quit now)",
+        match first {
+            crate::signal::StopSignal::Interrupt => "interrupted",
+            crate::signal::StopSignal::Terminate => "stopping (SIGTERM)",
+        }
+    );
     stop.request();
-    if tokio::signal::ctrl_c().await.is_ok() {
-        std::process::exit(130);
+    if let Ok(second) = crate::signal::stop_requested().await {
+        std::process::exit(second.exit_code());
     }
 }
 

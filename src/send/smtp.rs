@@ -1,5 +1,13 @@
-//! The SMTP side of a send: lettre's pooled async transport, configured from `smtp.*`, and
-//! the sorting of its errors into what the send engine does next.
+//! The SMTP side of a send: lettre's async connection, configured from `smtp.*`, driven one
+//! command at a time, and the sorting of its replies into what the send engine does next.
+//!
+//! Every reply is awaited for at most `smtp.timeout` (60 s by default: giving up on a command
+//! before the message's end costs a new connection, never a double), the reply to the end
+//! of a message for ten times that ([`DATA_END_FACTOR`]; 10 minutes by default, what RFC 5321
+//! §4.5.3.2.6 advises: a server may check a message before it answers, and a client that gives
+//! up early may have had its message delivered all the same). A connection that missed a reply
+//! is out of step with its server (a late reply would be read as the answer to the next
+//! command), so it is dropped at once, without QUIT, and the next message opens a new one.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -15,8 +23,8 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
     AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
 };
-use lettre::transport::smtp::commands::Noop;
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Mail, Noop, Rcpt, Rset};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject as _};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -24,9 +32,11 @@ use tokio::net::TcpStream;
 use crate::config::Security;
 use crate::newsletter::Newsletter;
 
-/// How long one SMTP command (or the message data) may take before the connection counts as
-/// lost.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// The reply to the end of a message is awaited this many times `smtp.timeout`.
+pub const DATA_END_FACTOR: u32 = 10;
+
+/// QUIT at the end of a run is a courtesy: nothing waits long for its answer.
+const QUIT_WAIT: Duration = Duration::from_secs(5);
 
 /// Problems with the server or its settings: the editor must act, and no recipient is at
 /// fault.
@@ -76,6 +86,17 @@ pub enum SmtpError {
         port: u16,
         reason: String,
     },
+    #[error(
+        "the SMTP server {host}:{port} took {count} messages in a row without answering their end \
+         within {seconds} s: they may have been delivered, and retrying would mail them again; \
+         the send stops (check the server, or raise smtp.timeout)"
+    )]
+    NoAnswer {
+        host: String,
+        port: u16,
+        count: u32,
+        seconds: u64,
+    },
 }
 
 /// The SMTP password, kept out of every `Debug` and `Display`.
@@ -98,6 +119,8 @@ pub struct Settings {
     password: Option<Password>,
     pub connections: u32,
     pub rate: f64,
+    /// `smtp.timeout`: the wait for each reply.
+    pub timeout: Duration,
     ca_pem: Option<(PathBuf, Vec<u8>)>,
 }
 
@@ -133,6 +156,7 @@ impl Settings {
             password,
             connections: smtp.connections,
             rate: smtp.rate,
+            timeout: Duration::from_secs(smtp.timeout),
             ca_pem,
         })
     }
@@ -209,6 +233,14 @@ impl Settings {
 #[derive(Debug)]
 pub enum Outcome {
     Sent,
+    /// The message went out but no reply to its end came: the server may have taken it.
+    /// Worth trying again, at the risk of a second copy.
+    InDoubt {
+        error: String,
+        /// The server kept the connection open and said nothing (rather than the connection
+        /// breaking).
+        silent: bool,
+    },
     /// 4xx, or the connection failed: worth trying again.
     Deferred {
         error: String,
@@ -236,6 +268,7 @@ pub struct Mailer {
     implicit_tls: Option<tokio_rustls::TlsConnector>,
     credentials: Option<(String, Credentials)>,
     hello: ClientId,
+    timeout: Duration,
 }
 
 impl Mailer {
@@ -260,6 +293,7 @@ impl Mailer {
             implicit_tls,
             credentials,
             hello: ClientId::default(),
+            timeout: settings.timeout,
         })
     }
 
@@ -274,7 +308,7 @@ impl Mailer {
                 reason,
             },
         })?;
-        match timeout(connection.inner.command(Noop)).await {
+        match timeout(self.timeout, connection.inner.command(Noop)).await {
             Ok(_) => Ok(connection),
             Err(reason) => Err(SmtpError::Connect {
                 host: self.host.clone(),
@@ -287,7 +321,7 @@ impl Mailer {
     /// A new connection, ready for MAIL FROM.
     pub async fn connect(&self) -> Result<Connection, ConnectError> {
         let tcp = tokio::time::timeout(
-            COMMAND_TIMEOUT,
+            self.timeout,
             TcpStream::connect((self.host.as_str(), self.port)),
         )
         .await
@@ -300,32 +334,46 @@ impl Mailer {
             Some(connector) => Box::new(self.implicit_handshake(connector, tcp).await?),
             None => Box::new(tcp),
         };
-        let mut inner = timeout(AsyncSmtpConnection::connect_with_transport(
-            stream,
-            &self.hello,
-        ))
+        let inner = timeout(
+            self.timeout,
+            AsyncSmtpConnection::connect_with_transport(stream, &self.hello),
+        )
         .await
         .map_err(|e| self.connect_error(e))?;
+        let mut connection = Connection {
+            inner,
+            timeout: self.timeout,
+            broken: false,
+        };
         if let Some(parameters) = &self.starttls {
-            if !inner.can_starttls() {
-                inner.abort().await;
+            if !connection.inner.can_starttls() {
+                connection.close().await;
                 return Err(ConnectError::Setup(SmtpError::NoStartTls {
                     host: self.host.clone(),
                     port: self.port,
                 }));
             }
-            timeout(inner.starttls(parameters.clone(), &self.hello))
-                .await
-                .map_err(|e| self.connect_error(e))?;
+            timeout(
+                self.timeout,
+                connection.inner.starttls(parameters.clone(), &self.hello),
+            )
+            .await
+            .map_err(|e| self.connect_error(e))?;
         }
         if let Some((user, credentials)) = &self.credentials
-            && let Err(e) =
-                timeout(inner.auth(&[Mechanism::Plain, Mechanism::Login], credentials)).await
+            && let Err(e) = timeout(
+                self.timeout,
+                connection
+                    .inner
+                    .auth(&[Mechanism::Plain, Mechanism::Login], credentials),
+            )
+            .await
         {
-            inner.abort().await;
+            connection.broken |= e.lost();
+            connection.close().await;
             return Err(self.login_error(user, e));
         }
-        Ok(Connection { inner })
+        Ok(connection)
     }
 
     async fn implicit_handshake(
@@ -338,7 +386,7 @@ impl Mailer {
                 self.tls_error(format!("{} is not a valid host name: {e}", self.host)),
             )
         })?;
-        let handshake = tokio::time::timeout(COMMAND_TIMEOUT, connector.connect(name, tcp))
+        let handshake = tokio::time::timeout(self.timeout, connector.connect(name, tcp))
             .await
             .map_err(|_| ConnectError::Network("the TLS handshake timed out".into()))?;
         handshake
@@ -392,6 +440,17 @@ impl Mailer {
         }
     }
 
+    /// The error that stops a run when the server took `count` messages in a row without
+    /// answering their end.
+    pub fn no_answer(&self, count: u32) -> SmtpError {
+        SmtpError::NoAnswer {
+            host: self.host.clone(),
+            port: self.port,
+            count,
+            seconds: (self.timeout * DATA_END_FACTOR).as_secs(),
+        }
+    }
+
     /// The error that stops a run when the server wants a login we do not give.
     fn login_required(&self, reason: String) -> SmtpError {
         SmtpError::LoginRequired {
@@ -411,28 +470,136 @@ pub enum ConnectError {
     Network(String),
 }
 
-/// One SMTP connection, reused for message after message.
+/// One SMTP connection, reused for message after message while it stays in step with the
+/// server.
 pub struct Connection {
     inner: AsyncSmtpConnection,
+    timeout: Duration,
+    /// A reply was missed or the stream failed: what the server says next cannot be trusted
+    /// to answer our next command.
+    broken: bool,
+}
+
+/// Where in the transaction a step failed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// MAIL, RCPT or DATA: nothing was handed over.
+    Envelope,
+    /// The message and its final dot: the server may have taken it.
+    Message,
 }
 
 impl Connection {
-    /// One SMTP transaction (MAIL, RCPT, DATA). After an error the connection is closed
-    /// ([`Connection::is_usable`] says so); the next message needs a new one.
+    /// One SMTP transaction (MAIL, RCPT, DATA, the message). After a refusal the transaction
+    /// is reset and the connection kept; after a missed reply or a broken stream it is not
+    /// usable any more ([`Connection::is_usable`]) and the next message needs a new one.
     pub async fn send(&mut self, mailer: &Mailer, envelope: &Envelope, message: &[u8]) -> Outcome {
-        match timeout(self.inner.send(envelope, message)).await {
-            Ok(_) => Outcome::Sent,
-            Err(e) => classify(mailer, &e),
+        let options = match self.mail_options(envelope, message) {
+            Ok(options) => options,
+            Err(reason) => return Outcome::Failed(reason),
+        };
+        let (stage, e) = match self.transaction(envelope, options, message).await {
+            Ok(()) => return Outcome::Sent,
+            Err(failed) => failed,
+        };
+        if e.lost() {
+            // Dropped without QUIT: QUIT would wait for a reply out of step as well.
+            self.broken = true;
+            return match stage {
+                Stage::Message => Outcome::InDoubt {
+                    error: format!(
+                        "no answer to the end of the message ({}): it may have been delivered",
+                        e.text()
+                    ),
+                    silent: matches!(e, StepError::TimedOut(_)),
+                },
+                Stage::Envelope => classify(mailer, &e),
+            };
         }
+        if e.smtp().and_then(|e| e.status()).map(u16::from) == Some(421) {
+            // "Service closing": the server hangs up after saying so.
+            self.broken = true;
+        } else if stage == Stage::Envelope {
+            // The server refused MAIL, RCPT or DATA: the transaction is still open.
+            if let Err(reset) = timeout(self.timeout, self.inner.command(Rset)).await {
+                self.broken = true;
+                tracing::debug!("RSET failed: {}", reset.text());
+            }
+        }
+        classify(mailer, &e)
+    }
+
+    /// The MAIL parameters this message needs, or why this server cannot take it.
+    fn mail_options(
+        &self,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<Vec<MailParameter>, String> {
+        let info = self.inner.server_info();
+        let mut options = Vec::new();
+        let non_ascii = envelope
+            .to()
+            .iter()
+            .chain(envelope.from())
+            .find(|a: &&Address| !AsRef::<str>::as_ref(*a).is_ascii());
+        if let Some(address) = non_ascii {
+            if !info.supports_feature(Extension::SmtpUtfEight) {
+                return Err(format!(
+                    "the address {address} has non-ASCII characters before the @, which needs \
+                     a server that offers SMTPUTF8, and this one does not"
+                ));
+            }
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !message.is_ascii() {
+            if !info.supports_feature(Extension::EightBitMime) {
+                return Err(
+                    "the message has 8-bit text and the server does not offer 8BITMIME".into(),
+                );
+            }
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        Ok(options)
+    }
+
+    async fn transaction(
+        &mut self,
+        envelope: &Envelope,
+        options: Vec<MailParameter>,
+        message: &[u8],
+    ) -> Result<(), (Stage, StepError)> {
+        let wait = self.timeout;
+        let envelope_step = |e| (Stage::Envelope, e);
+        timeout(
+            wait,
+            self.inner
+                .command(Mail::new(envelope.from().cloned(), options)),
+        )
+        .await
+        .map_err(envelope_step)?;
+        for to in envelope.to() {
+            timeout(wait, self.inner.command(Rcpt::new(to.clone(), vec![])))
+                .await
+                .map_err(envelope_step)?;
+        }
+        timeout(wait, self.inner.command(Data))
+            .await
+            .map_err(envelope_step)?;
+        timeout(wait * DATA_END_FACTOR, self.inner.message(message))
+            .await
+            .map_err(|e| (Stage::Message, e))?;
+        Ok(())
     }
 
     pub fn is_usable(&self) -> bool {
-        !self.inner.has_broken()
+        !self.broken && !self.inner.has_broken()
     }
 
-    /// Says goodbye (QUIT) and closes.
+    /// Says goodbye (QUIT) if the connection is still in step, and closes.
     pub async fn close(mut self) {
-        let _ = timeout(self.inner.quit()).await;
+        if self.is_usable() {
+            let _ = timeout(QUIT_WAIT.min(self.timeout), self.inner.quit()).await;
+        }
     }
 }
 
@@ -468,24 +635,28 @@ fn classify(mailer: &Mailer, e: &StepError) -> Outcome {
 #[derive(Debug)]
 pub enum StepError {
     Smtp(lettre::transport::smtp::Error),
-    TimedOut,
+    TimedOut(Duration),
 }
 
 impl StepError {
     fn text(&self) -> String {
         match self {
             StepError::Smtp(e) => error_text(e),
-            StepError::TimedOut => format!(
-                "the server did not answer within {} s",
-                COMMAND_TIMEOUT.as_secs()
-            ),
+            StepError::TimedOut(wait) => {
+                format!("the server did not answer within {} s", wait.as_secs())
+            }
         }
+    }
+
+    /// No reply came (a timeout, a broken stream, garbage): the dialogue is out of step.
+    fn lost(&self) -> bool {
+        self.smtp().is_none_or(|e| e.status().is_none())
     }
 
     fn smtp(&self) -> Option<&lettre::transport::smtp::Error> {
         match self {
             StepError::Smtp(e) => Some(e),
-            StepError::TimedOut => None,
+            StepError::TimedOut(_) => None,
         }
     }
 
@@ -497,11 +668,12 @@ impl StepError {
 /// Runs one step of the SMTP dialogue with a time limit: lettre's async connection has none
 /// once connected.
 async fn timeout<T>(
+    wait: Duration,
     step: impl Future<Output = Result<T, lettre::transport::smtp::Error>>,
 ) -> Result<T, StepError> {
-    match tokio::time::timeout(COMMAND_TIMEOUT, step).await {
+    match tokio::time::timeout(wait, step).await {
         Ok(result) => result.map_err(StepError::Smtp),
-        Err(_) => Err(StepError::TimedOut),
+        Err(_) => Err(StepError::TimedOut(wait)),
     }
 }
 
@@ -550,7 +722,8 @@ impl AsyncTokioStream for ImplicitTls {
     }
 }
 
-/// lettre's error with its causes, on one line.
+/// lettre's error with its causes, on one line; the server's words (a greeting, a reply) with
+/// control characters escaped, so that they cannot drive the terminal.
 fn error_text(e: &lettre::transport::smtp::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -562,7 +735,7 @@ fn error_text(e: &lettre::transport::smtp::Error) -> String {
         }
         source = s.source();
     }
-    text.replace(['\r', '\n'], " ")
+    crate::address::escape_controls(&text.replace(['\r', '\n'], " ")).into_owned()
 }
 
 /// The rustls error behind a failed handshake. It hides inside an `io::Error`, whose `source`
@@ -608,9 +781,10 @@ fn tls_reason(e: &rustls::Error, host: &str) -> String {
     }
 }
 
-/// The SMTP envelope of one message.
+/// The SMTP envelope of one message; a non-ASCII domain goes out in its ASCII form.
 pub fn envelope(from: &Address, to: &str) -> Result<Envelope, String> {
-    let to: Address = to
+    let to: Address = crate::address::ascii_domain(to)
+        .map_err(|e| e.to_string())?
         .parse()
         .map_err(|e| format!("the address {to} cannot be used in SMTP: {e}"))?;
     Envelope::new(Some(from.clone()), vec![to]).map_err(|e| e.to_string())
@@ -630,6 +804,7 @@ mod tests {
             password: Some(Password("hunter2".into())),
             connections: 1,
             rate: 0.0,
+            timeout: Duration::from_secs(60),
             ca_pem: None,
         };
         assert!(!format!("{settings:?}").contains("hunter2"));
@@ -645,6 +820,7 @@ mod tests {
             password: None,
             connections: 1,
             rate: 0.0,
+            timeout: Duration::from_secs(60),
             ca_pem: None,
         };
         assert!(settings.warning().is_some());

@@ -106,12 +106,14 @@ impl Drop for Busy {
     }
 }
 
-/// Serves `router` on `listener` under `limits` until `shutdown` completes.
+/// Serves `router` on `listener` under `limits` until `shutdown` completes; then accepts no
+/// more connections and waits, for at most `grace`, until the requests under way are answered.
 pub async fn run(
     listener: TcpListener,
     router: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
+    grace: Duration,
 ) {
     let slots = Arc::new(Mutex::new(Slots::default()));
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -121,7 +123,7 @@ pub async fn run(
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = &mut shutdown => return,
+            () = &mut shutdown => break,
         };
         let stream = match accepted {
             Ok((stream, _)) => stream,
@@ -162,6 +164,19 @@ pub async fn run(
             lock(&slots).open.remove(&id);
         });
     }
+    drop(listener);
+    let deadline = tokio::time::Instant::now() + grace;
+    while answering(&slots) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether a request is in progress on any connection.
+fn answering(slots: &Mutex<Slots>) -> bool {
+    lock(slots)
+        .open
+        .values()
+        .any(|slot| slot.busy.load(Ordering::SeqCst) > 0)
 }
 
 fn too_slow() -> Response<Body> {

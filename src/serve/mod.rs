@@ -119,9 +119,19 @@ pub async fn serve(
     if let Some(ready) = ready {
         let _ = ready.send(bound);
     }
-    limits::run(listener, router(preview), limits, std::future::pending()).await;
+    // Ctrl-C or SIGTERM: no new connections; the requests under way are answered (an
+    // unsubscribe is recorded), for at most STOP_GRACE.
+    let signal = async {
+        if crate::signal::stop_requested().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    limits::run(listener, router(preview), limits, signal, STOP_GRACE).await;
     Ok(())
 }
+
+/// How long a stopping server waits for the requests under way.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 fn router(preview: Arc<Preview>) -> Router {
     let mut router = Router::new()

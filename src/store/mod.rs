@@ -1,12 +1,16 @@
 //! SQLite: subscribers, deliveries, replies, mailbox state and used links.
 //!
 //! One file per newsletter (`subscribers.db`), WAL, foreign keys on, schema versioned by
-//! `PRAGMA user_version`. Every change runs in a transaction.
+//! `PRAGMA user_version`. Every change runs in a transaction, and every transaction takes the
+//! write lock when it begins (`BEGIN IMMEDIATE`, set once per connection): a transaction that
+//! read first and asked for the lock later would fail with "database is locked" when another
+//! process (a running send) committed in between, whatever the busy timeout. Waiting for the
+//! lock up front lets the busy timeout do its work.
 
 use std::path::Path;
 
 use anyhow::Context as _;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 pub mod inbound;
 pub mod links;
@@ -115,6 +119,11 @@ const MIGRATIONS: &[&str] = &[
         imported_at   TEXT NOT NULL
     );
     "#,
+    // 4: a delivery whose message may have reached the subscriber although it was not
+    // acknowledged (no answer to its end, or in flight when a run stopped): a possible double.
+    r#"
+    ALTER TABLE deliveries ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +176,7 @@ impl Store {
     }
 
     fn setup(mut conn: Connection, name: &str) -> anyhow::Result<Store> {
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn, name)?;
         Ok(Store { conn })
@@ -218,6 +228,11 @@ fn migrate(conn: &mut Connection, name: &str) -> anyhow::Result<()> {
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
+        // Another process may have migrated while this one waited for the lock.
+        let now_at: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if now_at > index as i64 {
+            continue;
+        }
         tx.execute_batch(sql)
             .with_context(|| format!("migrating {name} to schema version {}", index + 1))?;
         tx.pragma_update(None, "user_version", (index + 1) as i64)?;

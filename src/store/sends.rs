@@ -63,6 +63,8 @@ pub enum Update {
         error: String,
         /// RFC 3339; when this run would try again, if it does.
         next_attempt_at: Option<String>,
+        /// The message went out but its end got no answer: it may have been delivered.
+        in_doubt: bool,
     },
     Failed {
         subscriber_id: i64,
@@ -191,6 +193,40 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Marks the deliveries left `sending` by a run that stopped in the middle (a crash, a
+    /// kill) as in doubt: their message may have been delivered. Returns how many.
+    pub fn mark_in_flight_in_doubt(&mut self, issue: IssueId) -> anyhow::Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE deliveries SET in_doubt = 1
+             WHERE volume = ?1 AND number = ?2 AND state = 'sending'",
+            params![issue.volume, issue.number],
+        )?)
+    }
+
+    /// The deliveries of a send that may have been delivered twice (in doubt at some attempt):
+    /// how many, and the first `limit` addresses.
+    pub fn in_doubt_deliveries(
+        &self,
+        issue: IssueId,
+        limit: usize,
+    ) -> anyhow::Result<(i64, Vec<String>)> {
+        let count = self.conn.query_row(
+            "SELECT COUNT(*) FROM deliveries WHERE volume = ?1 AND number = ?2 AND in_doubt",
+            params![issue.volume, issue.number],
+            |r| r.get(0),
+        )?;
+        let mut stmt = self.conn.prepare(
+            "SELECT email FROM deliveries WHERE volume = ?1 AND number = ?2 AND in_doubt
+             ORDER BY subscriber_id LIMIT ?3",
+        )?;
+        let first = stmt
+            .query_map(params![issue.volume, issue.number, limit as i64], |r| {
+                r.get(0)
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok((count, first))
+    }
+
     /// Records the end of a send once nothing is left to mail.
     pub fn finish_send_if_done(&mut self, issue: IssueId) -> anyhow::Result<bool> {
         if delivery_counts(&self.conn, issue)?.pending() > 0 {
@@ -258,30 +294,38 @@ pub fn apply(conn: &Connection, issue: IssueId, updates: &[Update]) -> rusqlite:
     let at = now();
     let mut set = conn.prepare_cached(
         "UPDATE deliveries SET state = ?4, attempts = attempts + ?5, last_error = ?6,
-                               next_attempt_at = ?7, updated_at = ?8
+                               next_attempt_at = ?7, updated_at = ?8, in_doubt = in_doubt OR ?9
          WHERE volume = ?1 AND number = ?2 AND subscriber_id = ?3",
     )?;
     for update in updates {
-        let (id, state, attempt, error, next): (i64, &str, i64, Option<&str>, Option<&str>) =
-            match update {
-                Update::Sending { subscriber_id } => (*subscriber_id, "sending", 1, None, None),
-                Update::Sent { subscriber_id } => (*subscriber_id, "sent", 0, None, None),
-                Update::Deferred {
-                    subscriber_id,
-                    error,
-                    next_attempt_at,
-                } => (
-                    *subscriber_id,
-                    "deferred",
-                    0,
-                    Some(error),
-                    next_attempt_at.as_deref(),
-                ),
-                Update::Failed {
-                    subscriber_id,
-                    error,
-                } => (*subscriber_id, "failed", 0, Some(error), None),
-            };
+        let (id, state, attempt, error, next, doubt) = match update {
+            Update::Sending { subscriber_id } => (*subscriber_id, "sending", 1, None, None, false),
+            Update::Sent { subscriber_id } => (*subscriber_id, "sent", 0, None, None, false),
+            Update::Deferred {
+                subscriber_id,
+                error,
+                next_attempt_at,
+                in_doubt,
+            } => (
+                *subscriber_id,
+                "deferred",
+                0,
+                Some(error.as_str()),
+                next_attempt_at.as_deref(),
+                *in_doubt,
+            ),
+            Update::Failed {
+                subscriber_id,
+                error,
+            } => (
+                *subscriber_id,
+                "failed",
+                0,
+                Some(error.as_str()),
+                None,
+                false,
+            ),
+        };
         set.execute(params![
             issue.volume,
             issue.number,
@@ -290,7 +334,8 @@ pub fn apply(conn: &Connection, issue: IssueId, updates: &[Update]) -> rusqlite:
             attempt,
             error,
             next,
-            at
+            at,
+            doubt
         ])?;
     }
     Ok(())
