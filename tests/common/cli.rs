@@ -93,3 +93,24 @@ pub fn write_issue(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).expect("issue written");
     path
 }
+
+/// Every file under `dir` (none when it does not exist), sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.expect("a folder entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
