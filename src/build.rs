@@ -422,12 +422,14 @@ pub fn header_mailbox(name: Option<&str>, email: &str) -> String {
 }
 
 /// A display name for a header: RFC 2047 encoded words when it is not plain ASCII (they carry
-/// quotes as they are), else an RFC 5322 phrase, quoted and escaped when needed.
+/// quotes as they are), else an RFC 5322 phrase, quoted and escaped when needed. Control
+/// characters (refused in new names, possible in old ones) are left out.
 fn quote_name(name: &str) -> String {
+    let name: String = name.chars().filter(|c| !c.is_control()).collect();
     if name.is_ascii() {
-        crate::address::phrase(name)
+        crate::address::phrase(&name)
     } else {
-        compose::encode_word(name)
+        compose::encode_word(&name)
     }
 }
 
@@ -453,10 +455,12 @@ mod tests {
             "Lee, Ann",
             "Zoë \"Zo\" Ünal",
             "Plain Name",
+            "Tab\tand\u{1b} escape",
         ] {
             let header = header_mailbox(Some(name), "ann@example.org");
             assert!(header.ends_with(" <ann@example.org>"), "{header}");
-            assert_eq!(shown_name(&header), name, "{header}");
+            let expected: String = name.chars().filter(|c| !c.is_control()).collect();
+            assert_eq!(shown_name(&header), expected, "{header}");
         }
         assert_eq!(
             header_mailbox(Some(r#"Ann "Annie" Lee"#), "a@example.org"),

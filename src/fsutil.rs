@@ -101,17 +101,14 @@ fn temp_file(dir: &Path, access: Access) -> anyhow::Result<tempfile::NamedTempFi
 /// The name every temporary file starts with.
 pub const TEMP_PREFIX: &str = ".dispatch-";
 
-/// The permission bits a file written with `access` gets: for [`Access::Umask`], found once by
-/// creating a file in `dir` (the umask cannot be read without changing it).
-fn mode_for(dir: &Path, access: Access) -> Option<u32> {
+/// The permission bits the umask gives a new file, found once by creating one in `dir` (the
+/// umask cannot be read without changing it).
+fn umask_mode(dir: &Path) -> Option<u32> {
     static UMASK_MODE: OnceLock<Option<u32>> = OnceLock::new();
-    match access {
-        Access::Private => Some(0o600),
-        Access::Umask => *UMASK_MODE.get_or_init(|| {
-            let probe = temp_file(dir, Access::Umask).ok()?;
-            Some(probe.as_file().metadata().ok()?.permissions().mode() & 0o777)
-        }),
-    }
+    *UMASK_MODE.get_or_init(|| {
+        let probe = temp_file(dir, Access::Umask).ok()?;
+        Some(probe.as_file().metadata().ok()?.permissions().mode() & 0o777)
+    })
 }
 
 /// Files written to temporary names (beside their destinations or in a staging folder), renamed
@@ -144,14 +141,28 @@ impl Staged {
     }
 
     /// Stages `contents` for `path` (whose folder must exist); nothing is staged when the file
-    /// already holds exactly these bytes (its permissions are brought in line if an older
-    /// dispatch wrote it 0600).
+    /// already holds exactly these bytes. Permissions: a private file is always 0600; a build
+    /// output follows the umask (an unchanged page an older dispatch wrote 0600 is opened up);
+    /// a file of the editor's that is replaced keeps its mode.
     pub fn stage(&mut self, path: PathBuf, contents: &[u8]) -> anyhow::Result<()> {
         let dir = self.dir.as_deref().unwrap_or_else(|| parent(&path));
+        let is_output = self.dir.is_some();
         if unchanged(&path, contents) {
-            return set_mode(&path, mode_for(dir, self.access));
+            return match self.access {
+                Access::Private => set_mode(&path, Some(0o600)),
+                Access::Umask if is_output => set_mode(&path, umask_mode(dir)),
+                Access::Umask => Ok(()),
+            };
         }
         let mut tmp = temp_file(dir, self.access)?;
+        if self.access == Access::Umask
+            && !is_output
+            && let Ok(existing) = std::fs::metadata(&path)
+        {
+            tmp.as_file()
+                .set_permissions(existing.permissions())
+                .with_context(|| format!("cannot set the permissions of {}", path.display()))?;
+        }
         tmp.write_all(contents)
             .with_context(|| format!("cannot write {}", path.display()))?;
         self.files.push((tmp.into_temp_path(), path));
@@ -318,6 +329,33 @@ mod tests {
         drop(staging);
         assert_eq!(std::fs::read(out.join("page.html")).unwrap(), b"page");
         assert!(!out.join(Staging::DIR).exists());
+    }
+
+    #[test]
+    fn a_replaced_file_keeps_its_mode_and_a_private_one_is_always_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("v1n1.md");
+        std::fs::write(&own, b"old").unwrap();
+        std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&own, b"new").unwrap();
+        write_atomic(&own, b"new").unwrap();
+        assert_eq!(
+            std::fs::metadata(&own).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        let export = dir.path().join("export.csv");
+        std::fs::write(&export, b"a").unwrap();
+        std::fs::set_permissions(&export, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&export, b"a").unwrap();
+        assert_eq!(
+            std::fs::metadata(&export).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        write_private(&export, b"b").unwrap();
+        assert_eq!(
+            std::fs::metadata(&export).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]
