@@ -28,7 +28,8 @@ pub struct Report {
     pub issues_built: usize,
     /// Files whose content changed (unchanged files are left alone).
     pub files_changed: usize,
-    /// Files of issues no longer in the issues folder (removed by a full build).
+    /// Files removed by a full build: those of issues no longer in the issues folder, and
+    /// temporary files older versions left beside the pages.
     pub files_removed: usize,
     pub warnings: Vec<Warning>,
 }
