@@ -83,12 +83,17 @@ fn non_utf8_and_oversized_files_are_errors_naming_the_file() {
     let config = dir.join("config.yaml");
     let mut bytes = std::fs::read(&config).unwrap();
     bytes.extend_from_slice(b"# \xff\n");
-    std::fs::write(&config, bytes).unwrap();
+    std::fs::write(&config, &bytes).unwrap();
     let err = stderr(&fails(&dir, &["build"]));
     assert!(
         err.contains("config.yaml:25: column 3 is not UTF-8"),
         "{err}"
     );
+    bytes.truncate(bytes.len() - 4);
+    std::fs::write(&config, bytes).unwrap();
+    std::fs::write(dir.join("templates/email.txt"), b"{{ title }}\n\x80\n").unwrap();
+    let err = stderr(&fails(&dir, &["build"]));
+    assert!(err.contains("email.txt:2: column 1 is not UTF-8"), "{err}");
 }
 
 #[test]

@@ -64,8 +64,7 @@ pub struct Templates {
 fn template_source(dir: &Path, name: &str) -> anyhow::Result<String> {
     let path = dir.join(name);
     if path.exists() {
-        return std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read the template {}", path.display()));
+        return crate::fsutil::read_text(&path);
     }
     DEFAULT_TEMPLATES
         .iter()
