@@ -21,10 +21,10 @@ impl Mailbox {
         let input = input.trim();
         match (input.rfind('<'), input.ends_with('>')) {
             (Some(open), true) => {
-                let name = input[..open].trim().trim_matches('"').trim();
+                let name = unquote(input[..open].trim());
                 let email = normalize(&input[open + 1..input.len() - 1])?;
                 Ok(Mailbox {
-                    name: (!name.is_empty()).then(|| name.to_string()),
+                    name: (!name.trim().is_empty()).then(|| name.trim().to_string()),
                     email,
                 })
             }
@@ -39,10 +39,60 @@ impl Mailbox {
 impl fmt::Display for Mailbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.name {
-            Some(name) => write!(f, "\"{}\" <{}>", name.replace(['"', '\\'], ""), self.email),
+            Some(name) => write!(f, "\"{}\" <{}>", escape_quoted(name), self.email),
             None => write!(f, "{}", self.email),
         }
     }
+}
+
+/// The text of a display name written as a quoted string (`"Ann \"Annie\" Lee"`), or the
+/// name as it is.
+fn unquote(name: &str) -> String {
+    let Some(inner) = name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) else {
+        return name.to_string();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\\' {
+            chars.next().unwrap_or(c)
+        } else {
+            c
+        });
+    }
+    out
+}
+
+fn escape_quoted(name: &str) -> String {
+    name.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// An ASCII display name as RFC 5322 writes it in a header: as it is when it is words of
+/// atom characters, else a quoted string with `"` and `\` escaped (never dropped).
+pub fn phrase(name: &str) -> String {
+    let atoms = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " !#$%&'*+-/=?^_`{|}~".contains(c));
+    if atoms {
+        name.to_string()
+    } else {
+        format!("\"{}\"", escape_quoted(name))
+    }
+}
+
+/// A subscriber's name as given to `subscribers add` or in an imported file: trimmed, `None`
+/// when empty, an error when it holds control characters (line breaks, tabs, escapes), which
+/// would break headers and lists.
+pub fn subscriber_name(name: &str) -> Result<Option<String>, String> {
+    let name = name.trim();
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "the name “{}” has a control character ({}): names are one line of text",
+            escape_controls(name),
+            c.escape_unicode()
+        ));
+    }
+    Ok((!name.is_empty()).then(|| name.to_string()))
 }
 
 /// `text` with control characters shown as escapes (`\n`, `\u{1b}`), for a terminal.
@@ -130,6 +180,29 @@ mod tests {
         assert_eq!(m.name.as_deref(), Some("Ed Itor"));
         assert_eq!(m.email, "Ed@example.com");
         assert_eq!(m.to_string(), "\"Ed Itor\" <Ed@example.com>");
+    }
+
+    #[test]
+    fn quotes_in_names_are_kept_escaped() {
+        let m = Mailbox::parse(r#""Ann \"Annie\" Lee" <ann@example.org>"#).unwrap();
+        assert_eq!(m.name.as_deref(), Some(r#"Ann "Annie" Lee"#));
+        assert_eq!(m.to_string(), r#""Ann \"Annie\" Lee" <ann@example.org>"#);
+        assert_eq!(phrase("Ann Lee"), "Ann Lee");
+        assert_eq!(phrase(r#"Ann "A\L" Lee"#), r#""Ann \"A\\L\" Lee""#);
+        assert_eq!(phrase("Lee, Ann"), r#""Lee, Ann""#);
+    }
+
+    #[test]
+    fn names_with_control_characters_are_refused_and_shown_escaped() {
+        assert_eq!(subscriber_name("  Ann  "), Ok(Some("Ann".into())));
+        assert_eq!(subscriber_name(" "), Ok(None));
+        for bad in ["Ann\nBcc: x", "Ann\u{1b}[31m", "A\tB", "A\u{7f}"] {
+            let err = subscriber_name(bad).unwrap_err();
+            assert!(err.contains("control character"), "{err}");
+            assert!(!err.chars().any(char::is_control), "{err:?}");
+        }
+        assert_eq!(escape_controls("Ann\u{1b}[31m\n"), "Ann\\u{1b}[31m\\n");
+        assert_eq!(escape_controls("Zoë"), "Zoë");
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! `dispatch build`: every output of the selected issues, plus the archive and the feed.
 //!
-//! Everything is rendered in memory first; files are written only when all of it succeeded,
-//! each atomically.
+//! Every file is first written to a staging folder inside the output folder, and renamed into
+//! place only when all of them were written. A build killed half-way leaves temporary files in
+//! the staging folder (and, if killed while renaming, some pages new and the rest old); the next
+//! build empties the staging folder first, and rewrites every page that differs.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::fsutil::Staged;
+use crate::fsutil::{Staged, Staging};
 use crate::issue::{Issue, IssueId, Issues};
 use crate::mail::compose;
 use crate::mail::unsubscribe::{Links, Unsubscribe};
@@ -27,6 +29,9 @@ pub struct Report {
     pub issues_built: usize,
     /// Files whose content changed (unchanged files are left alone).
     pub files_changed: usize,
+    /// Files removed by a full build: those of issues no longer in the issues folder, and
+    /// temporary files older versions left beside the pages.
+    pub files_removed: usize,
     pub warnings: Vec<Warning>,
 }
 
@@ -51,9 +56,11 @@ pub fn build(newsletter: &Newsletter, selected: &[IssueId]) -> anyhow::Result<Re
             .collect::<anyhow::Result<_>>()?
     };
     let replies = approved_replies(store.as_ref(), &issues, &chosen)?;
+    let staging = Staging::open(&newsletter.output_dir())?;
     let out = Output::create(newsletter, &chosen)?;
-    let (mut staged, warnings) =
-        render_and_stage(newsletter, &templates, &issues, &chosen, &replies, &out)?;
+    let (mut staged, warnings) = render_and_stage(
+        newsletter, &templates, &issues, &chosen, &replies, &out, &staging,
+    )?;
     let index = render::render_index(&newsletter.config, &templates, &issues)?;
     let feed = render::render_feed(&newsletter.config, &templates, &issues)?;
     staged.stage(out.web.join("index.html"), index.as_bytes())?;
@@ -61,9 +68,15 @@ pub fn build(newsletter: &Newsletter, selected: &[IssueId]) -> anyhow::Result<Re
     staged.stage(out.web.join("style.css"), templates.web_css.as_bytes())?;
     let files_changed = staged.len();
     staged.commit()?;
+    let files_removed = if selected.is_empty() {
+        remove_stale(&out, &issues)?
+    } else {
+        0
+    };
     Ok(Report {
         issues_built: chosen.len(),
         files_changed,
+        files_removed,
         warnings,
     })
 }
@@ -92,6 +105,65 @@ impl Output {
         }
         Ok(output)
     }
+}
+
+/// Removes what an earlier build wrote for issues no longer in the issues folder, and the
+/// temporary files that builds of older dispatch versions left beside the pages when they were
+/// interrupted. Only names that `build` writes are touched; returns how many files went.
+fn remove_stale(out: &Output, issues: &Issues) -> anyhow::Result<usize> {
+    let gone = |slug: &str| {
+        slug.parse::<IssueId>()
+            .ok()
+            .filter(|id| id.slug() == slug)
+            .is_some_and(|id| issues.get(id).is_none())
+    };
+    let temporary = |name: &str| name.starts_with(crate::fsutil::TEMP_PREFIX);
+    let mut removed = 0;
+    for (path, name) in entries(&out.email)? {
+        let slug = name.rsplit_once('.').map_or("", |(slug, _)| slug);
+        let ours = name.ends_with(".html") || name.ends_with(".txt") || name.ends_with(".eml");
+        if temporary(&name) || (ours && gone(slug)) {
+            removed += remove_file(&path)?;
+        }
+    }
+    for (path, name) in entries(&out.web)? {
+        if temporary(&name) {
+            removed += remove_file(&path)?;
+        } else if path.is_dir() && name.starts_with('v') {
+            let stale = gone(&name);
+            for (file, inner) in entries(&path)? {
+                if temporary(&inner) || (stale && inner == "index.html") {
+                    removed += remove_file(&file)?;
+                }
+            }
+            if stale {
+                // Kept when the editor put other files there.
+                let _ = std::fs::remove_dir(&path);
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// The entries of `dir` with their names (none when it does not exist).
+fn entries(dir: &std::path::Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    let read = match std::fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    let mut found = Vec::new();
+    for entry in read {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        found.push((entry.path(), name));
+    }
+    Ok(found)
+}
+
+fn remove_file(path: &std::path::Path) -> anyhow::Result<usize> {
+    std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
+    Ok(1)
 }
 
 /// The approved replies each chosen issue publishes.
@@ -154,6 +226,7 @@ fn render_and_stage(
     chosen: &[&Issue],
     replies: &[Vec<Published>],
     out: &Output,
+    staging: &Staging,
 ) -> anyhow::Result<(Staged, Vec<Warning>)> {
     let stage_one =
         |issue: &Issue, replies: &[Published], staged: &mut Staged, warnings: &mut Vec<Warning>| {
@@ -177,7 +250,7 @@ fn render_and_stage(
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || {
-                    let mut staged = Staged::default();
+                    let mut staged = staging.staged();
                     let mut warnings = Vec::new();
                     for (issue, replies) in part {
                         stage_one(issue, replies, &mut staged, &mut warnings)?;
@@ -194,7 +267,7 @@ fn render_and_stage(
             })
             .collect()
     });
-    let mut staged = Staged::default();
+    let mut staged = staging.staged();
     let mut warnings = Vec::new();
     for part in results {
         let (s, w) = part?;
@@ -214,7 +287,7 @@ fn stage_issue(
 ) -> anyhow::Result<()> {
     let slug = issue.id.slug();
     let eml = preview_message(newsletter, issue, r);
-    check_issue(issue, r, html_part_len(&eml), warnings);
+    check_issue(issue, r, warnings);
     let html = r
         .email_html
         .replace(compose::UNSUBSCRIBE_MARK, &out.unsubscribe);
@@ -230,24 +303,10 @@ fn stage_issue(
     )
 }
 
-/// The encoded size of the message's HTML part: from its part header to the closing boundary
-/// (the HTML is the last part).
-fn html_part_len(eml: &[u8]) -> usize {
-    let marker = b"Content-Type: text/html";
-    eml.windows(marker.len())
-        .rposition(|w| w == marker)
-        .map_or(eml.len(), |start| eml.len() - start)
-}
-
-fn check_issue(issue: &Issue, r: &RenderedIssue, encoded_html: usize, warnings: &mut Vec<Warning>) {
-    if encoded_html > render::GMAIL_CLIP_WARN_BYTES {
+fn check_issue(issue: &Issue, r: &RenderedIssue, warnings: &mut Vec<Warning>) {
+    if let Some((_, message)) = render::gmail_clipping(compose::html_part_len(&r.email_html)) {
         warnings.push(Warning {
-            message: format!(
-                "{}: {}: the email's HTML part is {} bytes encoded; Gmail clips messages above about 102 KB",
-                issue.path.display(),
-                issue.id,
-                encoded_html
-            ),
+            message: format!("{}: {}: {message}", issue.path.display(), issue.id),
         });
     }
     for (line, src) in &r.outline.images_without_alt {
@@ -325,7 +384,7 @@ pub fn shared_message(
         subject: r.subject.clone(),
         list_id: format!(
             "{} <{}.{}>",
-            compose::encode_word(&quote_name(&config.newsletter.title)),
+            quote_name(&config.newsletter.title),
             if list_slug.is_empty() {
                 "newsletter"
             } else {
@@ -342,17 +401,55 @@ pub fn shared_message(
 /// `Name <address>` for a From or To header, the name encoded when it is not plain ASCII.
 pub fn header_mailbox(name: Option<&str>, email: &str) -> String {
     match name.map(str::trim).filter(|n| !n.is_empty()) {
-        Some(name) => format!("{} <{email}>", compose::encode_word(&quote_name(name))),
+        Some(name) => format!("{} <{email}>", quote_name(name)),
         None => email.to_string(),
     }
 }
 
-/// A display name as a quoted string when it has characters that need quoting.
+/// A display name for a header: RFC 2047 encoded words when it is not plain ASCII (they carry
+/// quotes as they are), else an RFC 5322 phrase, quoted and escaped when needed. Control
+/// characters (refused in new names, possible in old ones) are left out.
 fn quote_name(name: &str) -> String {
-    let clean: String = name.chars().filter(|c| !matches!(c, '"' | '\\')).collect();
-    if clean.is_ascii() && clean.chars().any(|c| "()<>[]:;@,.".contains(c)) {
-        format!("\"{clean}\"")
+    let name: String = name.chars().filter(|c| !c.is_control()).collect();
+    if name.is_ascii() {
+        crate::address::phrase(&name)
     } else {
-        clean
+        compose::encode_word(&name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The display name a mail reader shows for a From header we wrote.
+    fn shown_name(header: &str) -> String {
+        let raw = format!("From: {header}\r\nSubject: x\r\n\r\nbody\r\n");
+        let message = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        let from = message.from().unwrap().first().unwrap();
+        from.name().unwrap().to_string()
+    }
+
+    #[test]
+    fn quotes_in_display_names_survive_a_mail_reader() {
+        for name in [
+            r#"Ann "Annie" Lee"#,
+            r#"Back\slash "Q""#,
+            "Lee, Ann",
+            "Zoë \"Zo\" Ünal",
+            "Plain Name",
+            "Tab\tand\u{1b} escape",
+        ] {
+            let header = header_mailbox(Some(name), "ann@example.org");
+            assert!(header.ends_with(" <ann@example.org>"), "{header}");
+            let expected: String = name.chars().filter(|c| !c.is_control()).collect();
+            assert_eq!(shown_name(&header), expected, "{header}");
+        }
+        assert_eq!(
+            header_mailbox(Some(r#"Ann "Annie" Lee"#), "a@example.org"),
+            r#""Ann \"Annie\" Lee" <a@example.org>"#
+        );
     }
 }

@@ -13,15 +13,11 @@ use crate::issue::Issue;
 use crate::links::check::{
     CheckOptions, LinkReport, Outcome, check_client, check_links, checkable_url,
 };
-use crate::mail::compose::{UNSUBSCRIBE_MARK, quoted_printable};
+use crate::mail::compose::UNSUBSCRIBE_MARK;
 use crate::newsletter::Newsletter;
 use crate::render::{RenderedIssue, Templates};
 use crate::store::Store;
 
-/// Above Gmail's clipping size an issue is an error (see [`crate::render::GMAIL_CLIP_BYTES`]).
-pub const CLIP_ERROR_BYTES: usize = crate::render::GMAIL_CLIP_BYTES;
-/// Close enough to the clipping size that a few more paragraphs or replies would reach it.
-pub const CLIP_WARN_BYTES: usize = 90_000;
 /// Inbox lists cut subjects at about this many characters.
 pub const SUBJECT_WARN_CHARS: usize = 78;
 /// What the subject template may use (see `newsletter.subject` in the config).
@@ -115,9 +111,7 @@ impl Preflight {
     /// The size of the email's HTML part as it is sent (quoted-printable), which is what
     /// Gmail measures.
     pub fn encoded_html_bytes(&self) -> usize {
-        let mut encoded = String::with_capacity(self.rendered.email_html.len() * 11 / 10);
-        quoted_printable(&self.rendered.email_html, &mut encoded);
-        encoded.len()
+        crate::mail::compose::html_part_len(&self.rendered.email_html)
     }
 
     /// The distinct web addresses of the issue's links and images, the ones worth a request.
@@ -312,21 +306,13 @@ impl Preflight {
     }
 
     fn size(&self) -> Option<Finding> {
-        let bytes = self.encoded_html_bytes();
-        let severity = if bytes > CLIP_ERROR_BYTES {
+        let (clipped, message) = crate::render::gmail_clipping(self.encoded_html_bytes())?;
+        let severity = if clipped {
             Severity::Error
-        } else if bytes > CLIP_WARN_BYTES {
-            Severity::Warning
         } else {
-            return None;
+            Severity::Warning
         };
-        Some(Finding::new(
-            severity,
-            Some(self.issue_place()),
-            format!(
-                "the email's HTML is {bytes} bytes as sent; Gmail clips messages above about {CLIP_ERROR_BYTES} bytes, hiding the rest and the unsubscribe link"
-            ),
-        ))
+        Some(Finding::new(severity, Some(self.issue_place()), message))
     }
 
     fn subject(&self) -> Vec<Finding> {

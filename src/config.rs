@@ -231,8 +231,7 @@ fn default_mailbox() -> String {
 impl Config {
     /// Reads and validates `config.yaml` of a newsletter folder.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let source = crate::fsutil::read_text(path)?;
         Ok(Self::parse(path, &source)?)
     }
 

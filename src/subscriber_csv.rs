@@ -141,6 +141,10 @@ fn parse_record(record: &csv::StringRecord, c: Columns) -> Result<NewSubscriber,
             .join(" ");
         (!full.is_empty()).then_some(full)
     });
+    let name = name
+        .map(|n| crate::address::subscriber_name(&n))
+        .transpose()?
+        .flatten();
     let status = cell(c.status).map(parse_status).transpose()?.flatten();
     Ok(NewSubscriber {
         email,
@@ -251,6 +255,13 @@ mod tests {
             "email,name\n\"a@example.org\",\"Lee, Ann\"\n\"b@example.org\",\"two\nlines\"\nbad,x\n",
         );
         assert_eq!(rows[0].as_ref().unwrap().name.as_deref(), Some("Lee, Ann"));
+        let two_lines = rows[1].as_ref().unwrap_err();
+        assert_eq!(two_lines.line, 3);
+        assert!(
+            two_lines.message.contains("control character"),
+            "{}",
+            two_lines.message
+        );
         assert_eq!(rows[2].as_ref().unwrap_err().line, 5);
     }
 

@@ -14,8 +14,12 @@ pub fn run(dir: &Path, names: &[String]) -> anyhow::Result<()> {
     for warning in &report.warnings {
         eprintln!("warning: {}", warning.message);
     }
+    let removed = match report.files_removed {
+        0 => String::new(),
+        n => format!(", {n} stale removed"),
+    };
     println!(
-        "built {} issue{} into {} ({} files changed) in {:.0?}",
+        "built {} issue{} into {} ({} files changed{removed}) in {:.0?}",
         report.issues_built,
         if report.issues_built == 1 { "" } else { "s" },
         super::display_path(dir, &newsletter.output_dir()),

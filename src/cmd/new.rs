@@ -9,7 +9,7 @@ pub fn run(dir: &Path, volume: Option<u32>, title: Option<&str>) -> anyhow::Resu
     if volume == Some(0) {
         anyhow::bail!("--volume must be a positive integer");
     }
-    let id = issues.next_id(volume);
+    let id = issues.next_id(volume)?;
     let title = title.unwrap_or("Untitled");
     let path = newsletter.issues_dir().join(file_name(id, title));
     if path.exists() {

@@ -3,6 +3,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
+use crate::address::escape_controls;
 use crate::cli::SubscribersCommand;
 use crate::newsletter::Newsletter;
 use crate::store::Store;
@@ -36,7 +37,12 @@ pub fn run(dir: &Path, command: SubscribersCommand) -> anyhow::Result<()> {
 
 fn add(store: &mut Store, email: &str, name: Option<&str>) -> anyhow::Result<()> {
     let email = crate::address::normalize(email)?;
-    store.add_subscriber(&email, name)?;
+    let name = name
+        .map(crate::address::subscriber_name)
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+        .flatten();
+    store.add_subscriber(&email, name.as_deref())?;
     let active = store.subscriber_counts()?.active;
     println!("added {email} ({active} active)");
     if crate::address::needs_smtputf8(&email) {
@@ -147,7 +153,7 @@ fn export(store: &Store, file: Option<&Path>) -> anyhow::Result<()> {
             let mut out = csv::Writer::from_writer(Vec::new());
             let count = write_csv(store, &mut out)?;
             let bytes = out.into_inner().map_err(|e| e.into_error())?;
-            crate::fsutil::write_atomic(path, &bytes)?;
+            crate::fsutil::write_private(path, &bytes)?;
             println!("exported {count} subscribers to {}", path.display());
         }
         None => {
@@ -185,11 +191,12 @@ fn list(store: &Store, json: bool) -> anyhow::Result<()> {
         writeln!(out, "{}]", if first { "" } else { "\n" })?;
     } else {
         store.for_each_subscriber(|s| {
+            // Names stored by older versions may hold control characters: shown escaped.
             writeln!(
                 out,
                 "{}\t{}\t{}",
-                s.email,
-                s.name.as_deref().unwrap_or(""),
+                escape_controls(&s.email),
+                escape_controls(s.name.as_deref().unwrap_or("")),
                 s.status
             )?;
             Ok(())

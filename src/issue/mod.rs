@@ -73,7 +73,9 @@ struct FrontMatter {
     volume: u32,
     number: u32,
     title: String,
-    date: NaiveDate,
+    /// Checked by [`parse_date`]; text here so that an empty or odd value gets our message.
+    #[serde(default)]
+    date: Option<String>,
     #[serde(default)]
     preheader: Option<String>,
     #[serde(default)]
@@ -114,11 +116,21 @@ impl Issue {
         if front.title.trim().is_empty() {
             return Err(at_key("title", "must not be empty"));
         }
+        let date = match front.date.as_deref().map(str::trim) {
+            Some(text) if !text.is_empty() => parse_date(text),
+            _ if crate::config::find_key_line(yaml, "date").is_some() => Err(format!(
+                "is empty: write the issue's date as YYYY-MM-DD, e.g. {DATE_EXAMPLE}"
+            )),
+            _ => Err(format!(
+                "is missing: every issue has a date, written YYYY-MM-DD, e.g. {DATE_EXAMPLE}"
+            )),
+        }
+        .map_err(|message| at_key("date", &message))?;
         let body_line_offset = yaml_start + yaml.lines().count() + 1;
         Ok(Issue {
             id: IssueId::new(front.volume, front.number),
             title: front.title.trim().to_string(),
-            date: front.date,
+            date,
             preheader: non_empty(front.preheader),
             question: non_empty(front.question),
             body: body.to_string(),
@@ -128,10 +140,45 @@ impl Issue {
     }
 
     pub fn load(path: &Path) -> anyhow::Result<Issue> {
-        let source = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let source = crate::fsutil::read_text(path)?;
         Ok(Issue::parse(path, &source)?)
     }
+}
+
+/// The years an issue's date may have. The email's Date header carries four-digit years only,
+/// and a year before 1900 is a typo rather than an old issue.
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
+
+const DATE_EXAMPLE: &str = "2026-12-02";
+
+/// A front-matter date: exactly `YYYY-MM-DD`, a real day, its year in [`DATE_YEARS`]. A two-digit
+/// year (`26-12-02`) is refused rather than read as the year 26.
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    use chrono::Datelike as _;
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let shown = text.escape_debug();
+    if !shaped {
+        return Err(format!(
+            "`{shown}` is not a date: write it as YYYY-MM-DD with a four-digit year from {} to {}, e.g. {DATE_EXAMPLE}",
+            DATE_YEARS.start(),
+            DATE_YEARS.end()
+        ));
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("`{shown}` is not a day of the calendar"))?;
+    if !DATE_YEARS.contains(&date.year()) {
+        return Err(format!(
+            "the year {} is out of range: dispatch takes years from {} to {}",
+            date.year(),
+            DATE_YEARS.start(),
+            DATE_YEARS.end()
+        ));
+    }
+    Ok(date)
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -250,10 +297,10 @@ impl Issues {
     }
 
     /// The id the next issue gets: the next number in the latest volume, or number 1 of
-    /// `volume` when a new volume is asked for.
-    pub fn next_id(&self, volume: Option<u32>) -> IssueId {
-        let latest = self.latest().map(|i| i.id);
-        match (volume, latest) {
+    /// `volume` when a new volume is asked for. An error when the number would pass the
+    /// largest one an issue can have.
+    pub fn next_id(&self, volume: Option<u32>) -> anyhow::Result<IssueId> {
+        let (volume, last) = match (volume, self.latest().map(|i| i.id)) {
             (Some(v), _) => {
                 let last_in_volume = self
                     .by_id
@@ -261,11 +308,17 @@ impl Issues {
                     .filter(|id| id.volume == v)
                     .map(|id| id.number)
                     .max();
-                IssueId::new(v, last_in_volume.unwrap_or(0) + 1)
+                (v, last_in_volume.unwrap_or(0))
             }
-            (None, Some(id)) => IssueId::new(id.volume, id.number + 1),
-            (None, None) => IssueId::new(1, 1),
-        }
+            (None, Some(id)) => (id.volume, id.number),
+            (None, None) => (1, 0),
+        };
+        let number = last.checked_add(1).with_context(|| {
+            format!(
+                "volume {volume} has reached the largest issue number ({last}): start a new volume with --volume"
+            )
+        })?;
+        Ok(IssueId::new(volume, number))
     }
 }
 
@@ -362,12 +415,55 @@ mod tests {
     }
 
     #[test]
+    fn dates_out_of_range_two_digit_or_empty_name_line_and_key() {
+        let with_date =
+            |d: &str| parse(&format!("---\nvolume: 5\nnumber: 2\ntitle: T\n{d}\n---\n"));
+        for (line, expected) in [
+            ("date: +10000-01-01", "is not a date"),
+            ("date: -0001-01-01", "is not a date"),
+            ("date: 26-12-02", "four-digit year"),
+            ("date: 1899-12-31", "the year 1899 is out of range"),
+            ("date: 2026-02-30", "not a day of the calendar"),
+            ("date:", "is empty"),
+            ("date: ''", "is empty"),
+            ("date: 2026-1-2", "YYYY-MM-DD"),
+        ] {
+            let e = with_date(line).unwrap_err();
+            assert_eq!(
+                (e.key.as_deref(), e.line),
+                (Some("date"), Some(5)),
+                "{line}: {e}"
+            );
+            assert!(e.to_string().contains(expected), "{line}: {e}");
+        }
+        let e = parse("---\nvolume: 5\nnumber: 2\ntitle: T\n---\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("date"), "{e}");
+        assert!(e.to_string().contains("is missing"), "{e}");
+        for ok in [
+            "date: 1900-01-01",
+            "date: 9999-12-31",
+            "date: \"2026-12-02\"",
+        ] {
+            assert!(with_date(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
     fn next_ids() {
         let mut issues = Issues::default();
-        assert_eq!(issues.next_id(None), IssueId::new(1, 1));
+        assert_eq!(issues.next_id(None).unwrap(), IssueId::new(1, 1));
         issues.insert(parse(GOOD).unwrap()).unwrap();
-        assert_eq!(issues.next_id(None), IssueId::new(5, 3));
-        assert_eq!(issues.next_id(Some(6)), IssueId::new(6, 1));
+        assert_eq!(issues.next_id(None).unwrap(), IssueId::new(5, 3));
+        assert_eq!(issues.next_id(Some(6)).unwrap(), IssueId::new(6, 1));
+        let last = format!(
+            "---\nvolume: 5\nnumber: {}\ntitle: T\ndate: 2019-05-14\n---\n",
+            u32::MAX
+        );
+        issues.insert(parse(&last).unwrap()).unwrap();
+        let err = issues.next_id(None).unwrap_err().to_string();
+        assert!(err.contains("largest issue number (4294967295)"), "{err}");
+        assert!(issues.next_id(Some(5)).is_err());
+        assert_eq!(issues.next_id(Some(6)).unwrap(), IssueId::new(6, 1));
         assert!(issues.insert(parse(GOOD).unwrap()).is_err());
     }
 

@@ -41,24 +41,40 @@ impl Shared {
 
     /// Encodes the bodies once, for a message sent to many recipients.
     pub fn prepare(&self) -> Prepared {
-        let encode = |body: &str| {
-            body.split(UNSUBSCRIBE_MARK)
-                .map(|piece| {
-                    let mut encoded = String::with_capacity(piece.len() * 11 / 10);
-                    quoted_printable(piece, &mut encoded);
-                    encoded
-                })
-                .collect()
-        };
         Prepared {
             from: self.from.clone(),
             reply_to: self.reply_to.clone(),
             subject: encode_word(&self.subject),
             list_id: self.list_id.clone(),
             boundary: self.boundary.clone(),
-            parts: [("plain", encode(&self.text)), ("html", encode(&self.html))],
+            parts: [
+                ("plain", encode_pieces(&self.text)),
+                ("html", encode_pieces(&self.html)),
+            ],
         }
     }
+}
+
+/// A body quoted-printable encoded in pieces, split where the personal unsubscribe link goes.
+fn encode_pieces(body: &str) -> Vec<String> {
+    body.split(UNSUBSCRIBE_MARK)
+        .map(|piece| {
+            let mut encoded = String::with_capacity(piece.len() * 11 / 10);
+            quoted_printable(piece, &mut encoded);
+            encoded
+        })
+        .collect()
+}
+
+/// The size of an email's HTML part as sent (its encoded body, what Gmail's clipping counts),
+/// for a recipient whose unsubscribe link is as long as [`UNSUBSCRIBE_MARK`]. Measured on the
+/// part itself, whatever the text of the issue holds.
+pub fn html_part_len(html: &str) -> usize {
+    let pieces = encode_pieces(html);
+    let mut link = String::new();
+    quoted_printable(UNSUBSCRIBE_MARK, &mut link);
+    let joins = pieces.len().saturating_sub(1);
+    pieces.iter().map(String::len).sum::<usize>() + joins * (link.len() + 2 * "=\r\n".len())
 }
 
 /// An issue's message with both bodies already quoted-printable encoded, split where the
@@ -342,6 +358,38 @@ mod tests {
             .filter_map(|part| part.split_once("\r\n\r\n"))
             .map(|(_, body)| decode_qp(body.strip_suffix("\r\n").unwrap_or(body)))
             .collect()
+    }
+
+    #[test]
+    fn html_part_len_is_the_html_part_of_the_message_whatever_the_text_says() {
+        let html = format!(
+            "<p>Content-Type: text/html; charset=utf-8</p>{}<a href=\"{UNSUBSCRIBE_MARK}\">x</a>{}",
+            "é long line ".repeat(400),
+            "<p>Content-Type: text/html</p>".repeat(3)
+        );
+        let shared = Shared {
+            from: "ed@example.com".into(),
+            reply_to: "ed@example.com".into(),
+            subject: "S".into(),
+            list_id: "<l.example.com>".into(),
+            text: "Content-Type: text/html\n".into(),
+            html: html.clone(),
+            boundary: "=_b".into(),
+        };
+        let msg = String::from_utf8(shared.message(&Personal {
+            to: "r@example.org",
+            message_id: "m@example.com",
+            date: "Tue, 1 Jan 2030 00:00:00 +0000",
+            unsubscribe: &Links {
+                mailto: UNSUBSCRIBE_MARK.into(),
+                https: None,
+            },
+        }))
+        .unwrap();
+        let html_part = msg.split("--=_b").nth(2).unwrap();
+        let (_, body) = html_part.split_once("\r\n\r\n").unwrap();
+        let body = body.strip_suffix("\r\n").unwrap();
+        assert_eq!(html_part_len(&html), body.len());
     }
 
     #[test]

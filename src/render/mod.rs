@@ -35,8 +35,23 @@ pub const TEXT_WIDTH: usize = 72;
 /// unsubscribe link included) behind "View entire message".
 pub const GMAIL_CLIP_BYTES: usize = 102_000;
 
-/// `build` warns from here on, a little before the clipping size.
-pub const GMAIL_CLIP_WARN_BYTES: usize = 100_000;
+/// `build` and `check` warn from here on: a few more paragraphs or replies would reach the
+/// clipping size.
+pub const GMAIL_CLIP_WARN_BYTES: usize = 90_000;
+
+/// What `build` and `check` say about an email whose HTML part is `bytes` as sent (measured by
+/// [`crate::mail::compose::html_part_len`]): nothing up to [`GMAIL_CLIP_WARN_BYTES`], else the
+/// message and whether Gmail clips it.
+pub fn gmail_clipping(bytes: usize) -> Option<(bool, String)> {
+    (bytes > GMAIL_CLIP_WARN_BYTES).then(|| {
+        (
+            bytes > GMAIL_CLIP_BYTES,
+            format!(
+                "the email's HTML is {bytes} bytes as sent; Gmail clips messages above about {GMAIL_CLIP_BYTES} bytes, hiding the rest and the unsubscribe link"
+            ),
+        )
+    })
+}
 
 /// The loaded templates of a newsletter folder.
 pub struct Templates {
@@ -49,8 +64,7 @@ pub struct Templates {
 fn template_source(dir: &Path, name: &str) -> anyhow::Result<String> {
     let path = dir.join(name);
     if path.exists() {
-        return std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read the template {}", path.display()));
+        return crate::fsutil::read_text(&path);
     }
     DEFAULT_TEMPLATES
         .iter()

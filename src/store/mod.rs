@@ -7,6 +7,7 @@
 //! process (a running send) committed in between, whatever the busy timeout. Waiting for the
 //! lock up front lets the busy timeout do its work.
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -142,12 +143,21 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating on first use) the database and brings its schema up to date.
+    /// Opens (creating on first use, readable by its owner alone) the database and brings its
+    /// schema up to date. An empty or damaged file is an error, never replaced by a new
+    /// database: that would make a new secret and break every unsubscribe link already sent.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
+        let created = !refuse_damaged(path)?;
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open the database {}", path.display()))?;
+        if created {
+            // Before the WAL and shared-memory files exist: SQLite gives them this mode too.
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot set the permissions of {}", path.display()))?;
+        }
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| damaged(path, e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         Self::setup(conn, &path.display().to_string())
     }
@@ -155,13 +165,15 @@ impl Store {
     /// Opens an existing database for reading only, or `None` when there is none yet: building
     /// an issue must not create the database.
     pub fn open_existing_read_only(path: &Path) -> anyhow::Result<Option<Store>> {
-        if !path.exists() {
+        if !refuse_damaged(path)? {
             return Ok(None);
         }
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .with_context(|| format!("cannot open the database {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| damaged(path, e))?;
         if version != MIGRATIONS.len() as i64 {
             // An older schema gets migrated by the next command that writes; a newer is refused.
             drop(conn);
@@ -215,6 +227,46 @@ impl Store {
     }
 }
 
+/// The first bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether the database file exists (`false`: it will be created); an error when it exists
+/// but is empty or not an SQLite database.
+fn refuse_damaged(path: &Path) -> anyhow::Result<bool> {
+    use std::io::Read as _;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot open the database {}", path.display()));
+        }
+    };
+    let mut header = Vec::with_capacity(SQLITE_HEADER.len());
+    file.take(SQLITE_HEADER.len() as u64)
+        .read_to_end(&mut header)
+        .with_context(|| format!("cannot read the database {}", path.display()))?;
+    if header.is_empty() {
+        anyhow::bail!(
+            "the database {} is empty (0 bytes): restore it from a backup; delete it only if this newsletter never had subscribers, since a new database gets a new secret and breaks every unsubscribe link already sent",
+            path.display()
+        );
+    }
+    if header != SQLITE_HEADER {
+        anyhow::bail!(
+            "{} is not an SQLite database (damaged, or another file under its name): restore it from a backup",
+            path.display()
+        );
+    }
+    Ok(true)
+}
+
+fn damaged(path: &Path, e: rusqlite::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!(
+        "the database {} is damaged: restore it from a backup",
+        path.display()
+    ))
+}
+
 fn migrate(conn: &mut Connection, name: &str) -> anyhow::Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
@@ -263,6 +315,34 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn empty_or_foreign_file_is_an_error_naming_it_not_a_new_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("subscribers.db");
+        std::fs::write(&path, b"").unwrap();
+        for open in [
+            Store::open(&path).err(),
+            Store::open_existing_read_only(&path).err(),
+        ] {
+            let err = format!("{:#}", open.unwrap());
+            assert!(err.contains("subscribers.db is empty (0 bytes)"), "{err}");
+        }
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "left as it was");
+        std::fs::write(&path, b"email,name\nann@example.org,Ann\n").unwrap();
+        let err = format!("{:#}", Store::open(&path).err().unwrap());
+        assert!(
+            err.contains("subscribers.db is not an SQLite database"),
+            "{err}"
+        );
+        let good = dir.path().join("good.db");
+        Store::open(&good).unwrap().secret().unwrap();
+        let mut bytes = std::fs::read(&good).unwrap();
+        bytes[16..].iter_mut().for_each(|b| *b = 0xff);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = format!("{:#}", Store::open(&path).err().unwrap());
+        assert!(err.contains("subscribers.db is damaged"), "{err}");
     }
 
     #[test]
