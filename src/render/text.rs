@@ -23,6 +23,7 @@
 use std::collections::HashMap;
 
 use pulldown_cmark::{Alignment, Event, HeadingLevel, LinkType, Tag, TagEnd};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::markdown::event_stream;
 
@@ -216,18 +217,28 @@ impl Inline {
     }
 
     fn push_word(&mut self, word: &str) {
-        let mut utf8 = [0; 4];
+        // Runs between CJK characters are measured whole, so that an emoji sequence (a skin
+        // tone, a ZWJ family, a presentation selector) counts as the one glyph it draws.
+        let mut run = String::new();
         for c in word.chars() {
             if is_breakable_wide(c) {
+                self.push_run(&mut run);
                 self.push_wide(c);
                 continue;
             }
-            if self.pending == Join::Break && no_break_before(c) {
+            if run.is_empty() && self.pending == Join::Break && no_break_before(c) {
                 self.pending = Join::Glue;
             }
             // A no-break space holds words together but reads as a plain space.
-            let c = if is_non_breaking_space(c) { ' ' } else { c };
-            self.append(c.encode_utf8(&mut utf8), char_width(c));
+            run.push(if is_non_breaking_space(c) { ' ' } else { c });
+        }
+        self.push_run(&mut run);
+    }
+
+    fn push_run(&mut self, run: &mut String) {
+        if !run.is_empty() {
+            self.append(run, str_width(run));
+            run.clear();
         }
     }
 
@@ -240,7 +251,7 @@ impl Inline {
         } else if self.pending == Join::Glue {
             self.pending = Join::Break;
         }
-        self.append(c.encode_utf8(&mut [0; 4]), char_width(c));
+        self.append(c.encode_utf8(&mut [0; 4]), c.width().unwrap_or(0));
         self.pending = Join::Break;
     }
 
@@ -306,39 +317,21 @@ impl Inline {
     }
 }
 
-/// Display columns of a string in a monospace font.
+/// Display columns of a string in a monospace font (Unicode's East Asian Width, with emoji
+/// sequences as one glyph): CJK and emoji count two, combining marks none.
 fn str_width(s: &str) -> usize {
     if s.is_ascii() {
         return s.len();
     }
-    s.chars().map(char_width).sum()
+    s.width()
 }
 
-fn char_width(c: char) -> usize {
-    let cp = u32::from(c);
-    if cp < 0x300 {
-        1
-    } else if is_zero_width(cp) {
-        0
-    } else if is_wide(cp) {
-        2
-    } else {
-        1
-    }
-}
-
-fn is_zero_width(cp: u32) -> bool {
-    matches!(cp,
-        0x300..=0x36F | 0x200B..=0x200F | 0x2060..=0x2064 | 0x20D0..=0x20FF
-        | 0xFE00..=0xFE0F | 0xFE20..=0xFE2F | 0x1F3FB..=0x1F3FF | 0xE0100..=0xE01EF)
-}
-
-fn is_wide(cp: u32) -> bool {
+/// CJK scripts, which have no spaces: a line may break between two of their characters.
+fn is_cjk(cp: u32) -> bool {
     matches!(cp,
         0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
         | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6 | 0x1F300..=0x1F64F | 0x1F680..=0x1F6FF | 0x1F900..=0x1F9FF
-        | 0x1FA70..=0x1FAFF | 0x20000..=0x3FFFD)
+        | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
 }
 
 fn is_non_breaking_space(c: char) -> bool {
@@ -351,8 +344,7 @@ fn is_breaking_space(c: char) -> bool {
 
 /// CJK text has no spaces: a line may break between any two of these characters.
 fn is_breakable_wide(c: char) -> bool {
-    let cp = u32::from(c);
-    is_wide(cp) && !(0x1F300..=0x1FAFF).contains(&cp)
+    is_cjk(u32::from(c))
 }
 
 fn no_break_before(c: char) -> bool {
@@ -1391,6 +1383,16 @@ mod tests {
                 20
             ),
             "日本語のテキストは、\nスペースがなくても折\nり返せます。🎉 Emoji\nok"
+        );
+    }
+
+    #[test]
+    fn emoji_sequences_and_combining_marks_pad_by_display_width() {
+        // A thumbs-up with a skin tone, a ZWJ family and a heart with its emoji selector are
+        // one glyph of two columns each; the Devanagari anusvara takes none.
+        assert_eq!(
+            text("| a | n |\n|---|---|\n| 👍🏽 | 1 |\n| 👩‍👩‍👧 | 2 |\n| कं | 3 |\n| ❤️x | 4 |"),
+            "a    n\n---  -\n👍🏽   1\n👩‍👩‍👧   2\nकं    3\n❤️x  4"
         );
     }
 
