@@ -20,7 +20,15 @@
 //! - Raw HTML is reduced to its text, with `<br>`, `<img alt>` and `<a href>` understood and
 //!   the common entities decoded.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    BufferQueue, CharacterTokens, EndTag, StartTag, TagToken, Token, TokenSink, TokenSinkResult,
+    Tokenizer, TokenizerOpts,
+};
 
 use pulldown_cmark::{Alignment, Event, HeadingLevel, LinkType, Tag, TagEnd};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -961,56 +969,36 @@ impl TextWriter {
 
     // --- raw HTML ---
 
-    /// Reduces raw HTML to text. In an HTML block, block-level tags end paragraphs.
+    /// Reduces raw HTML to text with html5ever's tokenizer (entities decoded as a browser
+    /// does; comments, doctypes and the content of `<script>` and `<style>` dropped). In an
+    /// HTML block, block-level tags end paragraphs.
     fn html(&mut self, html: &str, block: bool) {
-        let mut rest = html;
-        while let Some(lt) = rest.find('<') {
-            self.html_text(&rest[..lt]);
-            rest = &rest[lt..];
-            if let Some(after) = rest.strip_prefix("<!--") {
-                rest = after.find("-->").map_or("", |e| &after[e + 3..]);
-                continue;
+        for piece in html_pieces(html) {
+            match piece {
+                HtmlPiece::Text(text) => self.text(&text),
+                HtmlPiece::Tag(tag) => self.html_tag(&tag, block),
             }
-            let Some(tag) = HtmlTag::parse(rest) else {
-                self.html_text("<");
-                rest = &rest[1..];
-                continue;
-            };
-            rest = &rest[tag.len..];
-            if !tag.closing && matches!(tag.name.as_str(), "script" | "style") {
-                let close = format!("</{}", tag.name);
-                rest = find_ascii_ci(rest, &close).map_or("", |i| &rest[i..]);
-                continue;
-            }
-            self.html_tag(&tag, block);
-        }
-        self.html_text(rest);
-    }
-
-    fn html_text(&mut self, text: &str) {
-        if !text.is_empty() {
-            self.text(&crate::html::decode_entities(text));
         }
     }
 
-    fn html_tag(&mut self, tag: &HtmlTag, block: bool) {
-        match tag.name.as_str() {
+    fn html_tag(&mut self, tag: &html5ever::tokenizer::Tag, block: bool) {
+        let closing = tag.kind == EndTag;
+        let attr = |name: &str| {
+            tag.attrs
+                .iter()
+                .find(|a| &*a.name.local == name)
+                .map(|a| a.value.to_string())
+        };
+        match &*tag.name {
             "br" => self.inline.hard_break(),
-            "img" if !tag.closing => {
-                let alt = tag
-                    .attr("alt")
-                    .map(|a| crate::html::decode_entities(a).trim().to_owned())
-                    .unwrap_or_default();
+            "img" if !closing => {
+                let alt = attr("alt").map(|a| a.trim().to_owned()).unwrap_or_default();
                 self.image(&alt);
             }
-            "a" if tag.closing => self.link_end(),
+            "a" if closing => self.link_end(),
             "a" => {
-                let url = tag
-                    .attr("href")
-                    .map(crate::html::decode_entities)
-                    .unwrap_or_default();
                 self.link_frames.push(LinkFrame {
-                    url,
+                    url: attr("href").unwrap_or_default(),
                     text: String::new(),
                     verbatim: false,
                 });
@@ -1101,89 +1089,59 @@ fn is_block_tag(name: &str) -> bool {
     )
 }
 
-/// A tag found in raw HTML: enough to read `href` and `alt`.
-struct HtmlTag<'a> {
-    name: String,
-    closing: bool,
-    /// The tag's text, `<` to `>`.
-    source: &'a str,
-    len: usize,
+/// A piece of raw HTML that the plain text keeps: text (runs joined) or a tag.
+enum HtmlPiece {
+    Text(String),
+    Tag(html5ever::tokenizer::Tag),
 }
 
-impl<'a> HtmlTag<'a> {
-    /// Parses the tag at the start of `s`; `None` if `s` does not start with one.
-    fn parse(s: &'a str) -> Option<HtmlTag<'a>> {
-        let bytes = s.as_bytes();
-        let closing = bytes.get(1) == Some(&b'/');
-        let name_start = if closing { 2 } else { 1 };
-        if !bytes
-            .get(name_start)
-            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'!' || *b == b'?')
-        {
-            return None;
-        }
-        let name_len = bytes[name_start..]
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .count();
-        let mut quote = None;
-        let end = bytes
-            .iter()
-            .enumerate()
-            .skip(name_start)
-            .find_map(|(i, &b)| {
-                match quote {
-                    Some(q) if b == q => quote = None,
-                    Some(_) => {}
-                    None if b == b'"' || b == b'\'' => quote = Some(b),
-                    None if b == b'>' => return Some(i),
-                    None => {}
-                }
-                None
-            })?;
-        Some(HtmlTag {
-            name: s[name_start..name_start + name_len].to_ascii_lowercase(),
-            closing,
-            source: &s[..=end],
-            len: end + 1,
-        })
-    }
+/// Collects the text and tags of an HTML fragment, skipping what a reader never sees.
+#[derive(Default)]
+struct HtmlSink {
+    pieces: RefCell<Vec<HtmlPiece>>,
+    /// Inside `<script>` or `<style>`: their text is code, not prose.
+    in_raw: Cell<bool>,
+}
 
-    /// The value of an attribute, quoted or not.
-    fn attr(&self, name: &str) -> Option<&'a str> {
-        let source = self.source;
-        let bytes = source.as_bytes();
-        let mut from = 0;
-        while let Some(i) = find_ascii_ci(&source[from..], name).map(|i| i + from) {
-            from = i + name.len();
-            let boundary = i > 0 && bytes[i - 1].is_ascii_whitespace();
-            let rest = source[from..].trim_start();
-            let Some(value) = rest.strip_prefix('=').filter(|_| boundary) else {
-                continue;
-            };
-            let value = value.trim_start();
-            return Some(match value.as_bytes().first() {
-                Some(&q @ (b'"' | b'\'')) => {
-                    let inner = &value[1..];
-                    &inner[..inner.find(char::from(q)).unwrap_or(inner.len())]
+impl TokenSink for HtmlSink {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        let mut pieces = self.pieces.borrow_mut();
+        match token {
+            CharacterTokens(text) if !self.in_raw.get() => match pieces.last_mut() {
+                Some(HtmlPiece::Text(last)) => last.push_str(&text),
+                _ => pieces.push(HtmlPiece::Text(text.to_string())),
+            },
+            TagToken(tag) => {
+                let raw = matches!(&*tag.name, "script" | "style");
+                if raw && tag.kind == StartTag {
+                    self.in_raw.set(true);
+                    return TokenSinkResult::RawData(if &*tag.name == "script" {
+                        RawKind::ScriptData
+                    } else {
+                        RawKind::Rawtext
+                    });
                 }
-                _ => {
-                    let end = value
-                        .find(|c: char| c.is_ascii_whitespace() || c == '>')
-                        .unwrap_or(value.len());
-                    &value[..end]
+                if raw {
+                    self.in_raw.set(false);
+                } else {
+                    pieces.push(HtmlPiece::Tag(tag));
                 }
-            });
+            }
+            _ => {}
         }
-        None
+        TokenSinkResult::Continue
     }
 }
 
-fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
-    let needle = needle.as_bytes();
-    hay.as_bytes()
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
+fn html_pieces(html: &str) -> Vec<HtmlPiece> {
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    let tokenizer = Tokenizer::new(HtmlSink::default(), TokenizerOpts::default());
+    let _ = tokenizer.feed(&input);
+    tokenizer.end();
+    tokenizer.sink.pieces.take()
 }
 
 #[cfg(test)]
@@ -1346,6 +1304,18 @@ mod tests {
         assert_eq!(
             text("a\n\n***\n\nb"),
             format!("a\n\n{}\n\nb", "-".repeat(40))
+        );
+    }
+
+    #[test]
+    fn raw_html_entities_and_scripts_read_as_a_browser_does() {
+        // Every HTML5 named entity is decoded, in text and in attributes; a script's text,
+        // whatever it holds, is not prose.
+        assert_eq!(
+            text(
+                "<p>Caf&eacute; &hearts; <a href=\"https://x.example/?a=1&amp;b=2\" title=\"a > b\">menu</a></p><SCRIPT>if (a < b) { x = '<a href=y>' }</SCRIPT>\n"
+            ),
+            "Café ♥ menu [1]\n\nLinks:\n[1] https://x.example/?a=1&b=2"
         );
     }
 
