@@ -5,7 +5,8 @@
 //!   in capitals. Every block is separated by one blank line.
 //! - Paragraphs are wrapped at `width` columns on spaces (and between CJK characters).
 //!   URLs, inline code and words longer than the line are never broken: they overflow.
-//!   Widths are display columns: CJK and emoji count two, combining marks none.
+//!   Widths are display columns (`unicode-width`): CJK and emoji count two, an emoji
+//!   sequence (skin tone, ZWJ family) counts as one glyph, combining marks none.
 //! - Lists use `  • ` and `  1. ` with hanging indents; nested lists indent further.
 //!   Block quotes prefix every line with `> ` per level. Code blocks are indented four
 //!   spaces and never wrapped.
@@ -17,8 +18,8 @@
 //!   listed under `Notes:` before the links.
 //! - Tables become aligned columns under a dashed rule; a table too wide for the line
 //!   falls back to one `cell | cell` line per row.
-//! - Raw HTML is reduced to its text, with `<br>`, `<img alt>` and `<a href>` understood and
-//!   the common entities decoded.
+//! - Raw HTML is reduced to its text by html5ever's tokenizer, with `<br>`, `<img alt>` and
+//!   `<a href>` understood, every HTML5 entity decoded, and `<script>`/`<style>` dropped.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
