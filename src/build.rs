@@ -11,9 +11,9 @@ use anyhow::Context as _;
 
 use crate::fsutil::{Staged, Staging};
 use crate::issue::{Issue, IssueId, Issues};
-use crate::mail::compose;
-use crate::mail::unsubscribe::{Links, Unsubscribe};
 use crate::newsletter::Newsletter;
+use crate::outgoing::compose;
+use crate::outgoing::unsubscribe::{Links, Unsubscribe};
 use crate::render::{self, Neighbours, RenderedIssue, Templates};
 use crate::store::Store;
 use crate::store::replies::Published;

@@ -13,8 +13,8 @@ use crate::issue::Issue;
 use crate::links::check::{
     CheckOptions, LinkReport, Outcome, check_client, check_links, checkable_url,
 };
-use crate::mail::compose::UNSUBSCRIBE_MARK;
 use crate::newsletter::Newsletter;
+use crate::outgoing::compose::UNSUBSCRIBE_MARK;
 use crate::render::{RenderedIssue, Templates};
 use crate::store::Store;
 
@@ -111,7 +111,7 @@ impl Preflight {
     /// The size of the email's HTML part as it is sent (quoted-printable), which is what
     /// Gmail measures.
     pub fn encoded_html_bytes(&self) -> usize {
-        crate::mail::compose::html_part_len(&self.rendered.email_html)
+        crate::outgoing::compose::html_part_len(&self.rendered.email_html)
     }
 
     /// The distinct web addresses of the issue's links and images, the ones worth a request.

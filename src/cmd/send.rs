@@ -3,7 +3,9 @@ use std::path::Path;
 
 use crate::cli::SendArgs;
 use crate::newsletter::Newsletter;
-use crate::send::{self, Message, Plan, SendLock, Settings, Summary};
+use crate::outgoing::message::Message;
+use crate::outgoing::smtp::Settings;
+use crate::send::{self, Plan, SendLock, Summary};
 
 /// How many addresses `--dry-run` shows.
 const PREVIEW: usize = 10;

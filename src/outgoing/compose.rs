@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::mail::unsubscribe::Links;
+use crate::outgoing::unsubscribe::Links;
 
 /// Stands for the personal unsubscribe URL in the rendered issue until a recipient is known.
 pub const UNSUBSCRIBE_MARK: &str = "https://unsubscribe.invalid/DISPATCH-PERSONAL-LINK";

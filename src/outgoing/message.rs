@@ -5,9 +5,9 @@ use lettre::Address;
 
 use crate::build;
 use crate::issue::{Issue, IssueId, Issues};
-use crate::mail::unsubscribe::Unsubscribe;
-use crate::mail::{compose, token};
 use crate::newsletter::Newsletter;
+use crate::outgoing::unsubscribe::Unsubscribe;
+use crate::outgoing::{compose, token};
 use crate::render::Templates;
 use crate::store::Store;
 use crate::store::sends::Pending;
