@@ -4,6 +4,7 @@
 //! functions.
 
 pub mod compose;
+pub mod headers;
 pub mod message;
 pub mod smtp;
 pub mod token;
