@@ -7,13 +7,11 @@ use sha2::{Digest as _, Sha256};
 use crate::issue::IssueId;
 use crate::mail::message::{self, BouncedRecipient, Incoming, Kind};
 use crate::outgoing::token::verify_unsubscribe_token;
+use crate::outgoing::unsubscribe::UNSUBSCRIBE_PREFIX;
 use crate::store::Store;
 use crate::store::inbound::{self, MailboxState};
 use crate::store::replies::{NewReply, insert_reply};
 use crate::store::subscribers::{self, Status};
-
-/// What the List-Unsubscribe mailto puts in front of the token in the subject.
-pub const UNSUBSCRIBE_PREFIX: &str = "unsubscribe";
 
 /// One message as read from a mailbox, mbox file or Maildir.
 #[derive(Debug, Clone)]
