@@ -312,7 +312,7 @@ async fn handshake(tcp: TcpStream, settings: &Settings) -> Result<Stream, ImapEr
         .map_err(|source| match tls::certificate_error(&source) {
             Some(reason) => ImapError::Untrusted {
                 server: server.clone(),
-                reason: tls::describe(reason),
+                reason: tls::describe_certificate(reason),
             },
             None => ImapError::Tls {
                 server: server.clone(),
