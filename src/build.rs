@@ -301,7 +301,7 @@ fn stage_issue(
 }
 
 fn check_issue(issue: &Issue, r: &RenderedIssue, warnings: &mut Vec<Warning>) {
-    if let Some((_, message)) = render::gmail_clipping(compose::html_part_len(&r.email_html)) {
+    if let Some((_, message)) = crate::preflight::gmail_clipping(&r.email_html) {
         warnings.push(Warning {
             message: format!("{}: {}: {message}", issue.path.display(), issue.id),
         });

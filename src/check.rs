@@ -15,13 +15,9 @@ use crate::links::check::{
 };
 use crate::newsletter::Newsletter;
 use crate::outgoing::compose::UNSUBSCRIBE_MARK;
+use crate::preflight::SUBJECT_WARN_CHARS;
 use crate::render::{RenderedIssue, Templates};
 use crate::store::Store;
-
-/// Inbox lists cut subjects at about this many characters.
-pub const SUBJECT_WARN_CHARS: usize = 78;
-/// What the subject template may use (see `newsletter.subject` in the config).
-const SUBJECT_PLACEHOLDERS: &[&str] = &["title", "newsletter", "issue", "volume", "number"];
 
 /// How serious a finding is; `Error` stops the issue from being sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -111,7 +107,7 @@ impl Preflight {
     /// The size of the email's HTML part as it is sent (quoted-printable), which is what
     /// Gmail measures.
     pub fn encoded_html_bytes(&self) -> usize {
-        crate::outgoing::compose::html_part_len(&self.rendered.email_html)
+        crate::preflight::html_part_len(&self.rendered.email_html)
     }
 
     /// The distinct web addresses of the issue's links and images, the ones worth a request.
@@ -306,7 +302,7 @@ impl Preflight {
     }
 
     fn size(&self) -> Option<Finding> {
-        let (clipped, message) = crate::render::gmail_clipping(self.encoded_html_bytes())?;
+        let (clipped, message) = crate::preflight::gmail_clipping(&self.rendered.email_html)?;
         let severity = if clipped {
             Severity::Error
         } else {
@@ -318,18 +314,8 @@ impl Preflight {
     fn subject(&self) -> Vec<Finding> {
         let subject = &self.rendered.subject;
         let mut findings = Vec::new();
-        let template = &self.config.newsletter.subject;
+        // Unknown placeholders never get here: config load refuses them.
         let place = || Some(self.config_place("newsletter.subject"));
-        for name in unknown_placeholders(template) {
-            findings.push(Finding::new(
-                Severity::Error,
-                place(),
-                format!(
-                    "the subject template leaves `{{{name}}}` unresolved: it can use {}",
-                    known_placeholders()
-                ),
-            ));
-        }
         let name = self.issue.id.to_string();
         if !subject.to_ascii_uppercase().contains(&name) {
             findings.push(Finding::new(
@@ -519,32 +505,6 @@ pub fn is_noreply(address: &str) -> bool {
     squashed.contains("noreply") || squashed.contains("donotreply")
 }
 
-/// `{name}` placeholders of the subject template that dispatch does not know.
-fn unknown_placeholders(template: &str) -> Vec<String> {
-    let mut unknown = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        let name = &after[..close];
-        let is_name =
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if is_name && !SUBJECT_PLACEHOLDERS.contains(&name) {
-            unknown.push(name.to_string());
-        }
-        rest = &after[close + 1..];
-    }
-    unknown
-}
-
-fn known_placeholders() -> String {
-    SUBJECT_PLACEHOLDERS
-        .iter()
-        .map(|p| format!("{{{p}}}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Pieces of template syntax (`{{ … }}`, `{% … %}`, or a stray `}}` / `%}`) in `text`, as
 /// short snippets in order of appearance.
 fn leftover_markers(text: &str) -> Vec<String> {
@@ -720,15 +680,6 @@ mod tests {
         ] {
             assert!(!is_noreply(a), "{a}");
         }
-    }
-
-    #[test]
-    fn subject_placeholders() {
-        assert!(unknown_placeholders("{title}. {newsletter} {issue}").is_empty());
-        assert_eq!(
-            unknown_placeholders("{title} {name} {issue_number} {not a placeholder} {"),
-            ["name", "issue_number"]
-        );
     }
 
     #[test]

@@ -260,6 +260,9 @@ impl Config {
             crate::address::Mailbox::parse(reply_to)
                 .map_err(|e| err("newsletter.reply_to", e.to_string()))?;
         }
+        if let Some(message) = crate::preflight::subject_template_error(&n.subject) {
+            return Err(err("newsletter.subject", message));
+        }
         if let Some(url) = &n.unsubscribe_url {
             crate::outgoing::unsubscribe::Endpoint::parse(url)
                 .map_err(|e| err("newsletter.unsubscribe_url", e))?;

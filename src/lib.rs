@@ -14,6 +14,7 @@ pub mod links;
 pub mod mail;
 pub mod newsletter;
 pub mod outgoing;
+pub mod preflight;
 pub mod render;
 pub mod replies;
 pub mod send;
