@@ -15,7 +15,6 @@ use crate::links::check::{
 };
 use crate::newsletter::Newsletter;
 use crate::outgoing::compose::UNSUBSCRIBE_MARK;
-use crate::preflight::SUBJECT_WARN_CHARS;
 use crate::render::{RenderedIssue, Templates};
 use crate::store::Store;
 
@@ -315,25 +314,15 @@ impl Preflight {
         let subject = &self.rendered.subject;
         let mut findings = Vec::new();
         // Unknown placeholders never get here: config load refuses them.
-        let place = || Some(self.config_place("newsletter.subject"));
-        let name = self.issue.id.to_string();
-        if !subject.to_ascii_uppercase().contains(&name) {
-            findings.push(Finding::new(
-                Severity::Warning,
-                place(),
-                format!(
-                    "the subject “{subject}” does not name the issue ({name}): replies are matched to their issue by it; keep `{{issue}}` in newsletter.subject"
-                ),
-            ));
+        if let Some(message) = crate::preflight::subject_without_issue(subject, self.issue.id) {
+            let place = Some(self.config_place("newsletter.subject"));
+            findings.push(Finding::new(Severity::Warning, place, message));
         }
-        let length = subject.chars().count();
-        if length > SUBJECT_WARN_CHARS {
+        if let Some(message) = crate::preflight::subject_too_long(subject) {
             findings.push(Finding::new(
                 Severity::Warning,
                 Some(self.issue_place()),
-                format!(
-                    "the subject is {length} characters long; inbox lists cut it after about {SUBJECT_WARN_CHARS}: “{subject}”"
-                ),
+                message,
             ));
         }
         findings

@@ -3,7 +3,7 @@
 //! the subject's placeholders (the same table fills the subject and refuses unknown names).
 
 use crate::config::Config;
-use crate::issue::Issue;
+use crate::issue::{Issue, IssueId};
 use crate::outgoing::compose::{self, UNSUBSCRIBE_MARK};
 
 /// Gmail clips a message whose HTML is larger than about 102 KB, hiding the rest (the
@@ -112,6 +112,27 @@ pub fn subject_template_error(template: &str) -> Option<String> {
     ))
 }
 
+/// Why a subject that does not name its issue is a problem, if it does not: replies are
+/// matched to their issue by it.
+pub fn subject_without_issue(subject: &str, issue: IssueId) -> Option<String> {
+    let name = issue.to_string();
+    (!subject.to_ascii_uppercase().contains(&name)).then(|| {
+        format!(
+            "the subject “{subject}” does not name the issue ({name}): replies are matched to their issue by it; keep `{{issue}}` in newsletter.subject"
+        )
+    })
+}
+
+/// Why a subject is too long for inbox lists, if it is.
+pub fn subject_too_long(subject: &str) -> Option<String> {
+    let length = subject.chars().count();
+    (length > SUBJECT_WARN_CHARS).then(|| {
+        format!(
+            "the subject is {length} characters long; inbox lists cut it after about {SUBJECT_WARN_CHARS}: “{subject}”"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +156,17 @@ mod tests {
             e.ends_with("{title}, {newsletter}, {issue}, {volume}, {number}"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn subject_rules() {
+        let id = IssueId::new(5, 2);
+        assert_eq!(subject_without_issue("Notes v5n2", id), None);
+        let e = subject_without_issue("Notes", id).unwrap();
+        assert!(e.contains("does not name the issue (V5N2)"), "{e}");
+        assert_eq!(subject_too_long(&"é".repeat(SUBJECT_WARN_CHARS)), None);
+        let e = subject_too_long(&"é".repeat(SUBJECT_WARN_CHARS + 1)).unwrap();
+        assert!(e.starts_with("the subject is 79 characters long"), "{e}");
     }
 
     #[test]
