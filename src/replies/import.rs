@@ -274,8 +274,8 @@ fn tie(conn: &Batch<'_>, incoming: &Incoming) -> anyhow::Result<(Option<IssueId>
         .chain(incoming.references.iter().rev())
         .cloned()
         .collect();
-    if let Some((issue, subscriber)) = inbound::delivery(conn, &referenced)? {
-        return Ok((Some(issue), Some(subscriber)));
+    if let Some(d) = inbound::delivery(conn, &referenced)? {
+        return Ok((Some(d.issue), Some(d.subscriber_id)));
     }
     let subscriber = match &incoming.from_address {
         Some(address) => inbound::subscriber_by_address(conn, address)?,

@@ -58,13 +58,10 @@ pub struct KindCount {
 
 /// The issue and subscriber of the message we sent under one of these Message-IDs (with or
 /// without angle brackets).
-pub fn delivery(
-    batch: &Batch<'_>,
-    message_ids: &[String],
-) -> rusqlite::Result<Option<(IssueId, i64)>> {
+pub fn delivery(batch: &Batch<'_>, message_ids: &[String]) -> rusqlite::Result<Option<Delivery>> {
     for id in message_ids {
         if let Some(d) = delivery_by_message_id(batch, id)? {
-            return Ok(Some((d.issue, d.subscriber_id)));
+            return Ok(Some(d));
         }
     }
     Ok(None)
@@ -375,7 +372,9 @@ mod tests {
             .unwrap();
         let ids = vec!["other@x".to_string(), "v1n1.1.abc@example.com".to_string()];
         assert_eq!(
-            delivery(&store.single(), &ids).unwrap(),
+            delivery(&store.single(), &ids)
+                .unwrap()
+                .map(|d| (d.issue, d.subscriber_id)),
             Some((IssueId::new(1, 1), ann))
         );
         assert_eq!(

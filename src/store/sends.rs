@@ -72,6 +72,20 @@ pub enum Update {
     },
 }
 
+/// How many rows a question found, and the addresses of the first few.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sample {
+    pub count: i64,
+    pub first: Vec<String>,
+}
+
+/// A failed delivery: the address and the error the server gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedDelivery {
+    pub email: String,
+    pub error: String,
+}
+
 /// One delivery of a send that went out earlier (see [`Store::record_sent`]).
 #[derive(Debug, Clone, Copy)]
 pub struct SentDelivery<'a> {
@@ -233,7 +247,7 @@ impl Store {
     }
 
     /// The active subscribers a new send would go to: how many, and the first `limit`.
-    pub fn audience_preview(&self, limit: usize) -> anyhow::Result<(i64, Vec<String>)> {
+    pub fn audience_preview(&self, limit: usize) -> anyhow::Result<Sample> {
         let count = self.conn.query_row(
             "SELECT COUNT(*) FROM subscribers WHERE status = 'active'",
             [],
@@ -245,21 +259,17 @@ impl Store {
         let first = stmt
             .query_map([limit as i64], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        Ok((count, first))
+        Ok(Sample { count, first })
     }
 
     /// The deliveries a resumed send would mail: how many, and the first `limit`.
-    pub fn pending_preview(
-        &self,
-        issue: IssueId,
-        limit: usize,
-    ) -> anyhow::Result<(i64, Vec<String>)> {
+    pub fn pending_preview(&self, issue: IssueId, limit: usize) -> anyhow::Result<Sample> {
         let count = delivery_counts(&self.conn, issue)?.pending();
         let first = pending_page(&self.conn, issue, 0, limit)?
             .into_iter()
             .map(|p| p.email)
             .collect();
-        Ok((count, first))
+        Ok(Sample { count, first })
     }
 
     /// The failed deliveries of a send (address and error), the first `limit`.
@@ -267,14 +277,17 @@ impl Store {
         &self,
         issue: IssueId,
         limit: usize,
-    ) -> anyhow::Result<Vec<(String, String)>> {
+    ) -> anyhow::Result<Vec<FailedDelivery>> {
         let mut stmt = self.conn.prepare(
             "SELECT email, COALESCE(last_error, '') FROM deliveries
              WHERE volume = ?1 AND number = ?2 AND state = 'failed'
              ORDER BY subscriber_id LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![issue.volume, issue.number, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok(FailedDelivery {
+                email: r.get(0)?,
+                error: r.get(1)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -291,11 +304,7 @@ impl Store {
 
     /// The deliveries of a send that may have been delivered twice (in doubt at some attempt):
     /// how many, and the first `limit` addresses.
-    pub fn in_doubt_deliveries(
-        &self,
-        issue: IssueId,
-        limit: usize,
-    ) -> anyhow::Result<(i64, Vec<String>)> {
+    pub fn in_doubt_deliveries(&self, issue: IssueId, limit: usize) -> anyhow::Result<Sample> {
         let count = self.conn.query_row(
             "SELECT COUNT(*) FROM deliveries WHERE volume = ?1 AND number = ?2 AND in_doubt",
             params![issue.volume, issue.number],
@@ -310,7 +319,7 @@ impl Store {
                 r.get(0)
             })?
             .collect::<Result<_, _>>()?;
-        Ok((count, first))
+        Ok(Sample { count, first })
     }
 
     /// Records the end of a send once nothing is left to mail.
