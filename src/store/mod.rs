@@ -378,6 +378,38 @@ mod tests {
         assert!(err.contains("subscribers.db is damaged"), "{err}");
     }
 
+    /// The `.rs` files under `dir`, recursively.
+    fn sources(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn sql_lives_in_the_store_alone_and_the_store_needs_neither_links_nor_render() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let store = root.join("src/store");
+        let mut files = Vec::new();
+        sources(&root.join("src"), &mut files);
+        sources(&root.join("tests"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            if file.starts_with(&store) {
+                for room in ["links", "render"] {
+                    let path = format!("crate::{room}");
+                    assert!(!text.contains(&path), "{} uses {path}", file.display());
+                }
+            } else {
+                assert!(!text.contains("rusqlite"), "{} writes SQL", file.display());
+            }
+        }
+    }
+
     #[test]
     fn a_batch_commits_all_its_statements_or_none() {
         use crate::store::inbound::{record, seen};
