@@ -343,12 +343,13 @@ fn names_with_control_characters_are_refused_and_listed_escaped() {
     assert!(err.contains("list.csv:2: the name"), "{err}");
     assert!(!err.contains('\u{1b}'), "{err:?}");
     // A name an older version stored with control characters is shown escaped.
-    let conn = rusqlite::Connection::open(dir.join("subscribers.db")).unwrap();
-    conn.execute(
-        "UPDATE subscribers SET name = ?1 WHERE email = 'cy@example.org'",
-        ["Cy\u{1b}[31m\nLee"],
-    )
-    .unwrap();
+    // The store keeps a name as it is given (the import checks it first).
+    let mut store = dispatch::store::Store::open(&dir.join("subscribers.db")).unwrap();
+    store.remove_subscriber("cy@example.org").unwrap();
+    store
+        .add_subscriber("cy@example.org", Some("Cy\u{1b}[31m\nLee"))
+        .unwrap();
+    drop(store);
     let list = stdout(&ok(&dir, &["subscribers", "list"]));
     assert_eq!(
         list, "cy@example.org\tCy\\u{1b}[31m\\nLee\tactive\n",

@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use async_imap::Session;
 use common::mailstack::{MailStack, PASSWORD, mailstack, unique_user};
+use dispatch::issue::IssueId;
 use dispatch::store::Store;
+use dispatch::store::replies::Filter;
+use dispatch::store::sends::SentDelivery;
 use futures::TryStreamExt as _;
-use rusqlite::params;
 use serde_json::Value;
 use tokio::net::TcpStream;
 
@@ -154,58 +156,42 @@ impl Folder {
     }
 
     fn add_subscriber(&self, email: &str, name: &str) -> i64 {
-        let store = self.store();
-        store
-            .conn
-            .execute(
-                "INSERT INTO subscribers (email, email_key, name, created_at, updated_at)
-                 VALUES (?1, lower(?1), ?2, '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')",
-                params![email, name],
-            )
-            .unwrap();
-        store.conn.last_insert_rowid()
+        self.store().add_subscriber(email, Some(name)).unwrap()
     }
 
     fn status_of(&self, subscriber: i64) -> String {
         self.store()
-            .conn
-            .query_row(
-                "SELECT status FROM subscribers WHERE id = ?1",
-                [subscriber],
-                |r| r.get(0),
-            )
+            .subscriber_status(subscriber)
             .unwrap()
+            .unwrap()
+            .to_string()
     }
 
     /// Records a send of `issue` started at `started_at` and a delivery to each subscriber, as
     /// `dispatch send` does; returns the Message-IDs (without brackets), one per subscriber.
     fn record_send(&self, issue: (u32, u32), started_at: &str, subscribers: &[i64]) -> Vec<String> {
-        let store = self.store();
+        let mut store = self.store();
         let secret = store.secret().unwrap();
         let slug = format!("v{}n{}", issue.0, issue.1);
-        store
-            .conn
-            .execute(
-                "INSERT INTO sends (volume, number, started_at) VALUES (?1, ?2, ?3)",
-                params![issue.0, issue.1, started_at],
-            )
-            .unwrap();
-        subscribers
+        let message_ids: Vec<String> = subscribers
             .iter()
             .map(|id| {
                 let tag = dispatch::outgoing::token::message_tag(&secret, &slug, *id);
-                let message_id = format!("{slug}.{id}.{tag}@example.test");
-                store
-                    .conn
-                    .execute(
-                        "INSERT INTO deliveries (volume, number, subscriber_id, email, message_id, state, updated_at)
-                         SELECT ?1, ?2, id, email, ?3, 'sent', ?4 FROM subscribers WHERE id = ?5",
-                        params![issue.0, issue.1, message_id, started_at, id],
-                    )
-                    .unwrap();
-                message_id
+                format!("{slug}.{id}.{tag}@example.test")
             })
-            .collect()
+            .collect();
+        let sent: Vec<SentDelivery<'_>> = subscribers
+            .iter()
+            .zip(&message_ids)
+            .map(|(id, message_id)| SentDelivery {
+                subscriber_id: *id,
+                message_id,
+            })
+            .collect();
+        store
+            .record_sent(IssueId::new(issue.0, issue.1), started_at, &sent)
+            .unwrap();
+        message_ids
     }
 
     fn replies_json(&self, extra: &[&str]) -> Vec<Value> {
@@ -220,15 +206,12 @@ impl Folder {
     }
 
     fn inbound_kinds(&self) -> Vec<(String, i64)> {
-        let store = self.store();
-        let mut stmt = store
-            .conn
-            .prepare("SELECT kind, count(*) FROM inbound GROUP BY kind ORDER BY kind")
-            .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        self.store()
+            .inbound_kinds()
             .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+            .into_iter()
+            .map(|k| (k.kind, k.count))
+            .collect()
     }
 }
 
@@ -620,15 +603,13 @@ fn import_classifies_every_kind_and_leaves_the_mailbox_untouched() {
 
     // The subscriber is known by the Message-ID we sent, or by address.
     let store = folder.store();
+    let replies = store.replies(&Filter::default()).unwrap();
     let subscriber_of = |from: &str| -> Option<i64> {
-        store
-            .conn
-            .query_row(
-                "SELECT subscriber_id FROM replies WHERE from_address = ?1",
-                [from],
-                |r| r.get(0),
-            )
-            .unwrap()
+        replies
+            .iter()
+            .find(|r| r.from_address == from)
+            .expect("a reply from this address")
+            .subscriber_id
     };
     assert_eq!(subscriber_of(&ann), Some(ann_id));
     assert_eq!(subscriber_of(&bob), Some(bob_id));

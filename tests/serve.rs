@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::cli::{config, newsletter, write_issue};
 use common::mailstack::{MailStack, PASSWORD, mailstack, unique_user};
+use dispatch::issue::IssueId;
 use dispatch::store::Store;
 
 const ISSUE_FILE: &str = "v1n2-previews.md";
@@ -324,18 +325,11 @@ fn console_errors_are_seen() {
 }
 
 fn add_subscriber(db: &Path, email: &str) -> (i64, Vec<u8>) {
-    let store = Store::open(db).expect("the database opens");
-    let now = "2030-03-01T00:00:00Z";
-    store
-        .conn
-        .execute(
-            "INSERT INTO subscribers (email, email_key, name, status, created_at, updated_at)
-             VALUES (?1, lower(?1), 'A Reader', 'active', ?2, ?2)",
-            rusqlite::params![email, now],
-        )
-        .expect("subscriber added");
+    let mut store = Store::open(db).expect("the database opens");
     (
-        store.conn.last_insert_rowid(),
+        store
+            .add_subscriber(email, Some("A Reader"))
+            .expect("subscriber added"),
         store.secret().expect("the secret"),
     )
 }
@@ -343,11 +337,10 @@ fn add_subscriber(db: &Path, email: &str) -> (i64, Vec<u8>) {
 fn status_of(db: &Path, id: i64) -> String {
     Store::open(db)
         .expect("the database opens")
-        .conn
-        .query_row("SELECT status FROM subscribers WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
+        .subscriber_status(id)
+        .expect("the status")
         .expect("the subscriber exists")
+        .to_string()
 }
 
 #[test]
@@ -724,15 +717,13 @@ fn links_delivered_by_send_unsubscribe_through_serve_and_replies_import() {
     run(&["replies", "import"]);
     assert_eq!(status_of(&db, id_of(&by_mail)), "unsubscribed");
     // The reader who left by the link was not sent the second issue.
-    let v1n2_deliveries: i64 = Store::open(&db)
+    let v1n2_deliveries = Store::open(&db)
         .expect("the database")
-        .conn
-        .query_row(
-            "SELECT count(*) FROM deliveries WHERE volume = 1 AND number = 2 AND email = ?1",
-            [&by_link],
-            |r| r.get(0),
-        )
-        .expect("a count");
+        .deliveries(IssueId::new(1, 2))
+        .expect("the deliveries")
+        .iter()
+        .filter(|d| d.email == by_link)
+        .count();
     assert_eq!(v1n2_deliveries, 0);
 }
 

@@ -11,6 +11,7 @@ use crate::links::feeds::{self, FeedEntry, FeedFailure};
 use crate::links::{self, UsedLinks};
 use crate::newsletter::Newsletter;
 use crate::store::Store;
+use crate::store::links::NewLink;
 
 pub fn run(dir: &Path, args: &LinksArgs) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
@@ -65,7 +66,7 @@ fn report_failures(failures: &[FeedFailure]) {
 /// Reading needs no database: without one, nothing has been used yet.
 fn used_links(newsletter: &Newsletter) -> anyhow::Result<UsedLinks> {
     match Store::open_existing_read_only(&newsletter.database_path())? {
-        Some(store) => store.used_links(),
+        Some(store) => Ok(UsedLinks::from_rows(store.used_links()?)),
         None => Ok(UsedLinks::default()),
     }
 }
@@ -101,7 +102,8 @@ fn append_to_issue(
         return Ok(());
     }
     let mut store = Store::open(&newsletter.database_path())?;
-    store.record_used_links(entries, issue.id, || {
+    let used: Vec<NewLink<'_>> = entries.iter().map(FeedEntry::as_new_link).collect();
+    store.record_used_links(&used, issue.id, || {
         // Read again now: the editor may have saved the file since it was loaded.
         let source = std::fs::read_to_string(&issue.path)
             .with_context(|| format!("cannot read {}", issue.path.display()))?;

@@ -7,6 +7,7 @@ use crate::newsletter::Newsletter;
 use crate::outgoing::message::Message;
 use crate::outgoing::smtp::Settings;
 use crate::send::{self, Plan, SendLock, Summary};
+use crate::store::sends::Sample;
 
 /// How many addresses `--dry-run` shows.
 const PREVIEW: usize = 10;
@@ -223,14 +224,17 @@ fn print_summary(s: &Summary) {
     let failures: Vec<String> = s
         .failures
         .iter()
-        .map(|(email, error)| format!("{email}: {error}"))
+        .map(|f| format!("{}: {}", f.email, f.error))
         .collect();
     print_first(&failures, s.after.failed);
     println!(
         "  skipped    {:>7}  handled by an earlier run",
         s.before.sent + s.before.failed
     );
-    let (in_doubt, first) = &s.in_doubt;
+    let Sample {
+        count: in_doubt,
+        first,
+    } = &s.in_doubt;
     if *in_doubt > 0 {
         println!(
             "  in doubt   {in_doubt:>7}  may have the issue twice: no answer came to the end of their message, or it was in flight when a run stopped"

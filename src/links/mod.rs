@@ -7,6 +7,8 @@ use std::collections::HashSet;
 
 use feeds::FeedEntry;
 
+use crate::store::links::{NewLink, UsedLink};
+
 /// The heading under which `dispatch links --into` appends entries.
 pub const SECTION_HEADING: &str = "## Links";
 
@@ -28,6 +30,12 @@ impl UsedLinks {
         }
     }
 
+    /// The links the store records as used.
+    pub fn from_rows(rows: Vec<UsedLink>) -> Self {
+        let (ids, urls) = rows.into_iter().map(|r| (r.id, r.url)).unzip();
+        UsedLinks { ids, urls }
+    }
+
     /// Matching by id and by URL both: a feed may change an entry's id (a re-published
     /// post), and two feeds may carry the same link under different ids.
     pub fn contains(&self, entry: &FeedEntry) -> bool {
@@ -37,6 +45,18 @@ impl UsedLinks {
     fn insert(&mut self, entry: &FeedEntry) {
         self.ids.insert(entry.id.clone());
         self.urls.insert(entry.url.clone());
+    }
+}
+
+impl FeedEntry {
+    /// The entry as the store records a used link.
+    pub fn as_new_link(&self) -> NewLink<'_> {
+        NewLink {
+            id: &self.id,
+            url: &self.url,
+            title: &self.title,
+            source: &self.source,
+        }
     }
 }
 

@@ -1,17 +1,16 @@
 //! The importer: classifies raw messages and applies what each kind means, one transaction per
 //! batch (with the mailbox position, so that a crash neither loses nor doubles a message).
 
-use rusqlite::Connection;
 use sha2::{Digest as _, Sha256};
 
 use crate::issue::IssueId;
 use crate::mail::message::{self, BouncedRecipient, Incoming, Kind};
 use crate::outgoing::token::verify_unsubscribe_token;
 use crate::outgoing::unsubscribe::UNSUBSCRIBE_PREFIX;
-use crate::store::Store;
 use crate::store::inbound::{self, MailboxState};
 use crate::store::replies::{NewReply, insert_reply};
 use crate::store::subscribers::{self, Status};
+use crate::store::{Batch, Store};
 
 /// One message as read from a mailbox, mbox file or Maildir.
 #[derive(Debug, Clone)]
@@ -109,22 +108,23 @@ impl<'a> Importer<'a> {
         messages: &[RawMessage],
         position: Option<(&str, MailboxState)>,
     ) -> anyhow::Result<()> {
-        let tx = self.store.conn.transaction()?;
         let mut batch = Summary::default();
-        for raw in messages {
-            import_one(&tx, raw, &self.secret, &self.context, &mut batch)?;
-        }
-        if let Some((mailbox, state)) = position {
-            inbound::set_mailbox_state(&tx, mailbox, state)?;
-        }
-        tx.commit()?;
+        self.store.batch(|tx| {
+            for raw in messages {
+                import_one(tx, raw, &self.secret, &self.context, &mut batch)?;
+            }
+            if let Some((mailbox, state)) = position {
+                inbound::set_mailbox_state(tx, mailbox, state)?;
+            }
+            Ok(())
+        })?;
         self.summary.add(batch);
         Ok(())
     }
 }
 
 fn import_one(
-    conn: &Connection,
+    conn: &Batch<'_>,
     raw: &RawMessage,
     secret: &[u8],
     context: &message::Context,
@@ -183,7 +183,7 @@ pub fn synthetic_message_id(raw: &[u8]) -> String {
 
 /// Applies what the message's kind means; returns the kind as recorded in `inbound`.
 fn apply(
-    conn: &Connection,
+    conn: &Batch<'_>,
     raw: &RawMessage,
     incoming: &Incoming,
     message_id: &str,
@@ -231,7 +231,7 @@ fn apply(
 }
 
 fn store_reply(
-    conn: &Connection,
+    conn: &Batch<'_>,
     incoming: &Incoming,
     message_id: &str,
     summary: &mut Summary,
@@ -265,15 +265,15 @@ fn store_reply(
 /// The issue a reply answers and the subscriber who wrote it: by the Message-IDs we sent, then
 /// by `V5N2` in the subject, then by date (the last issue sent before it); the subscriber by
 /// address when the Message-ID did not tell.
-fn tie(conn: &Connection, incoming: &Incoming) -> anyhow::Result<(Option<IssueId>, Option<i64>)> {
+fn tie(conn: &Batch<'_>, incoming: &Incoming) -> anyhow::Result<(Option<IssueId>, Option<i64>)> {
     let referenced: Vec<String> = incoming
         .in_reply_to
         .iter()
         .chain(incoming.references.iter().rev())
         .cloned()
         .collect();
-    if let Some((issue, subscriber)) = inbound::delivery(conn, &referenced)? {
-        return Ok((Some(issue), Some(subscriber)));
+    if let Some(d) = inbound::delivery(conn, &referenced)? {
+        return Ok((Some(d.issue), Some(d.subscriber_id)));
     }
     let subscriber = match &incoming.from_address {
         Some(address) => inbound::subscriber_by_address(conn, address)?,
@@ -299,7 +299,7 @@ fn tie(conn: &Connection, incoming: &Incoming) -> anyhow::Result<(Option<IssueId
 /// delivered to that very address (its Message-ID is unique per issue and subscriber); any
 /// other report changes nothing and is listed.
 fn bounce(
-    conn: &Connection,
+    conn: &Batch<'_>,
     origin: &str,
     recipients: &[BouncedRecipient],
     returned_message_id: Option<&str>,
@@ -374,7 +374,7 @@ fn printable(text: &str) -> String {
 /// unsubscribed at once only when the editor's own server vouches for the From address
 /// (DKIM/SPF/DMARC pass); otherwise the request waits for the editor.
 fn unsubscribe(
-    conn: &Connection,
+    conn: &Batch<'_>,
     incoming: &Incoming,
     message_id: &str,
     token: Option<&str>,
@@ -448,43 +448,22 @@ mod tests {
         }
     }
 
-    fn subscriber(store: &Store, email: &str) -> i64 {
-        store
-            .conn
-            .execute(
-                "INSERT INTO subscribers (email, email_key, created_at, updated_at)
-                 VALUES (?1, lower(?1), 'now', 'now')",
-                [email],
-            )
-            .unwrap();
-        store.conn.last_insert_rowid()
+    fn subscriber(store: &mut Store, email: &str) -> i64 {
+        store.add_subscriber(email, None).unwrap()
     }
 
     fn status(store: &Store, id: i64) -> String {
-        store
-            .conn
-            .query_row("SELECT status FROM subscribers WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .unwrap()
+        store.subscriber_status(id).unwrap().unwrap().to_string()
     }
 
     /// Records a delivery of V1N1 to `subscriber` under `message_id`, as `send` does.
-    fn delivery(store: &Store, subscriber: i64, message_id: &str) {
+    fn delivery(store: &mut Store, subscriber: i64, message_id: &str) {
+        let sent = crate::store::sends::SentDelivery {
+            subscriber_id: subscriber,
+            message_id,
+        };
         store
-            .conn
-            .execute(
-                "INSERT OR IGNORE INTO sends (volume, number, started_at) VALUES (1, 1, 'now')",
-                [],
-            )
-            .unwrap();
-        store
-            .conn
-            .execute(
-                "INSERT INTO deliveries (volume, number, subscriber_id, email, message_id, state, updated_at)
-                 SELECT 1, 1, id, email, ?2, 'sent', 'now' FROM subscribers WHERE id = ?1",
-                rusqlite::params![subscriber, message_id],
-            )
+            .record_sent(IssueId::new(1, 1), "now", &[sent])
             .unwrap();
     }
 
@@ -498,9 +477,9 @@ mod tests {
     #[test]
     fn bounces_mark_only_permanent_failures_of_our_deliveries() {
         let mut store = Store::open_in_memory().unwrap();
-        let gone = subscriber(&store, "gone@example.org");
-        let full = subscriber(&store, "full@example.org");
-        delivery(&store, gone, "v1n1.1.tag@example.com");
+        let gone = subscriber(&mut store, "gone@example.org");
+        let full = subscriber(&mut store, "full@example.org");
+        delivery(&mut store, gone, "v1n1.1.tag@example.com");
         let mut importer = Importer::new(&mut store, None).unwrap();
         let returned = "From: ed@example.com\nTo: gone@example.org\nMessage-ID:\n <v1n1.1.tag@example.com>\nSubject: V1N1";
         importer
@@ -520,10 +499,10 @@ mod tests {
     #[test]
     fn a_bounce_not_tied_to_a_delivery_to_that_address_changes_nothing() {
         let mut store = Store::open_in_memory().unwrap();
-        let gone = subscriber(&store, "gone@example.org");
-        let other = subscriber(&store, "other@example.org");
-        delivery(&store, gone, "v1n1.1.tag@example.com");
-        delivery(&store, other, "v1n1.2.tag@example.com");
+        let gone = subscriber(&mut store, "gone@example.org");
+        let other = subscriber(&mut store, "other@example.org");
+        delivery(&mut store, gone, "v1n1.1.tag@example.com");
+        delivery(&mut store, other, "v1n1.2.tag@example.com");
         let mut importer = Importer::new(&mut store, None).unwrap();
         let forged = [
             // No returned headers at all.
@@ -558,10 +537,10 @@ mod tests {
     #[test]
     fn an_unsubscribe_request_acts_at_once_only_with_a_token_or_a_verified_sender() {
         let mut store = Store::open_in_memory().unwrap();
-        let ann = subscriber(&store, "ann@example.org");
-        let bob = subscriber(&store, "bob@example.org");
-        let cy = subscriber(&store, "cy@example.org");
-        let dee = subscriber(&store, "dee@example.org");
+        let ann = subscriber(&mut store, "ann@example.org");
+        let bob = subscriber(&mut store, "bob@example.org");
+        let cy = subscriber(&mut store, "cy@example.org");
+        let dee = subscriber(&mut store, "dee@example.org");
         let token = crate::outgoing::token::unsubscribe_token(&store.secret().unwrap(), ann);
         let own = "Authentication-Results: mx.example.com; dkim=pass header.d=example.org\n";
         let forged =

@@ -64,10 +64,13 @@ pub fn import_imap(
         });
         // A stop drops the fetch: the batches already fetched are stored, each with its
         // mailbox position, and the next import goes on from there.
+        // Biased, the signal first: its handlers are installed before the connection is
+        // opened, so a signal that comes once the server sees us is never missed.
         let fetched = runtime.block_on(async {
             tokio::select! {
-                fetched = fetch_new(settings, known, sender, progress) => fetched.map(Ok),
+                biased;
                 Ok(signal) = crate::signal::stop_requested() => Ok(Err(signal)),
+                fetched = fetch_new(settings, known, sender, progress) => fetched.map(Ok),
             }
         });
         let summary = consumer

@@ -23,7 +23,7 @@ use crate::issue::IssueId;
 use crate::outgoing::message::Message;
 use crate::outgoing::smtp::{self, ConnectError, Connection, Mailer, Outcome, SmtpError};
 use crate::store::Store;
-use crate::store::sends::{self, Pending, Update};
+use crate::store::sends::{Pending, Update};
 
 /// Deliveries read from the database at a time.
 const PAGE: usize = 500;
@@ -186,7 +186,7 @@ impl Pages {
         let store = self.store.take().context("the delivery reader is gone")?;
         let (issue, after) = (self.issue, self.after);
         let (store, page) = tokio::task::spawn_blocking(move || {
-            let page = sends::pending_page(&store.conn, issue, after, PAGE);
+            let page = store.pending_page(issue, after, PAGE);
             (store, page)
         })
         .await?;

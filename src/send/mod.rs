@@ -20,7 +20,7 @@ use crate::issue::IssueId;
 use crate::outgoing::message::Message;
 use crate::outgoing::smtp::{self, Settings, SmtpError};
 use crate::store::Store;
-use crate::store::sends::DeliveryCounts;
+use crate::store::sends::{self, DeliveryCounts};
 
 /// Where a send stands before a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,10 @@ pub struct Plan {
 impl Plan {
     pub fn load(store: &Store, issue: IssueId, preview: usize) -> anyhow::Result<Plan> {
         let record = store.send_record(issue)?;
-        let (to_mail, first) = match record {
+        let sends::Sample {
+            count: to_mail,
+            first,
+        } = match record {
             Some(_) => store.pending_preview(issue, preview)?,
             None => store.audience_preview(preview)?,
         };
@@ -72,7 +75,7 @@ pub struct Summary {
     pub after: DeliveryCounts,
     /// Deliveries of this send that may have been delivered twice (see
     /// [`Store::in_doubt_deliveries`]): how many, and the first few addresses.
-    pub in_doubt: (i64, Vec<String>),
+    pub in_doubt: sends::Sample,
     /// Active subscribers that are not part of this send.
     pub outside: i64,
     pub sent_now: u64,
@@ -83,7 +86,7 @@ pub struct Summary {
     /// The server stopped the run (login refused, unreachable…).
     pub stopped_by: Option<SmtpError>,
     /// The first failed deliveries: address and error.
-    pub failures: Vec<(String, String)>,
+    pub failures: Vec<sends::FailedDelivery>,
 }
 
 /// Runs `future` with rustls' crypto provider installed, on one thread: a send waits on the

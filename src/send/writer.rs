@@ -82,9 +82,9 @@ fn run(mut store: Store, issue: IssueId, rx: mpsc::Receiver<Command>) -> anyhow:
     let mut waiting = Vec::new();
     while let Ok(first) = rx.recv() {
         collect(first, &rx, &mut updates, &mut waiting);
-        let tx = store.conn.transaction()?;
-        sends::apply(&tx, issue, &updates).context("recording delivery states")?;
-        tx.commit().context("recording delivery states")?;
+        store
+            .batch(|batch| Ok(sends::apply(batch, issue, &updates)?))
+            .context("recording delivery states")?;
         updates.clear();
         for done in waiting.drain(..) {
             // A worker that went away no longer needs the answer.

@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::Store;
+use super::{Batch, Store};
 use crate::issue::IssueId;
 
 /// Where an IMAP mailbox was read up to.
@@ -17,13 +17,15 @@ pub struct MailboxState {
 }
 
 /// Whether a message with this Message-ID was imported before.
-pub fn seen(conn: &Connection, message_id: &str) -> rusqlite::Result<bool> {
+pub fn seen(batch: &Batch<'_>, message_id: &str) -> rusqlite::Result<bool> {
+    let conn = batch.conn;
     conn.prepare_cached("SELECT 1 FROM inbound WHERE message_id = ?1")?
         .exists([message_id])
 }
 
 /// Records a message as seen, with what it was classified as.
-pub fn record(conn: &Connection, message_id: &str, kind: &str) -> rusqlite::Result<()> {
+pub fn record(batch: &Batch<'_>, message_id: &str, kind: &str) -> rusqlite::Result<()> {
+    let conn = batch.conn;
     conn.prepare_cached(
         "INSERT OR IGNORE INTO inbound (message_id, kind, imported_at) VALUES (?1, ?2, ?3)",
     )?
@@ -33,10 +35,11 @@ pub fn record(conn: &Connection, message_id: &str, kind: &str) -> rusqlite::Resu
 
 /// Records how far a mailbox was read.
 pub fn set_mailbox_state(
-    conn: &Connection,
+    batch: &Batch<'_>,
     mailbox: &str,
     state: MailboxState,
 ) -> rusqlite::Result<()> {
+    let conn = batch.conn;
     conn.prepare_cached(
         "INSERT INTO mailboxes (name, uidvalidity, last_uid) VALUES (?1, ?2, ?3)
          ON CONFLICT (name) DO UPDATE SET uidvalidity = excluded.uidvalidity,
@@ -46,22 +49,27 @@ pub fn set_mailbox_state(
     Ok(())
 }
 
+/// The number of incoming messages of one kind (reply, bounce, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindCount {
+    pub kind: String,
+    pub count: i64,
+}
+
 /// The issue and subscriber of the message we sent under one of these Message-IDs (with or
 /// without angle brackets).
-pub fn delivery(
-    conn: &Connection,
-    message_ids: &[String],
-) -> rusqlite::Result<Option<(IssueId, i64)>> {
+pub fn delivery(batch: &Batch<'_>, message_ids: &[String]) -> rusqlite::Result<Option<Delivery>> {
     for id in message_ids {
-        if let Some(d) = delivery_by_message_id(conn, id)? {
-            return Ok(Some((d.issue, d.subscriber_id)));
+        if let Some(d) = delivery_by_message_id(batch, id)? {
+            return Ok(Some(d));
         }
     }
     Ok(None)
 }
 
 /// The last issue whose send started at or before `at` (RFC 3339 UTC).
-pub fn issue_sent_before(conn: &Connection, at: &str) -> rusqlite::Result<Option<IssueId>> {
+pub fn issue_sent_before(batch: &Batch<'_>, at: &str) -> rusqlite::Result<Option<IssueId>> {
+    let conn = batch.conn;
     conn.prepare_cached(
         "SELECT volume, number FROM sends WHERE started_at <= ?1
          ORDER BY started_at DESC, volume DESC, number DESC LIMIT 1",
@@ -71,26 +79,30 @@ pub fn issue_sent_before(conn: &Connection, at: &str) -> rusqlite::Result<Option
 }
 
 /// Whether the issue was ever sent.
-pub fn issue_was_sent(conn: &Connection, issue: IssueId) -> rusqlite::Result<bool> {
+pub fn issue_was_sent(batch: &Batch<'_>, issue: IssueId) -> rusqlite::Result<bool> {
+    let conn = batch.conn;
     conn.prepare_cached("SELECT 1 FROM sends WHERE volume = ?1 AND number = ?2")?
         .exists(params![issue.volume, issue.number])
 }
 
 /// The subscriber with this address.
-pub fn subscriber_by_address(conn: &Connection, address: &str) -> rusqlite::Result<Option<i64>> {
+pub fn subscriber_by_address(batch: &Batch<'_>, address: &str) -> rusqlite::Result<Option<i64>> {
+    let conn = batch.conn;
     conn.prepare_cached("SELECT id FROM subscribers WHERE email_key = ?1")?
         .query_row([super::subscribers::email_key(address)], |r| r.get(0))
         .optional()
 }
 
 /// Whether the subscriber with this id is active.
-pub fn subscriber_is_active(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+pub fn subscriber_is_active(batch: &Batch<'_>, id: i64) -> rusqlite::Result<bool> {
+    let conn = batch.conn;
     conn.prepare_cached("SELECT 1 FROM subscribers WHERE id = ?1 AND status = 'active'")?
         .exists([id])
 }
 
 /// Whether a subscriber with this id exists.
-pub fn subscriber_exists(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+pub fn subscriber_exists(batch: &Batch<'_>, id: i64) -> rusqlite::Result<bool> {
+    let conn = batch.conn;
     conn.prepare_cached("SELECT 1 FROM subscribers WHERE id = ?1")?
         .exists([id])
 }
@@ -106,9 +118,10 @@ pub struct Delivery {
 }
 
 pub fn delivery_by_message_id(
-    conn: &Connection,
+    batch: &Batch<'_>,
     message_id: &str,
 ) -> rusqlite::Result<Option<Delivery>> {
+    let conn = batch.conn;
     let bare = message_id
         .trim()
         .trim_start_matches('<')
@@ -154,9 +167,10 @@ pub struct NewUnsubscribeRequest<'a> {
 
 /// Stores a request that waits for the editor; false when this message was stored before.
 pub fn insert_unsubscribe_request(
-    conn: &Connection,
+    batch: &Batch<'_>,
     request: &NewUnsubscribeRequest<'_>,
 ) -> rusqlite::Result<bool> {
+    let conn = batch.conn;
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO unsubscribe_requests
@@ -225,7 +239,7 @@ impl Store {
         let mut done = Vec::with_capacity(ids.len());
         for (id, (subscriber_id, email)) in ids.iter().zip(subscribers) {
             let unsubscribed = super::subscribers::deactivate(
-                &tx,
+                &Batch { conn: &tx },
                 subscriber_id,
                 super::subscribers::Status::Unsubscribed,
             )?;
@@ -251,6 +265,20 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// How many incoming messages were recorded under each kind, by kind.
+    pub fn inbound_kinds(&self) -> anyhow::Result<Vec<KindCount>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT kind, count(*) FROM inbound GROUP BY kind ORDER BY kind")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(KindCount {
+                kind: r.get(0)?,
+                count: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Where `mailbox` was read up to, if it was read before.
@@ -344,23 +372,25 @@ mod tests {
             .unwrap();
         let ids = vec!["other@x".to_string(), "v1n1.1.abc@example.com".to_string()];
         assert_eq!(
-            delivery(&store.conn, &ids).unwrap(),
+            delivery(&store.single(), &ids)
+                .unwrap()
+                .map(|d| (d.issue, d.subscriber_id)),
             Some((IssueId::new(1, 1), ann))
         );
         assert_eq!(
-            issue_sent_before(&store.conn, "2030-01-15T00:00:00Z").unwrap(),
+            issue_sent_before(&store.single(), "2030-01-15T00:00:00Z").unwrap(),
             Some(IssueId::new(1, 1))
         );
         assert_eq!(
-            issue_sent_before(&store.conn, "2030-03-01T00:00:00Z").unwrap(),
+            issue_sent_before(&store.single(), "2030-03-01T00:00:00Z").unwrap(),
             Some(IssueId::new(1, 2))
         );
         assert_eq!(
-            issue_sent_before(&store.conn, "2029-01-01T00:00:00Z").unwrap(),
+            issue_sent_before(&store.single(), "2029-01-01T00:00:00Z").unwrap(),
             None
         );
         assert_eq!(
-            subscriber_by_address(&store.conn, "ann@EXAMPLE.org").unwrap(),
+            subscriber_by_address(&store.single(), "ann@EXAMPLE.org").unwrap(),
             Some(ann)
         );
     }
@@ -373,7 +403,7 @@ mod tests {
             uidvalidity: 7,
             last_uid: 42,
         };
-        set_mailbox_state(&store.conn, "m", state).unwrap();
+        set_mailbox_state(&store.single(), "m", state).unwrap();
         assert_eq!(store.mailbox_state("m").unwrap(), Some(state));
     }
 }

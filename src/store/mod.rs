@@ -6,6 +6,14 @@
 //! read first and asked for the lock later would fail with "database is locked" when another
 //! process (a running send) committed in between, whatever the busy timeout. Waiting for the
 //! lock up front lets the busy timeout do its work.
+//!
+//! Every SQL statement of dispatch is written here, and the connection never leaves: callers
+//! get rows of the store's own types (one file per table family), and a caller that needs
+//! several statements in one transaction (the importer's batch, the send writer's batches)
+//! runs them through [`Store::batch`] and the functions that take a [`Batch`]. The store
+//! depends on no other room but `issue` (for [`IssueId`](crate::issue::IssueId)): `links`
+//! and `render` read its rows and convert them where they keep their own types, never the
+//! reverse.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -139,7 +147,14 @@ pub struct NewerSchema {
 
 /// An open newsletter database.
 pub struct Store {
-    pub conn: Connection,
+    conn: Connection,
+}
+
+/// The store inside one write transaction (see [`Store::batch`]): the typed statements a
+/// caller runs together, all committed or none. Made by the store alone; it never hands out
+/// the connection.
+pub struct Batch<'a> {
+    conn: &'a Connection,
 }
 
 impl Store {
@@ -192,6 +207,24 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn, name)?;
         Ok(Store { conn })
+    }
+
+    /// Runs `f` in one write transaction that holds the write lock from its start, and commits
+    /// when `f` returns `Ok`; an error rolls every statement of `f` back.
+    pub fn batch<T>(
+        &mut self,
+        f: impl FnOnce(&Batch<'_>) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let tx = self.conn.transaction()?;
+        let value = f(&Batch { conn: &tx })?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// The store's own statements that run alone (each its own transaction) through the
+    /// functions written for a batch.
+    fn single(&self) -> Batch<'_> {
+        Batch { conn: &self.conn }
     }
 
     /// A value of the `meta` table, created with `init` the first time it is asked for.
@@ -343,6 +376,57 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let err = format!("{:#}", Store::open(&path).err().unwrap());
         assert!(err.contains("subscribers.db is damaged"), "{err}");
+    }
+
+    /// The `.rs` files under `dir`, recursively.
+    fn sources(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn sql_lives_in_the_store_alone_and_the_store_needs_neither_links_nor_render() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let store = root.join("src/store");
+        let mut files = Vec::new();
+        sources(&root.join("src"), &mut files);
+        sources(&root.join("tests"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            if file.starts_with(&store) {
+                for room in ["links", "render"] {
+                    let path = format!("crate::{room}");
+                    assert!(!text.contains(&path), "{} uses {path}", file.display());
+                }
+            } else {
+                assert!(!text.contains("rusqlite"), "{} writes SQL", file.display());
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_commits_all_its_statements_or_none() {
+        use crate::store::inbound::{record, seen};
+        let mut store = Store::open_in_memory().unwrap();
+        let failed: anyhow::Result<()> = store.batch(|b| {
+            record(b, "a@x", "reply")?;
+            anyhow::bail!("the second step failed")
+        });
+        assert!(failed.is_err());
+        store
+            .batch(|b| {
+                assert!(!seen(b, "a@x")?, "rolled back");
+                record(b, "b@x", "reply")?;
+                Ok(())
+            })
+            .unwrap();
+        assert!(seen(&store.single(), "b@x").unwrap(), "committed");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
-use super::Store;
+use super::{Batch, Store};
 use crate::issue::IssueId;
 
 /// An approved reply, ready to publish in the issue after the one it answers.
@@ -167,7 +167,8 @@ fn reply_from_row(r: &Row<'_>) -> rusqlite::Result<Reply> {
 }
 
 /// Stores a reply; false when one with this Message-ID is already there.
-pub fn insert_reply(conn: &Connection, reply: &NewReply<'_>) -> rusqlite::Result<bool> {
+pub fn insert_reply(batch: &Batch<'_>, reply: &NewReply<'_>) -> rusqlite::Result<bool> {
+    let conn = batch.conn;
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO replies
          (message_id, volume, number, subscriber_id, from_address, from_name, subject,
@@ -322,16 +323,16 @@ mod tests {
     #[test]
     fn insert_is_idempotent_by_message_id() {
         let store = Store::open_in_memory().unwrap();
-        assert!(insert_reply(&store.conn, &reply("a@x", "hi")).unwrap());
-        assert!(!insert_reply(&store.conn, &reply("a@x", "hi again")).unwrap());
+        assert!(insert_reply(&store.single(), &reply("a@x", "hi")).unwrap());
+        assert!(!insert_reply(&store.single(), &reply("a@x", "hi again")).unwrap());
         assert_eq!(store.replies(&Filter::default()).unwrap().len(), 1);
     }
 
     #[test]
     fn moderation_is_all_or_nothing() {
         let mut store = Store::open_in_memory().unwrap();
-        insert_reply(&store.conn, &reply("a@x", "one")).unwrap();
-        insert_reply(&store.conn, &reply("b@x", "two")).unwrap();
+        insert_reply(&store.single(), &reply("a@x", "one")).unwrap();
+        insert_reply(&store.single(), &reply("b@x", "two")).unwrap();
         let err = store
             .approve_replies(&[1, 7, 9], &Approval::default())
             .unwrap_err();
@@ -368,7 +369,7 @@ mod tests {
     #[test]
     fn shown_name_prefers_the_editors_choice() {
         let mut store = Store::open_in_memory().unwrap();
-        insert_reply(&store.conn, &reply("a@x", "one")).unwrap();
+        insert_reply(&store.single(), &reply("a@x", "one")).unwrap();
         let approval = Approval {
             name: Some("Ann E.".into()),
             ..Approval::default()

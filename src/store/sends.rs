@@ -7,7 +7,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Store, now};
+use super::{Batch, Store, now};
 use crate::issue::IssueId;
 
 /// How many deliveries of a send are in each state.
@@ -72,7 +72,96 @@ pub enum Update {
     },
 }
 
+/// How many rows a question found, and the addresses of the first few.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sample {
+    pub count: i64,
+    pub first: Vec<String>,
+}
+
+/// A failed delivery: the address and the error the server gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedDelivery {
+    pub email: String,
+    pub error: String,
+}
+
+/// One delivery of a send that went out earlier (see [`Store::record_sent`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SentDelivery<'a> {
+    pub subscriber_id: i64,
+    /// Without angle brackets.
+    pub message_id: &'a str,
+}
+
+/// A delivery as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub subscriber_id: i64,
+    pub email: String,
+    /// `queued`, `sending`, `sent`, `deferred` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub message_id: String,
+    /// It may have reached the subscriber although it was not acknowledged.
+    pub in_doubt: bool,
+}
+
 impl Store {
+    /// Records that `issue` went out, started at `started_at`, to these subscribers under these
+    /// Message-IDs, each delivery `sent`; the send's row is added when missing. For a history
+    /// of sends made elsewhere, as tests of what follows a send start from.
+    pub fn record_sent(
+        &mut self,
+        issue: IssueId,
+        started_at: &str,
+        deliveries: &[SentDelivery<'_>],
+    ) -> anyhow::Result<()> {
+        self.batch(|b| {
+            b.conn.execute(
+                "INSERT INTO sends (volume, number, started_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+                params![issue.volume, issue.number, started_at],
+            )?;
+            let mut insert = b.conn.prepare_cached(
+                "INSERT INTO deliveries
+                   (volume, number, subscriber_id, email, message_id, state, updated_at)
+                 SELECT ?1, ?2, id, email, ?3, 'sent', ?4 FROM subscribers WHERE id = ?5",
+            )?;
+            for d in deliveries {
+                insert.execute(params![
+                    issue.volume,
+                    issue.number,
+                    d.message_id,
+                    started_at,
+                    d.subscriber_id
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Every delivery of `issue`, in subscriber order.
+    pub fn deliveries(&self, issue: IssueId) -> anyhow::Result<Vec<DeliveryRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT subscriber_id, email, state, attempts, last_error, message_id, in_doubt
+             FROM deliveries WHERE volume = ?1 AND number = ?2 ORDER BY subscriber_id",
+        )?;
+        let rows = stmt.query_map(params![issue.volume, issue.number], |r| {
+            Ok(DeliveryRecord {
+                subscriber_id: r.get(0)?,
+                email: r.get(1)?,
+                state: r.get(2)?,
+                attempts: r.get(3)?,
+                last_error: r.get(4)?,
+                message_id: r.get(5)?,
+                in_doubt: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn send_record(&self, issue: IssueId) -> anyhow::Result<Option<SendRecord>> {
         Ok(self
             .conn
@@ -91,6 +180,17 @@ impl Store {
 
     pub fn delivery_counts(&self, issue: IssueId) -> anyhow::Result<DeliveryCounts> {
         Ok(delivery_counts(&self.conn, issue)?)
+    }
+
+    /// Up to `limit` deliveries still to mail with a subscriber id above `after`, in id
+    /// order: the send engine walks the audience page by page instead of holding it in memory.
+    pub fn pending_page(
+        &self,
+        issue: IssueId,
+        after: i64,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<Pending>> {
+        pending_page(&self.conn, issue, after, limit)
     }
 
     /// Fixes the audience of a send: the `sends` row and one queued delivery per active
@@ -147,7 +247,7 @@ impl Store {
     }
 
     /// The active subscribers a new send would go to: how many, and the first `limit`.
-    pub fn audience_preview(&self, limit: usize) -> anyhow::Result<(i64, Vec<String>)> {
+    pub fn audience_preview(&self, limit: usize) -> anyhow::Result<Sample> {
         let count = self.conn.query_row(
             "SELECT COUNT(*) FROM subscribers WHERE status = 'active'",
             [],
@@ -159,21 +259,17 @@ impl Store {
         let first = stmt
             .query_map([limit as i64], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        Ok((count, first))
+        Ok(Sample { count, first })
     }
 
     /// The deliveries a resumed send would mail: how many, and the first `limit`.
-    pub fn pending_preview(
-        &self,
-        issue: IssueId,
-        limit: usize,
-    ) -> anyhow::Result<(i64, Vec<String>)> {
+    pub fn pending_preview(&self, issue: IssueId, limit: usize) -> anyhow::Result<Sample> {
         let count = delivery_counts(&self.conn, issue)?.pending();
         let first = pending_page(&self.conn, issue, 0, limit)?
             .into_iter()
             .map(|p| p.email)
             .collect();
-        Ok((count, first))
+        Ok(Sample { count, first })
     }
 
     /// The failed deliveries of a send (address and error), the first `limit`.
@@ -181,14 +277,17 @@ impl Store {
         &self,
         issue: IssueId,
         limit: usize,
-    ) -> anyhow::Result<Vec<(String, String)>> {
+    ) -> anyhow::Result<Vec<FailedDelivery>> {
         let mut stmt = self.conn.prepare(
             "SELECT email, COALESCE(last_error, '') FROM deliveries
              WHERE volume = ?1 AND number = ?2 AND state = 'failed'
              ORDER BY subscriber_id LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![issue.volume, issue.number, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok(FailedDelivery {
+                email: r.get(0)?,
+                error: r.get(1)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -205,11 +304,7 @@ impl Store {
 
     /// The deliveries of a send that may have been delivered twice (in doubt at some attempt):
     /// how many, and the first `limit` addresses.
-    pub fn in_doubt_deliveries(
-        &self,
-        issue: IssueId,
-        limit: usize,
-    ) -> anyhow::Result<(i64, Vec<String>)> {
+    pub fn in_doubt_deliveries(&self, issue: IssueId, limit: usize) -> anyhow::Result<Sample> {
         let count = self.conn.query_row(
             "SELECT COUNT(*) FROM deliveries WHERE volume = ?1 AND number = ?2 AND in_doubt",
             params![issue.volume, issue.number],
@@ -224,7 +319,7 @@ impl Store {
                 r.get(0)
             })?
             .collect::<Result<_, _>>()?;
-        Ok((count, first))
+        Ok(Sample { count, first })
     }
 
     /// Records the end of a send once nothing is left to mail.
@@ -241,7 +336,7 @@ impl Store {
     }
 }
 
-pub fn delivery_counts(conn: &Connection, issue: IssueId) -> rusqlite::Result<DeliveryCounts> {
+fn delivery_counts(conn: &Connection, issue: IssueId) -> rusqlite::Result<DeliveryCounts> {
     let mut counts = DeliveryCounts::default();
     let mut stmt = conn.prepare_cached(
         "SELECT state, COUNT(*) FROM deliveries WHERE volume = ?1 AND number = ?2 GROUP BY state",
@@ -260,9 +355,7 @@ pub fn delivery_counts(conn: &Connection, issue: IssueId) -> rusqlite::Result<De
     Ok(counts)
 }
 
-/// Up to `limit` deliveries still to mail with a subscriber id above `after`, in id order:
-/// the send engine walks the audience page by page instead of holding it in memory.
-pub fn pending_page(
+fn pending_page(
     conn: &Connection,
     issue: IssueId,
     after: i64,
@@ -290,7 +383,8 @@ pub fn pending_page(
 }
 
 /// Applies state changes in the caller's transaction.
-pub fn apply(conn: &Connection, issue: IssueId, updates: &[Update]) -> rusqlite::Result<()> {
+pub fn apply(batch: &Batch<'_>, issue: IssueId, updates: &[Update]) -> rusqlite::Result<()> {
+    let conn = batch.conn;
     let at = now();
     let mut set = conn.prepare_cached(
         "UPDATE deliveries SET state = ?4, attempts = attempts + ?5, last_error = ?6,
@@ -376,13 +470,15 @@ mod tests {
         store.add_subscriber("late@example.org", None).unwrap();
         assert_eq!(store.subscribers_outside_send(issue).unwrap(), 1);
 
-        let first = pending_page(&store.conn, issue, 0, 3).unwrap();
+        let first = store.pending_page(issue, 0, 3).unwrap();
         assert_eq!(first.len(), 3);
-        let rest = pending_page(&store.conn, issue, first[2].subscriber_id, 3).unwrap();
+        let rest = store
+            .pending_page(issue, first[2].subscriber_id, 3)
+            .unwrap();
         assert_eq!(rest.len(), 1);
 
         apply(
-            &store.conn,
+            &store.single(),
             issue,
             &[
                 Update::Sending {
@@ -413,7 +509,8 @@ mod tests {
             }
         );
         assert!(!store.finish_send_if_done(issue).unwrap());
-        let ids: Vec<i64> = pending_page(&store.conn, issue, 0, 10)
+        let ids: Vec<i64> = store
+            .pending_page(issue, 0, 10)
             .unwrap()
             .iter()
             .map(|p| p.subscriber_id)

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
-use super::{Store, now};
+use super::{Batch, Store, now};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -74,7 +74,8 @@ pub fn email_key(email: &str) -> String {
 
 /// Moves an active subscriber to `status` (bounced or unsubscribed, as mail and one-click
 /// requests say); true when it changed. Anyone not active stays as they are.
-pub fn deactivate(conn: &Connection, id: i64, status: Status) -> rusqlite::Result<bool> {
+pub fn deactivate(batch: &Batch<'_>, id: i64, status: Status) -> rusqlite::Result<bool> {
+    let conn = batch.conn;
     let changed = conn
         .prepare_cached(
             "UPDATE subscribers SET status = ?2, updated_at = ?3
@@ -152,6 +153,21 @@ impl Store {
         let id = insert(&tx, email, name, Status::Active)?;
         tx.commit()?;
         Ok(id)
+    }
+
+    /// The status of the subscriber with this id, `None` when there is none.
+    pub fn subscriber_status(&self, id: i64) -> anyhow::Result<Option<Status>> {
+        Ok(self
+            .conn
+            .query_row("SELECT status FROM subscribers WHERE id = ?1", [id], |r| {
+                status_column(r, 0)
+            })
+            .optional()?)
+    }
+
+    /// [`deactivate`] on its own: moves an active subscriber to `status`; true when it changed.
+    pub fn deactivate_subscriber(&self, id: i64, status: Status) -> anyhow::Result<bool> {
+        Ok(deactivate(&self.single(), id, status)?)
     }
 
     /// Imports rows in one transaction: new addresses are added, a missing name is filled
