@@ -4,8 +4,6 @@
 pub mod address;
 pub mod build;
 pub mod check;
-pub mod cli;
-pub mod cmd;
 pub mod config;
 pub mod fsutil;
 pub mod html;

@@ -2,9 +2,12 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+mod cli;
+mod cmd;
+
 fn main() -> ExitCode {
-    let cli = dispatch::cli::Cli::parse();
-    match dispatch::cmd::run(cli) {
+    let cli = cli::Cli::parse();
+    match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if is_broken_pipe(&err) {

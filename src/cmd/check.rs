@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use crate::check::{self, Finding, Preflight, Severity};
 use crate::cli::CheckArgs;
-use crate::newsletter::Newsletter;
+use dispatch::check::{self, Finding, Preflight, Severity};
+use dispatch::newsletter::Newsletter;
 
 pub fn run(dir: &Path, args: &CheckArgs) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;

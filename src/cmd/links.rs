@@ -5,11 +5,11 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use crate::cli::LinksArgs;
-use crate::issue::Issue;
-use crate::links::feeds::{self, FeedEntry, FeedFailure};
-use crate::links::{self, UsedLinks};
-use crate::newsletter::Newsletter;
-use crate::store::Store;
+use dispatch::issue::Issue;
+use dispatch::links::feeds::{self, FeedEntry, FeedFailure};
+use dispatch::links::{self, UsedLinks};
+use dispatch::newsletter::Newsletter;
+use dispatch::store::Store;
 
 pub fn run(dir: &Path, args: &LinksArgs) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
@@ -110,7 +110,7 @@ fn append_to_issue(
             .with_context(|| format!("cannot read {}", issue.path.display()))?;
         let current = Issue::parse(&issue.path, &source)?;
         let updated = links::append_section(&source, &current.body, &feeds::to_markdown(entries));
-        crate::fsutil::write_atomic(&issue.path, updated.as_bytes())
+        dispatch::fsutil::write_atomic(&issue.path, updated.as_bytes())
     })?;
     println!(
         "added {} link{} to {shown} under `{}`",

@@ -6,11 +6,11 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{RepliesCommand, ReplyStatus};
-use crate::issue::IssueId;
-use crate::newsletter::Newsletter;
-use crate::replies::import::Summary;
-use crate::replies::{self, imap};
-use crate::store::replies::{Approval, Filter, Reply, Status};
+use dispatch::issue::IssueId;
+use dispatch::newsletter::Newsletter;
+use dispatch::replies::import::Summary;
+use dispatch::replies::{self, imap};
+use dispatch::store::replies::{Approval, Filter, Reply, Status};
 
 pub fn run(dir: &Path, command: RepliesCommand) -> anyhow::Result<()> {
     match command {
@@ -112,7 +112,8 @@ fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Re
             "config.yaml has no imap: section: add one (host, port, username, password_env, mailbox) or import with --mbox FILE or --maildir DIR"
         );
     };
-    if config.security == crate::config::Security::None && !crate::config::is_loopback(&config.host)
+    if config.security == dispatch::config::Security::None
+        && !dispatch::config::is_loopback(&config.host)
     {
         eprintln!(
             "warning: imap.security is none: the password and the mail cross the network to {} unencrypted; use tls or starttls for any server that is not on this machine",

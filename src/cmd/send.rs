@@ -2,8 +2,8 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 
 use crate::cli::SendArgs;
-use crate::newsletter::Newsletter;
-use crate::send::{self, Message, Plan, SendLock, Settings, Summary};
+use dispatch::newsletter::Newsletter;
+use dispatch::send::{self, Message, Plan, SendLock, Settings, Summary};
 
 /// How many addresses `--dry-run` shows.
 const PREVIEW: usize = 10;
@@ -23,7 +23,7 @@ pub fn run(dir: &Path, args: &SendArgs) -> anyhow::Result<()> {
         eprintln!("warning: {warning}");
     }
     if let Some(to) = &args.test {
-        let to = crate::address::normalize(to)?;
+        let to = dispatch::address::normalize(to)?;
         let store = newsletter.store()?;
         let message = Message::prepare(&newsletter, &issues, &store, issue)?;
         send::send_test(&settings, &message, &to)?;
@@ -85,13 +85,13 @@ pub fn run(dir: &Path, args: &SendArgs) -> anyhow::Result<()> {
 #[derive(Debug, thiserror::Error)]
 #[error("{issue} did not reach everybody: {failed} failed, {deferred} deferred{hint}")]
 pub struct Incomplete {
-    pub issue: crate::issue::IssueId,
+    pub issue: dispatch::issue::IssueId,
     pub failed: i64,
     pub deferred: i64,
     pub hint: String,
 }
 
-fn finished(issue: crate::issue::IssueId, failed: i64, deferred: i64) -> anyhow::Result<()> {
+fn finished(issue: dispatch::issue::IssueId, failed: i64, deferred: i64) -> anyhow::Result<()> {
     if failed == 0 && deferred == 0 {
         return Ok(());
     }

@@ -4,10 +4,10 @@ use std::path::Path;
 pub fn run(dir: &Path, port: u16, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let addr = listen.unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(crate::serve::serve(
+    runtime.block_on(dispatch::serve::serve(
         dir,
         addr,
-        crate::serve::Limits::default(),
+        dispatch::serve::Limits::default(),
         None,
     ))
 }
