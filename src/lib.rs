@@ -13,6 +13,7 @@ pub mod mail;
 pub mod newsletter;
 pub mod render;
 pub mod replies;
+pub mod report;
 pub mod send;
 pub mod serve;
 pub mod signal;

@@ -764,7 +764,14 @@ fn serve_in_process(dir: &Path, limits: dispatch::serve::Limits) -> String {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("a runtime");
         let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let result = runtime.block_on(dispatch::serve::serve(&dir, listen, limits, Some(ready)));
+        let reporter = std::sync::Arc::new(dispatch::report::Silent);
+        let result = runtime.block_on(dispatch::serve::serve(
+            &dir,
+            listen,
+            limits,
+            Some(ready),
+            reporter,
+        ));
         panic!("serve stopped: {result:?}");
     });
     bound

@@ -11,7 +11,7 @@ use dispatch::links::{self, UsedLinks};
 use dispatch::newsletter::Newsletter;
 use dispatch::store::Store;
 
-pub fn run(dir: &Path, args: &LinksArgs) -> anyhow::Result<()> {
+pub fn run(dir: &Path, args: &LinksArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
     let urls = &newsletter.config.feeds;
     if urls.is_empty() {
@@ -25,7 +25,7 @@ pub fn run(dir: &Path, args: &LinksArgs) -> anyhow::Result<()> {
         Some(name) => Some(newsletter.load_issues()?.find(name)?.clone()),
         None => None,
     };
-    let (entries, failures) = fetch(urls, args)?;
+    let (entries, failures) = fetch(urls, args, runtime)?;
     report_failures(&failures);
     if failures.len() == urls.len() {
         match urls.len() {
@@ -45,13 +45,16 @@ pub fn run(dir: &Path, args: &LinksArgs) -> anyhow::Result<()> {
     }
 }
 
-fn fetch(urls: &[String], args: &LinksArgs) -> anyhow::Result<(Vec<FeedEntry>, Vec<FeedFailure>)> {
+fn fetch(
+    urls: &[String],
+    args: &LinksArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<(Vec<FeedEntry>, Vec<FeedFailure>)> {
     let client = feeds::client(args.http.timeout)?;
     let since = args
         .since
         .and_then(|day| day.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc());
-    let runtime = tokio::runtime::Runtime::new()?;
     Ok(runtime.block_on(feeds::fetch_feeds(&client, urls, since, args.http.timeout)))
 }
 

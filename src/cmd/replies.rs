@@ -8,14 +8,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::{RepliesCommand, ReplyStatus};
 use dispatch::issue::IssueId;
 use dispatch::newsletter::Newsletter;
+
+use super::report::Bar;
 use dispatch::replies::import::Summary;
 use dispatch::replies::{self, imap};
 use dispatch::store::replies::{Approval, Filter, Reply, Status};
+use tokio::runtime::Runtime;
 
-pub fn run(dir: &Path, command: RepliesCommand) -> anyhow::Result<()> {
+pub fn run(dir: &Path, command: RepliesCommand, runtime: &Runtime) -> anyhow::Result<()> {
     match command {
         RepliesCommand::Import { mbox, maildir } => {
-            import(dir, mbox.as_deref(), maildir.as_deref())
+            import(dir, mbox.as_deref(), maildir.as_deref(), runtime)
         }
         RepliesCommand::List {
             issue,
@@ -82,7 +85,12 @@ fn count_ids(ids: &[i64]) -> String {
     format!("{} {noun} ({})", ids.len(), list.join(", "))
 }
 
-fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Result<()> {
+fn import(
+    dir: &Path,
+    mbox: Option<&Path>,
+    maildir: Option<&Path>,
+    runtime: &Runtime,
+) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
     let mut store = newsletter.store()?;
     let authserv_id = newsletter
@@ -123,7 +131,7 @@ fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Re
     let settings = imap::Settings::from_config(config, &newsletter.dir)?;
     let started = Instant::now();
     let progress = progress_bar(true);
-    let report = replies::import_imap(&mut store, &settings, authserv_id, &progress)?;
+    let report = replies::import_imap(runtime, &mut store, &settings, authserv_id, &progress)?;
     progress.finish_and_clear();
     if report.uidvalidity_changed {
         println!(
@@ -143,9 +151,9 @@ fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Re
 
 /// A progress bar on a terminal, nothing otherwise; `counted` when the number of messages is
 /// known in advance (IMAP, Maildir), a running count otherwise (mbox).
-fn progress_bar(counted: bool) -> ProgressBar {
+fn progress_bar(counted: bool) -> Bar {
     if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+        return Bar(ProgressBar::hidden());
     }
     let (bar, template) = if counted {
         (
@@ -162,7 +170,7 @@ fn progress_bar(counted: bool) -> ProgressBar {
         ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+    Bar(bar)
 }
 
 fn print_summary(source: &str, s: &Summary, elapsed: Duration) -> std::io::Result<()> {

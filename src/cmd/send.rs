@@ -8,7 +8,7 @@ use dispatch::send::{self, Message, Plan, SendLock, Settings, Summary};
 /// How many addresses `--dry-run` shows.
 const PREVIEW: usize = 10;
 
-pub fn run(dir: &Path, args: &SendArgs) -> anyhow::Result<()> {
+pub fn run(dir: &Path, args: &SendArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
     let issues = newsletter.load_issues()?;
     let issue = issues.find(&args.issue)?;
@@ -26,7 +26,7 @@ pub fn run(dir: &Path, args: &SendArgs) -> anyhow::Result<()> {
         let to = dispatch::address::normalize(to)?;
         let store = newsletter.store()?;
         let message = Message::prepare(&newsletter, &issues, &store, issue)?;
-        send::send_test(&settings, &message, &to)?;
+        runtime.block_on(send::send_test(&settings, &message, &to))?;
         println!("sent a test copy of {} to {to}", issue.id);
         return Ok(());
     }
@@ -63,7 +63,8 @@ pub fn run(dir: &Path, args: &SendArgs) -> anyhow::Result<()> {
         );
     }
     let message = Message::prepare(&newsletter, &issues, &store, issue)?;
-    let summary = send::run(&database, store, &settings, message)?;
+    let reporter = std::sync::Arc::new(super::report::Stderr::new());
+    let summary = runtime.block_on(send::run(&database, store, &settings, message, reporter))?;
     print_summary(&summary);
     if let Some(reason) = summary.stopped_by {
         return Err(anyhow::Error::new(reason).context(format!(

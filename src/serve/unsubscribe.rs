@@ -60,8 +60,8 @@ fn invalid() -> Response {
     )
 }
 
-fn failure(e: anyhow::Error) -> Response {
-    eprintln!("error: unsubscribe: {e:#}");
+fn failure(p: &Preview, e: anyhow::Error) -> Response {
+    p.reporter.error(&format!("unsubscribe: {e:#}"));
     html_page(
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong",
@@ -80,7 +80,7 @@ pub async fn page(State(p): State<Arc<Preview>>, Path(token): Path<String>) -> R
             "",
         ),
         Ok(Outcome::Unsubscribed) => confirm_page(),
-        Err(e) => failure(e),
+        Err(e) => failure(&p, e),
     }
 }
 
@@ -155,7 +155,7 @@ pub async fn one_click(
             "This address gets no more issues.",
             "",
         ),
-        Err(e) => failure(e),
+        Err(e) => failure(&p, e),
     }
 }
 
