@@ -7,6 +7,7 @@ mod cmd;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    cmd::log::init(cli.verbose);
     dispatch::install_crypto_provider();
     // One runtime for the whole run, on this thread: dispatch waits on the network, and one
     // thread saves the wake-ups between threads (a send measured a quarter less CPU per

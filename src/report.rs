@@ -73,7 +73,7 @@ const LONGEST_LINE: usize = 2000;
 /// password, and unsubscribe tokens in URLs (`/unsubscribe/TOKEN`,
 /// `subject=unsubscribe%20TOKEN`). A line longer than [`LONGEST_LINE`] is cut.
 pub fn redact(line: &str) -> String {
-    let mut out = cut(line);
+    let mut out = cut(&headers_only(line));
     for marker in [
         "AUTH PLAIN ",
         "AUTH LOGIN ",
@@ -84,7 +84,12 @@ pub fn redact(line: &str) -> String {
             let end = rest
                 .find(|c: char| !(c.is_ascii_alphanumeric() || "+/=-_.~".contains(c)))
                 .unwrap_or(rest.len());
-            (end > 0).then_some(0..end)
+            // A server's list of mechanisms (`250-AUTH PLAIN LOGIN`) is no secret.
+            let mechanism = marker.starts_with("AUTH")
+                && rest[..end]
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+            (end > 0 && !mechanism).then_some(0..end)
         });
     }
     out = redact_after(&out, "LOGIN ", login_password);
@@ -107,6 +112,23 @@ fn login_password(rest: &str) -> Option<std::ops::Range<usize>> {
         .min()
         .unwrap_or(tail.len());
     (end > 0).then_some(start..start + end)
+}
+
+/// A message lettre wrote (headers, a blank line, the body) keeps its headers only: the body
+/// is the reader's personal copy, its links broken across quoted-printable lines.
+fn headers_only(line: &str) -> String {
+    let Some(at) = line.find("Wrote: ") else {
+        return line.to_string();
+    };
+    match line[at..].find("<CRLF><CRLF>") {
+        Some(blank) => {
+            let blank = at + blank + "<CRLF><CRLF>".len();
+            let body = line[blank..].trim_end_matches('\n');
+            let end = &line[blank + body.len()..];
+            format!("{}[body of {} bytes]{end}", &line[..blank], body.len())
+        }
+        None => line.to_string(),
+    }
 }
 
 /// Cuts `line` to [`LONGEST_LINE`] bytes (on a character boundary), saying how long it was.
@@ -158,7 +180,11 @@ fn redact_sasl_answer(line: &str) -> String {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c));
     if base64 && !BARE.contains(&word) {
-        format!("{}[redacted]<CRLF>", &line[..start])
+        format!(
+            "{}[redacted]{}",
+            &line[..start],
+            &line[start + word.len()..]
+        )
     } else {
         line.to_string()
     }
@@ -175,8 +201,8 @@ mod tests {
             "DEBUG lettre: Wrote: AUTH PLAIN [redacted]<CRLF>"
         );
         assert_eq!(
-            redact("DEBUG lettre: Wrote: c2VjcmV0<CRLF>"),
-            "DEBUG lettre: Wrote: [redacted]<CRLF>"
+            redact("DEBUG lettre: Wrote: c2VjcmV0<CRLF>\n"),
+            "DEBUG lettre: Wrote: [redacted]<CRLF>\n"
         );
         for kept in [
             "Wrote: QUIT<CRLF>",
@@ -205,9 +231,17 @@ mod tests {
     fn unsubscribe_tokens_are_redacted() {
         assert_eq!(
             redact(
-                "List-Unsubscribe: <https://x.example/unsubscribe/AbC-12_x>, <mailto:ed@x.example?subject=unsubscribe%20AbC-12_x>"
+                "List-Unsubscribe: <https://x.example/unsubscribe/TEST>, <mailto:ed@x.example?subject=unsubscribe%20AbC-12_x>"
             ),
             "List-Unsubscribe: <https://x.example/unsubscribe/[redacted]>, <mailto:ed@x.example?subject=unsubscribe%20[redacted]>"
+        );
+    }
+
+    #[test]
+    fn a_written_message_keeps_its_headers_only() {
+        assert_eq!(
+            redact("Wrote: Subject: Hi<CRLF><CRLF>Dear Ann,<CRLF>bye<CRLF>.<CRLF>\n"),
+            "Wrote: Subject: Hi<CRLF><CRLF>[body of 31 bytes]\n"
         );
     }
 

@@ -423,6 +423,58 @@ fn starttls_without_the_ca_file_is_refused_and_nothing_is_recorded() {
 }
 
 #[test]
+fn verbose_shows_the_smtp_exchange_with_the_password_and_tokens_redacted() {
+    use base64::Engine as _;
+    let stack = mailstack();
+    let editor = unique_user("send-verbose-editor");
+    let folder = Folder::new(&starttls(
+        &stack,
+        &format!(
+            "{}  username: {editor}\n  password_env: DISPATCH_TEST_SMTP_PASSWORD\n",
+            trusted(&stack)
+        ),
+    ));
+    let tester = unique_user("send-verbose");
+    let out = folder
+        .command(&["-v", "send", "v1n2", "--test", &tester])
+        .env("DISPATCH_TEST_SMTP_PASSWORD", "secret")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let log = stderr(&out);
+    for step in [
+        "Wrote: EHLO ",
+        "Wrote: STARTTLS<CRLF>",
+        "<< 220 ",
+        "250-AUTH PLAIN LOGIN<CRLF>",
+        "Wrote: AUTH PLAIN [redacted]<CRLF>",
+        "<< 235 ",
+        "Wrote: MAIL FROM:<",
+        &format!("Wrote: RCPT TO:<{tester}>"),
+        "Wrote: DATA<CRLF>",
+        "<< 250 ",
+    ] {
+        assert!(log.contains(step), "{step:?} missing from:\n{log}");
+    }
+    let engine = base64::engine::general_purpose::STANDARD;
+    for secret in [
+        "secret".to_string(),
+        engine.encode(format!("\0{editor}\0secret")),
+        engine.encode("secret"),
+    ] {
+        assert!(!log.contains(&secret), "{secret} shown:\n{log}");
+    }
+    for marker in ["/unsubscribe/", "unsubscribe%20"] {
+        for (at, _) in log.match_indices(marker) {
+            let rest = &log[at + marker.len()..];
+            assert!(rest.starts_with("[redacted]"), "a token shown:\n{log}");
+        }
+    }
+    stack.wait_for_messages(&tester, 1, Duration::from_secs(20));
+}
+
+#[test]
 fn test_copy_goes_to_one_address_and_leaves_the_send_log_alone() {
     let stack = mailstack();
     let folder = Folder::new(&starttls(&stack, &trusted(&stack)));

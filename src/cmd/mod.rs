@@ -4,6 +4,7 @@ pub mod build;
 pub mod check;
 pub mod init;
 pub mod links;
+pub mod log;
 pub mod new;
 pub mod replies;
 pub mod report;

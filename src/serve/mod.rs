@@ -139,7 +139,19 @@ fn router(preview: Arc<Preview>) -> Router {
                 .layer(DefaultBodyLimit::max(unsubscribe::BODY_LIMIT)),
         );
     }
-    router.fallback(get(web)).with_state(preview)
+    router
+        .fallback(get(web))
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(preview)
+}
+
+/// Logs each request and its answer for `dispatch -v` (unsubscribe tokens redacted).
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let line = crate::report::redact(&format!("{} {}", request.method(), request.uri()));
+    tracing::debug!("> {line}");
+    let response = next.run(request).await;
+    tracing::debug!("< {} for {line}", response.status());
+    response
 }
 
 async fn version(State(p): State<Arc<Preview>>) -> Response {
