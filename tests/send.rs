@@ -1307,6 +1307,60 @@ fn sigterm_stops_a_send_after_the_messages_in_flight() {
 }
 
 #[test]
+fn a_second_sigterm_quits_at_once_with_143_leaving_the_message_in_flight() {
+    use std::io::BufRead as _;
+    let server = FakeSmtp::start(Rules {
+        never_answer_end: true,
+        ..Rules::default()
+    });
+    let folder = Folder::new(&plain(server.port, ""));
+    folder.subscribe(&addresses(&["ann"]));
+    let mut send = StdCommand::new(assert_cmd::cargo::cargo_bin("dispatch"))
+        .arg("--dir")
+        .arg(folder.path())
+        .args(["send", "v1n2", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while server.seen.lock().unwrap().data.is_empty() {
+        assert!(send.try_wait().unwrap().is_none(), "the send ended early");
+        std::thread::yield_now();
+    }
+    let pid = send.id().to_string();
+    let term = || {
+        let kill = StdCommand::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+    };
+    term();
+    let mut lines = std::io::BufReader::new(send.stderr.take().unwrap()).lines();
+    let notice = lines
+        .find(|l| {
+            l.as_ref()
+                .is_ok_and(|l| l.contains("finishing the messages in flight"))
+        })
+        .expect("the first SIGTERM is acknowledged");
+    assert_eq!(
+        notice.unwrap(),
+        "stopping (SIGTERM): finishing the messages in flight (press Ctrl-C again to quit now)"
+    );
+    term();
+    let out = send.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143));
+    assert_eq!(
+        lines.map_while(Result::ok).count(),
+        0,
+        "nothing more is said"
+    );
+    assert_eq!(stdout(&out), "", "no summary");
+    assert_eq!(folder.counts().sending, 1, "the message is left in flight");
+}
+
+#[test]
 fn non_ascii_domains_go_out_in_ascii_and_non_ascii_local_parts_need_smtputf8() {
     let server = FakeSmtp::start(Rules::default());
     let folder = Folder::new(&plain(server.port, ""));
