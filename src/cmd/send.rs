@@ -1,9 +1,12 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 
+use super::plural;
 use crate::cli::SendArgs;
 use dispatch::newsletter::Newsletter;
-use dispatch::send::{self, Message, Plan, SendLock, Settings, Summary};
+use dispatch::outgoing::message::Message;
+use dispatch::outgoing::smtp::Settings;
+use dispatch::send::{self, Plan, SendLock, Summary};
 
 /// How many addresses `--dry-run` shows.
 const PREVIEW: usize = 10;
@@ -111,10 +114,6 @@ fn finished(issue: dispatch::issue::IssueId, failed: i64, deferred: i64) -> anyh
         hint,
     }
     .into())
-}
-
-fn plural(n: i64) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn question(plan: &Plan, title: &str) -> String {

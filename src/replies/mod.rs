@@ -5,7 +5,6 @@ pub mod imap;
 pub mod import;
 pub mod maildir;
 pub mod mbox;
-pub mod tls;
 
 use std::io::BufReader;
 use std::path::Path;
