@@ -13,6 +13,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
+    /// Show the SMTP, IMAP and HTTP exchanges on stderr (passwords and tokens redacted);
+    /// RUST_LOG chooses in detail (e.g. RUST_LOG=lettre=debug).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -4,8 +4,6 @@
 pub mod address;
 pub mod build;
 pub mod check;
-pub mod cli;
-pub mod cmd;
 pub mod config;
 pub mod fsutil;
 pub mod html;
@@ -17,6 +15,7 @@ pub mod outgoing;
 pub mod preflight;
 pub mod render;
 pub mod replies;
+pub mod report;
 pub mod send;
 pub mod serve;
 pub mod signal;

@@ -736,6 +736,41 @@ fn imports_over_starttls_and_imaps_with_the_servers_certificate() {
 }
 
 #[test]
+fn verbose_shows_the_imap_exchange_without_the_password() {
+    let stack = &mailstack();
+    let editor = unique_user("editor-verbose");
+    let people = People {
+        editor: &editor,
+        ann: &unique_user("ann-verbose"),
+        bob: &unique_user("bob-verbose"),
+        dave: &unique_user("dave-verbose"),
+    };
+    Imap::login(stack, &editor).append("INBOX", &[flowed_reply(&people)]);
+    let folder = Folder::new(
+        stack,
+        &editor,
+        "INBOX",
+        Connection::Starttls(&stack.ca_file),
+    );
+    let out = folder
+        .dispatch(&["-v", "replies", "import"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for step in [
+        r#"Ok("STARTTLS")"#,
+        &format!(r#"Ok("LOGIN \"{editor}\" [redacted]")"#),
+        r#"Ok("EXAMINE \"INBOX\"")"#,
+        "UID FETCH 1:1",
+    ] {
+        assert!(err.contains(step), "{step:?} missing from:\n{err}");
+    }
+    assert!(!err.contains(PASSWORD), "{err}");
+}
+
+#[test]
 fn clear_errors_for_login_mailbox_and_password() {
     let stack = &mailstack();
     let editor = unique_user("editor-err");

@@ -430,6 +430,58 @@ fn starttls_without_the_ca_file_is_refused_and_nothing_is_recorded() {
 }
 
 #[test]
+fn verbose_shows_the_smtp_exchange_with_the_password_and_tokens_redacted() {
+    use base64::Engine as _;
+    let stack = mailstack();
+    let editor = unique_user("send-verbose-editor");
+    let folder = Folder::new(&starttls(
+        &stack,
+        &format!(
+            "{}  username: {editor}\n  password_env: DISPATCH_TEST_SMTP_PASSWORD\n",
+            trusted(&stack)
+        ),
+    ));
+    let tester = unique_user("send-verbose");
+    let out = folder
+        .command(&["-v", "send", "v1n2", "--test", &tester])
+        .env("DISPATCH_TEST_SMTP_PASSWORD", "secret")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let log = stderr(&out);
+    for step in [
+        "Wrote: EHLO ",
+        "Wrote: STARTTLS<CRLF>",
+        "<< 220 ",
+        "250-AUTH PLAIN LOGIN<CRLF>",
+        "Wrote: AUTH PLAIN [redacted]<CRLF>",
+        "<< 235 ",
+        "Wrote: MAIL FROM:<",
+        &format!("Wrote: RCPT TO:<{tester}>"),
+        "Wrote: DATA<CRLF>",
+        "<< 250 ",
+    ] {
+        assert!(log.contains(step), "{step:?} missing from:\n{log}");
+    }
+    let engine = base64::engine::general_purpose::STANDARD;
+    for secret in [
+        "secret".to_string(),
+        engine.encode(format!("\0{editor}\0secret")),
+        engine.encode("secret"),
+    ] {
+        assert!(!log.contains(&secret), "{secret} shown:\n{log}");
+    }
+    for marker in ["/unsubscribe/", "unsubscribe%20"] {
+        for (at, _) in log.match_indices(marker) {
+            let rest = &log[at + marker.len()..];
+            assert!(rest.starts_with("[redacted]"), "a token shown:\n{log}");
+        }
+    }
+    stack.wait_for_messages(&tester, 1, Duration::from_secs(20));
+}
+
+#[test]
 fn test_copy_goes_to_one_address_and_leaves_the_send_log_alone() {
     let stack = mailstack();
     let folder = Folder::new(&starttls(&stack, &trusted(&stack)));
@@ -1271,6 +1323,60 @@ fn sigterm_stops_a_send_after_the_messages_in_flight() {
     assert!(!stderr(&out).contains("in flight"), "{}", text(&out));
     assert_eq!(folder.counts().sent, 200);
     assert!(in_doubt(&folder).is_empty());
+}
+
+#[test]
+fn a_second_sigterm_quits_at_once_with_143_leaving_the_message_in_flight() {
+    use std::io::BufRead as _;
+    let server = FakeSmtp::start(Rules {
+        never_answer_end: true,
+        ..Rules::default()
+    });
+    let folder = Folder::new(&plain(server.port, ""));
+    folder.subscribe(&addresses(&["ann"]));
+    let mut send = StdCommand::new(assert_cmd::cargo::cargo_bin("dispatch"))
+        .arg("--dir")
+        .arg(folder.path())
+        .args(["send", "v1n2", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while server.seen.lock().unwrap().data.is_empty() {
+        assert!(send.try_wait().unwrap().is_none(), "the send ended early");
+        std::thread::yield_now();
+    }
+    let pid = send.id().to_string();
+    let term = || {
+        let kill = StdCommand::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+    };
+    term();
+    let mut lines = std::io::BufReader::new(send.stderr.take().unwrap()).lines();
+    let notice = lines
+        .find(|l| {
+            l.as_ref()
+                .is_ok_and(|l| l.contains("finishing the messages in flight"))
+        })
+        .expect("the first SIGTERM is acknowledged");
+    assert_eq!(
+        notice.unwrap(),
+        "stopping (SIGTERM): finishing the messages in flight (press Ctrl-C again to quit now)"
+    );
+    term();
+    let out = send.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143));
+    assert_eq!(
+        lines.map_while(Result::ok).count(),
+        0,
+        "nothing more is said"
+    );
+    assert_eq!(stdout(&out), "", "no summary");
+    assert_eq!(folder.counts().sending, 1, "the message is left in flight");
 }
 
 #[test]

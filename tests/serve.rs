@@ -10,7 +10,7 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use common::cli::{config, newsletter, write_issue};
@@ -32,7 +32,8 @@ struct Server {
     child: Child,
     /// `127.0.0.1:PORT`
     addr: String,
-    stderr: Arc<Mutex<String>>,
+    /// What it wrote on stderr so far; the condition variable tells of each new line.
+    stderr: Arc<(Mutex<String>, Condvar)>,
 }
 
 impl Server {
@@ -59,7 +60,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("dispatch serve starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new((Mutex::new(String::new()), Condvar::new()));
         collect(child.stderr.take().expect("piped stderr"), stderr.clone());
         let first_line = first_line(child.stdout.take().expect("piped stdout"));
         let addr = first_line
@@ -87,7 +88,18 @@ impl Server {
     }
 
     fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        self.stderr.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Waits until stderr shows `text` (at most 30 s) and returns it all.
+    fn wait_for_stderr(&self, text: &str) -> String {
+        let (lock, written) = &*self.stderr;
+        let all = lock.lock().unwrap();
+        let (all, _) = written
+            .wait_timeout_while(all, Duration::from_secs(30), |all| !all.contains(text))
+            .unwrap();
+        assert!(all.contains(text), "{text:?} not on stderr:\n{all}");
+        all.clone()
     }
 
     fn version(&self) -> String {
@@ -132,13 +144,14 @@ fn first_line(stdout: impl std::io::Read + Send + 'static) -> Option<String> {
     rx.recv_timeout(Duration::from_secs(60)).ok()
 }
 
-fn collect(stream: impl std::io::Read + Send + 'static, into: Arc<Mutex<String>>) {
+fn collect(stream: impl std::io::Read + Send + 'static, into: Arc<(Mutex<String>, Condvar)>) {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if let Ok(mut all) = into.lock() {
+            if let Ok(mut all) = into.0.lock() {
                 all.push_str(&line);
                 all.push('\n');
             }
+            into.1.notify_all();
         }
     });
 }
@@ -431,6 +444,22 @@ fn post_form(url: &str, form: &[(&str, &str)], multipart: bool) -> (u16, String)
 }
 
 /// RFC 8058 §3.1 allows both encodings and says receivers SHOULD send multipart/form-data.
+#[test]
+fn verbose_shows_requests_with_the_unsubscribe_token_redacted() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    let db = dir.join("subscribers.db");
+    let (id, secret) = add_subscriber(&db, "reader@example.org");
+    let token = dispatch::outgoing::token::unsubscribe_token(&secret, id);
+    let mut verbose = Command::new(env!("CARGO_BIN_EXE_dispatch"));
+    verbose.arg("-v").env_remove("RUST_LOG");
+    let server = Server::spawn(verbose, &dir);
+    let (status, _) = http(&server.addr, "GET", &format!("/unsubscribe/{token}"), None);
+    assert_eq!(status, 200);
+    let log = server.wait_for_stderr("< 200 OK for GET /unsubscribe/[redacted]");
+    assert!(log.contains("> GET /unsubscribe/[redacted]"), "{log}");
+    assert!(!log.contains(&token), "{log}");
+}
+
 #[test]
 fn one_click_accepts_multipart_and_urlencoded_forms() {
     let (_tmp, dir) = newsletter(&config(&[]));
@@ -755,7 +784,14 @@ fn serve_in_process(dir: &Path, limits: dispatch::serve::Limits) -> String {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("a runtime");
         let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let result = runtime.block_on(dispatch::serve::serve(&dir, listen, limits, Some(ready)));
+        let reporter = std::sync::Arc::new(dispatch::report::Silent);
+        let result = runtime.block_on(dispatch::serve::serve(
+            &dir,
+            listen,
+            limits,
+            Some(ready),
+            reporter,
+        ));
         panic!("serve stopped: {result:?}");
     });
     bound

@@ -1,7 +1,7 @@
 use std::path::Path;
 
-use crate::issue::IssueId;
-use crate::newsletter::Newsletter;
+use dispatch::issue::IssueId;
+use dispatch::newsletter::Newsletter;
 
 pub fn run(dir: &Path, names: &[String]) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
@@ -10,7 +10,7 @@ pub fn run(dir: &Path, names: &[String]) -> anyhow::Result<()> {
         .map(|n| n.parse::<IssueId>())
         .collect::<Result<_, _>>()?;
     let started = std::time::Instant::now();
-    let report = crate::build::build(&newsletter, &selected)?;
+    let report = dispatch::build::build(&newsletter, &selected)?;
     for warning in &report.warnings {
         eprintln!("warning: {}", warning.message);
     }

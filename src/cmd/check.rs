@@ -2,18 +2,17 @@
 
 use std::path::Path;
 
-use crate::check::{self, Finding, Preflight, Severity};
 use crate::cli::CheckArgs;
-use crate::newsletter::Newsletter;
+use dispatch::check::{self, Finding, Preflight, Severity};
+use dispatch::newsletter::Newsletter;
 
-pub fn run(dir: &Path, args: &CheckArgs) -> anyhow::Result<()> {
+pub fn run(dir: &Path, args: &CheckArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
     let preflight = Preflight::prepare(&newsletter, &args.issue)?;
     let mut findings = preflight.offline_findings();
     let links = if args.offline {
         "links not checked (--offline)".to_string()
     } else {
-        let runtime = tokio::runtime::Runtime::new()?;
         findings.extend(runtime.block_on(preflight.link_findings(args.http.timeout))?);
         let n = preflight.web_targets().len();
         format!("{n} link{} checked", if n == 1 { "" } else { "s" })

@@ -2,9 +2,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::fsutil::write_atomic;
-use crate::issue::IssueId;
-use crate::render::DEFAULT_TEMPLATES;
+use dispatch::fsutil::write_atomic;
+use dispatch::issue::IssueId;
+use dispatch::render::DEFAULT_TEMPLATES;
 
 const CONFIG: &str = r#"newsletter:
   title: My Newsletter
@@ -61,7 +61,7 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
     write_atomic(
         &path
             .join("issues")
-            .join(crate::issue::file_name(id, "Hello, world")),
+            .join(dispatch::issue::file_name(id, "Hello, world")),
         first.as_bytes(),
     )?;
     println!(

@@ -6,14 +6,14 @@ use anyhow::Context as _;
 
 use super::plural;
 use crate::cli::LinksArgs;
-use crate::issue::Issue;
-use crate::links::feeds::{self, FeedEntry, FeedFailure};
-use crate::links::{self, UsedLinks};
-use crate::newsletter::Newsletter;
-use crate::store::Store;
-use crate::store::links::NewLink;
+use dispatch::issue::Issue;
+use dispatch::links::feeds::{self, FeedEntry, FeedFailure};
+use dispatch::links::{self, UsedLinks};
+use dispatch::newsletter::Newsletter;
+use dispatch::store::Store;
+use dispatch::store::links::NewLink;
 
-pub fn run(dir: &Path, args: &LinksArgs) -> anyhow::Result<()> {
+pub fn run(dir: &Path, args: &LinksArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
     let urls = &newsletter.config.feeds;
     if urls.is_empty() {
@@ -27,7 +27,7 @@ pub fn run(dir: &Path, args: &LinksArgs) -> anyhow::Result<()> {
         Some(name) => Some(newsletter.load_issues()?.find(name)?.clone()),
         None => None,
     };
-    let (entries, failures) = fetch(urls, args)?;
+    let (entries, failures) = fetch(urls, args, runtime)?;
     report_failures(&failures);
     if failures.len() == urls.len() {
         match urls.len() {
@@ -47,13 +47,16 @@ pub fn run(dir: &Path, args: &LinksArgs) -> anyhow::Result<()> {
     }
 }
 
-fn fetch(urls: &[String], args: &LinksArgs) -> anyhow::Result<(Vec<FeedEntry>, Vec<FeedFailure>)> {
+fn fetch(
+    urls: &[String],
+    args: &LinksArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<(Vec<FeedEntry>, Vec<FeedFailure>)> {
     let client = feeds::client(args.http.timeout)?;
     let since = args
         .since
         .and_then(|day| day.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc());
-    let runtime = tokio::runtime::Runtime::new()?;
     Ok(runtime.block_on(feeds::fetch_feeds(&client, urls, since, args.http.timeout)))
 }
 
@@ -109,7 +112,7 @@ fn append_to_issue(
             .with_context(|| format!("cannot read {}", issue.path.display()))?;
         let current = Issue::parse(&issue.path, &source)?;
         let updated = links::append_section(&source, &current.body, &feeds::to_markdown(entries));
-        crate::fsutil::write_atomic(&issue.path, updated.as_bytes())
+        dispatch::fsutil::write_atomic(&issue.path, updated.as_bytes())
     })?;
     println!(
         "added {} link{} to {shown} under `{}`",

@@ -4,29 +4,33 @@ pub mod build;
 pub mod check;
 pub mod init;
 pub mod links;
+pub mod log;
 pub mod new;
 pub mod replies;
+pub mod report;
 pub mod send;
 pub mod serve;
 pub mod subscribers;
 
 use std::path::{Path, PathBuf};
 
+use tokio::runtime::Runtime;
+
 use crate::cli::{Cli, Command};
 
-/// Runs a parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs a parsed command line; what waits on the network runs on `runtime`.
+pub fn run(cli: Cli, runtime: &Runtime) -> anyhow::Result<()> {
     let dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     match cli.command {
         Command::Init { path } => init::run(&path),
         Command::New { volume, title } => new::run(&dir, volume, title.as_deref()),
         Command::Build { issues } => build::run(&dir, &issues),
         Command::Subscribers { command } => subscribers::run(&dir, command),
-        Command::Send(args) => send::run(&dir, &args),
-        Command::Links(args) => links::run(&dir, &args),
-        Command::Check(args) => check::run(&dir, &args),
-        Command::Serve { port, listen } => serve::run(&dir, port, listen),
-        Command::Replies { command } => replies::run(&dir, command),
+        Command::Send(args) => send::run(&dir, &args, runtime),
+        Command::Links(args) => links::run(&dir, &args, runtime),
+        Command::Check(args) => check::run(&dir, &args, runtime),
+        Command::Serve { port, listen } => serve::run(&dir, port, listen, runtime),
+        Command::Replies { command } => replies::run(&dir, command, runtime),
     }
 }
 

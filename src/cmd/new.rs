@@ -1,7 +1,7 @@
 use std::path::Path;
 
-use crate::issue::{file_name, new_issue_text};
-use crate::newsletter::Newsletter;
+use dispatch::issue::{file_name, new_issue_text};
+use dispatch::newsletter::Newsletter;
 
 pub fn run(dir: &Path, volume: Option<u32>, title: Option<&str>) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
@@ -21,7 +21,7 @@ pub fn run(dir: &Path, volume: Option<u32>, title: Option<&str>) -> anyhow::Resu
         &format!("title: {}", yaml_string(title)),
         1,
     );
-    crate::fsutil::write_atomic(&path, text.as_bytes())?;
+    dispatch::fsutil::write_atomic(&path, text.as_bytes())?;
     println!("{id}: {}", super::display_path(dir, &path));
     Ok(())
 }

@@ -7,16 +7,19 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::plural;
 use crate::cli::{RepliesCommand, ReplyStatus};
-use crate::issue::IssueId;
-use crate::newsletter::Newsletter;
-use crate::replies::import::Summary;
-use crate::replies::{self, imap};
-use crate::store::replies::{Approval, Filter, Reply, Status};
+use dispatch::issue::IssueId;
+use dispatch::newsletter::Newsletter;
 
-pub fn run(dir: &Path, command: RepliesCommand) -> anyhow::Result<()> {
+use super::report::Bar;
+use dispatch::replies::import::Summary;
+use dispatch::replies::{self, imap};
+use dispatch::store::replies::{Approval, Filter, Reply, Status};
+use tokio::runtime::Runtime;
+
+pub fn run(dir: &Path, command: RepliesCommand, runtime: &Runtime) -> anyhow::Result<()> {
     match command {
         RepliesCommand::Import { mbox, maildir } => {
-            import(dir, mbox.as_deref(), maildir.as_deref())
+            import(dir, mbox.as_deref(), maildir.as_deref(), runtime)
         }
         RepliesCommand::List {
             issue,
@@ -83,7 +86,12 @@ fn count_ids(ids: &[i64]) -> String {
     format!("{} {noun} ({})", ids.len(), list.join(", "))
 }
 
-fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Result<()> {
+fn import(
+    dir: &Path,
+    mbox: Option<&Path>,
+    maildir: Option<&Path>,
+    runtime: &Runtime,
+) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
     let mut store = newsletter.store()?;
     let authserv_id = newsletter
@@ -113,7 +121,8 @@ fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Re
             "config.yaml has no imap: section: add one (host, port, username, password_env, mailbox) or import with --mbox FILE or --maildir DIR"
         );
     };
-    if config.security == crate::config::Security::None && !crate::config::is_loopback(&config.host)
+    if config.security == dispatch::config::Security::None
+        && !dispatch::config::is_loopback(&config.host)
     {
         eprintln!(
             "warning: imap.security is none: the password and the mail cross the network to {} unencrypted; use tls or starttls for any server that is not on this machine",
@@ -123,7 +132,7 @@ fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Re
     let settings = imap::Settings::from_config(config, &newsletter.dir)?;
     let started = Instant::now();
     let progress = progress_bar(true);
-    let report = replies::import_imap(&mut store, &settings, authserv_id, &progress)?;
+    let report = replies::import_imap(runtime, &mut store, &settings, authserv_id, &progress)?;
     progress.finish_and_clear();
     if report.uidvalidity_changed {
         println!(
@@ -143,9 +152,9 @@ fn import(dir: &Path, mbox: Option<&Path>, maildir: Option<&Path>) -> anyhow::Re
 
 /// A progress bar on a terminal, nothing otherwise; `counted` when the number of messages is
 /// known in advance (IMAP, Maildir), a running count otherwise (mbox).
-fn progress_bar(counted: bool) -> ProgressBar {
+fn progress_bar(counted: bool) -> Bar {
     if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+        return Bar(ProgressBar::hidden());
     }
     let (bar, template) = if counted {
         (
@@ -162,7 +171,7 @@ fn progress_bar(counted: bool) -> ProgressBar {
         ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+    Bar(bar)
 }
 
 fn print_summary(source: &str, s: &Summary, elapsed: Duration) -> std::io::Result<()> {

@@ -3,16 +3,16 @@ use std::path::Path;
 
 use super::plural;
 use crate::cli::SendArgs;
-use crate::newsletter::Newsletter;
-use crate::outgoing::message::Message;
-use crate::outgoing::smtp::Settings;
-use crate::send::{self, Plan, SendLock, Summary};
-use crate::store::sends::Sample;
+use dispatch::newsletter::Newsletter;
+use dispatch::outgoing::message::Message;
+use dispatch::outgoing::smtp::Settings;
+use dispatch::send::{self, Plan, SendLock, Summary};
+use dispatch::store::sends::Sample;
 
 /// How many addresses `--dry-run` shows.
 const PREVIEW: usize = 10;
 
-pub fn run(dir: &Path, args: &SendArgs) -> anyhow::Result<()> {
+pub fn run(dir: &Path, args: &SendArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
     let issues = newsletter.load_issues()?;
     let issue = issues.find(&args.issue)?;
@@ -27,10 +27,10 @@ pub fn run(dir: &Path, args: &SendArgs) -> anyhow::Result<()> {
         eprintln!("warning: {warning}");
     }
     if let Some(to) = &args.test {
-        let to = crate::address::normalize(to)?;
+        let to = dispatch::address::normalize(to)?;
         let store = newsletter.store()?;
         let message = Message::prepare(&newsletter, &issues, &store, issue)?;
-        send::send_test(&settings, &message, &to)?;
+        runtime.block_on(send::send_test(&settings, &message, &to))?;
         println!("sent a test copy of {} to {to}", issue.id);
         return Ok(());
     }
@@ -67,7 +67,8 @@ pub fn run(dir: &Path, args: &SendArgs) -> anyhow::Result<()> {
         );
     }
     let message = Message::prepare(&newsletter, &issues, &store, issue)?;
-    let summary = send::run(&database, store, &settings, message)?;
+    let reporter = std::sync::Arc::new(super::report::Stderr::new());
+    let summary = runtime.block_on(send::run(&database, store, &settings, message, reporter))?;
     print_summary(&summary);
     if let Some(reason) = summary.stopped_by {
         return Err(anyhow::Error::new(reason).context(format!(
@@ -89,13 +90,13 @@ pub fn run(dir: &Path, args: &SendArgs) -> anyhow::Result<()> {
 #[derive(Debug, thiserror::Error)]
 #[error("{issue} did not reach everybody: {failed} failed, {deferred} deferred{hint}")]
 pub struct Incomplete {
-    pub issue: crate::issue::IssueId,
+    pub issue: dispatch::issue::IssueId,
     pub failed: i64,
     pub deferred: i64,
     pub hint: String,
 }
 
-fn finished(issue: crate::issue::IssueId, failed: i64, deferred: i64) -> anyhow::Result<()> {
+fn finished(issue: dispatch::issue::IssueId, failed: i64, deferred: i64) -> anyhow::Result<()> {
     if failed == 0 && deferred == 0 {
         return Ok(());
     }

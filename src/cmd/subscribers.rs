@@ -3,12 +3,12 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::address::escape_controls;
 use crate::cli::SubscribersCommand;
-use crate::newsletter::Newsletter;
-use crate::store::Store;
-use crate::store::subscribers::{ImportCounts, Status};
-use crate::subscriber_csv;
+use dispatch::address::escape_controls;
+use dispatch::newsletter::Newsletter;
+use dispatch::store::Store;
+use dispatch::store::subscribers::{ImportCounts, Status};
+use dispatch::subscriber_csv;
 
 pub fn run(dir: &Path, command: SubscribersCommand) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
@@ -36,16 +36,16 @@ pub fn run(dir: &Path, command: SubscribersCommand) -> anyhow::Result<()> {
 }
 
 fn add(store: &mut Store, email: &str, name: Option<&str>) -> anyhow::Result<()> {
-    let email = crate::address::normalize(email)?;
+    let email = dispatch::address::normalize(email)?;
     let name = name
-        .map(crate::address::subscriber_name)
+        .map(dispatch::address::subscriber_name)
         .transpose()
         .map_err(anyhow::Error::msg)?
         .flatten();
     store.add_subscriber(&email, name.as_deref())?;
     let active = store.subscriber_counts()?.active;
     println!("added {email} ({active} active)");
-    if crate::address::needs_smtputf8(&email) {
+    if dispatch::address::needs_smtputf8(&email) {
         note_smtputf8(&[email]);
     }
     Ok(())
@@ -100,7 +100,7 @@ fn import(store: &mut Store, file: &Path) -> anyhow::Result<()> {
     let mut utf8 = Vec::new();
     let rows = subscriber_csv::read(&label, &data)?.filter_map(|row| match row {
         Ok(Ok(subscriber)) => {
-            if crate::address::needs_smtputf8(&subscriber.email) {
+            if dispatch::address::needs_smtputf8(&subscriber.email) {
                 utf8.push(subscriber.email.clone());
             }
             Some(subscriber)
@@ -153,7 +153,7 @@ fn export(store: &Store, file: Option<&Path>) -> anyhow::Result<()> {
             let mut out = csv::Writer::from_writer(Vec::new());
             let count = write_csv(store, &mut out)?;
             let bytes = out.into_inner().map_err(|e| e.into_error())?;
-            crate::fsutil::write_private(path, &bytes)?;
+            dispatch::fsutil::write_private(path, &bytes)?;
             println!("exported {count} subscribers to {}", path.display());
         }
         None => {

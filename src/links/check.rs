@@ -277,11 +277,7 @@ async fn send(
     url: &Url,
     timeout: Duration,
 ) -> Result<Response, reqwest::Error> {
-    client
-        .request(method, url.clone())
-        .timeout(timeout)
-        .send()
-        .await
+    super::exchange(client.request(method, url.clone()).timeout(timeout)).await
 }
 
 /// Turns a response into a hop; a successful GET has the start of its body read.

@@ -217,7 +217,9 @@ async fn fetch_one(
 /// encoding declaration itself.
 async fn download(client: &reqwest::Client, url: &str) -> Result<(Url, Vec<u8>), FetchError> {
     let parsed = Url::parse(url).map_err(|e| FetchError::BadUrl(e.to_string()))?;
-    let mut response = client.get(parsed).send().await.map_err(request_failure)?;
+    let mut response = super::exchange(client.get(parsed))
+        .await
+        .map_err(request_failure)?;
     if !response.status().is_success() {
         return Err(FetchError::Status(response.status()));
     }

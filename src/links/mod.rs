@@ -9,6 +9,30 @@ use feeds::FeedEntry;
 
 use crate::store::links::{NewLink, UsedLink};
 
+/// Logs an HTTP request and its answer for `dispatch -v` (tokens in URLs redacted).
+pub(crate) async fn exchange(
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let Some(shown) = request.try_clone().and_then(|r| r.build().ok()) else {
+        return request.send().await;
+    };
+    let target = crate::report::redact(shown.url().as_str());
+    tracing::debug!("> {} {target}", shown.method());
+    let response = request.send().await;
+    match &response {
+        Ok(r) => tracing::debug!(
+            "< {} {target} ({})",
+            r.status(),
+            r.headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("no content type")
+        ),
+        Err(e) => tracing::debug!("< {target}: {e}"),
+    }
+    response
+}
+
 /// The heading under which `dispatch links --into` appends entries.
 pub const SECTION_HEADING: &str = "## Links";
 

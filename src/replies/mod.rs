@@ -10,8 +10,8 @@ use std::io::BufReader;
 use std::path::Path;
 
 use anyhow::Context as _;
-use indicatif::ProgressBar;
 
+use crate::report::Count;
 use crate::store::Store;
 use crate::store::inbound::MailboxState;
 use import::{Importer, RawMessage, Summary};
@@ -39,16 +39,14 @@ struct Batch {
 }
 
 /// Reads what is new in the IMAP mailbox. The connection fetches the next batch while the
-/// previous one is being stored.
+/// previous one is being stored, on `runtime`.
 pub fn import_imap(
+    runtime: &tokio::runtime::Runtime,
     store: &mut Store,
     settings: &imap::Settings,
     authserv_id: Option<&str>,
-    progress: &ProgressBar,
+    progress: &dyn Count,
 ) -> anyhow::Result<ImapReport> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let key = settings.mailbox_key();
     let known = store.mailbox_state(&key)?;
     let mut importer = Importer::new(store, authserv_id)?;
@@ -95,7 +93,7 @@ async fn fetch_new(
     settings: &imap::Settings,
     known: Option<MailboxState>,
     sender: tokio::sync::mpsc::Sender<Batch>,
-    progress: &ProgressBar,
+    progress: &dyn Count,
 ) -> anyhow::Result<(bool, u32)> {
     let mut mailbox = imap::open(settings).await?;
     let status = mailbox.status;
@@ -150,7 +148,7 @@ pub fn import_mbox(
     store: &mut Store,
     path: &Path,
     authserv_id: Option<&str>,
-    progress: &ProgressBar,
+    progress: &dyn Count,
 ) -> anyhow::Result<Summary> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -178,7 +176,7 @@ pub fn import_maildir(
     store: &mut Store,
     dir: &Path,
     authserv_id: Option<&str>,
-    progress: &ProgressBar,
+    progress: &dyn Count,
 ) -> anyhow::Result<Summary> {
     let files = maildir::message_files(dir)?;
     progress.set_length(files.len() as u64);

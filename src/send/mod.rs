@@ -19,6 +19,7 @@ use anyhow::Context as _;
 use crate::issue::IssueId;
 use crate::outgoing::message::Message;
 use crate::outgoing::smtp::{self, Settings, SmtpError};
+use crate::report::Reporter;
 use crate::store::Store;
 use crate::store::sends::{self, DeliveryCounts};
 
@@ -89,21 +90,10 @@ pub struct Summary {
     pub failures: Vec<sends::FailedDelivery>,
 }
 
-/// Runs `future` with rustls' crypto provider installed, on one thread: a send waits on the
-/// network, and one thread saves the wake-ups between threads (measured: a quarter less CPU
-/// per message than tokio's multi-threaded runtime). The database writer has its own thread.
-fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    crate::install_crypto_provider();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?
-        .block_on(future)
-}
-
 /// Sends one copy of the issue to `to`; records nothing.
-pub fn send_test(settings: &Settings, message: &Message, to: &str) -> anyhow::Result<()> {
-    block_on(async {
+pub async fn send_test(settings: &Settings, message: &Message, to: &str) -> anyhow::Result<()> {
+    crate::install_crypto_provider();
+    {
         let mailer = smtp::Mailer::new(settings)?;
         let mut connection = mailer.check().await?;
         let envelope = smtp::envelope(message.from(), to).map_err(anyhow::Error::msg)?;
@@ -126,7 +116,7 @@ pub fn send_test(settings: &Settings, message: &Message, to: &str) -> anyhow::Re
             }
             smtp::Outcome::Refused(e) => Err(e.into()),
         }
-    })
+    }
 }
 
 /// Only one `dispatch send` at a time per newsletter: two would mail the same people.
@@ -165,23 +155,27 @@ impl SendLock {
     }
 }
 
-/// Checks the server, fixes the audience if the send is new, and mails every delivery still
-/// to mail. `store` must be held under a [`SendLock`].
-pub fn run(
-    database: &Path,
-    store: Store,
-    settings: &Settings,
-    message: Message,
-) -> anyhow::Result<Summary> {
-    block_on(run_async(database, store, settings, message))
+/// A second Ctrl-C or SIGTERM stopped a send at once; the messages in flight count as in
+/// doubt for the next run. The binary exits with the signal's code.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped at once by a second signal")]
+pub struct StoppedAtOnce {
+    pub signal: crate::signal::StopSignal,
 }
 
-async fn run_async(
+/// Checks the server, fixes the audience if the send is new, and mails every delivery still
+/// to mail, reporting progress and interruptions to `reporter`. `store` must be held under a
+/// [`SendLock`]. Runs best on a current-thread runtime: a send waits on the network, and one
+/// thread saves the wake-ups between threads (measured: a quarter less CPU per message than
+/// tokio's multi-threaded runtime); the database writer has its own thread.
+pub async fn run(
     database: &Path,
     mut store: Store,
     settings: &Settings,
     message: Message,
+    reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<Summary> {
+    crate::install_crypto_provider();
     let started = Instant::now();
     let issue = message.issue;
     let mailer = Arc::new(smtp::Mailer::new(settings)?);
@@ -208,12 +202,26 @@ async fn run_async(
         in_doubt: AtomicU32::new(0),
     });
     let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let ctrl_c = tokio::spawn(on_interrupt(Arc::clone(&stop), Arc::clone(&interrupted)));
-    let reporter =
-        progress::Reporter::start(issue.to_string(), before.pending() as u64, counters.clone());
+    let mut ctrl_c = tokio::spawn(on_interrupt(
+        Arc::clone(&stop),
+        Arc::clone(&interrupted),
+        Arc::clone(&reporter),
+    ));
+    let ticker = progress::Ticker::start(
+        issue.to_string(),
+        before.pending() as u64,
+        counters.clone(),
+        reporter,
+    );
     let connections = settings.connections.max(1) as usize;
-    let result = engine::run(context, reader, issue, connections, first, stop_rx).await;
-    reporter.finish();
+    let result = tokio::select! {
+        result = engine::run(context, reader, issue, connections, first, stop_rx) => result,
+        Ok(Some(signal)) = &mut ctrl_c => {
+            ticker.finish();
+            return Err(StoppedAtOnce { signal }.into());
+        }
+    };
+    ticker.finish();
     ctrl_c.abort();
     // The writer's own error explains a worker's "writer stopped" best: it goes first.
     let mut store = writer.finish()?;
@@ -236,23 +244,24 @@ async fn run_async(
 }
 
 /// The first Ctrl-C or SIGTERM stops the run after the messages in flight; a second one exits
-/// at once (those messages then count as in flight, in doubt, for the next run).
-async fn on_interrupt(stop: Arc<engine::Stop>, interrupted: Arc<std::sync::atomic::AtomicBool>) {
-    let Ok(first) = crate::signal::stop_requested().await else {
-        return;
-    };
+/// at once (those messages then count as in flight, in doubt, for the next run): its signal is
+/// returned.
+async fn on_interrupt(
+    stop: Arc<engine::Stop>,
+    interrupted: Arc<std::sync::atomic::AtomicBool>,
+    reporter: Arc<dyn Reporter>,
+) -> Option<crate::signal::StopSignal> {
+    let first = crate::signal::stop_requested().await.ok()?;
     interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
-    eprintln!(
-        "\n{}: finishing the messages in flight (press Ctrl-C again to quit now)",
+    reporter.notice(&format!(
+        "{}: finishing the messages in flight (press Ctrl-C again to quit now)",
         match first {
             crate::signal::StopSignal::Interrupt => "interrupted",
             crate::signal::StopSignal::Terminate => "stopping (SIGTERM)",
         }
-    );
+    ));
     stop.request();
-    if let Ok(second) = crate::signal::stop_requested().await {
-        std::process::exit(second.exit_code());
-    }
+    crate::signal::stop_requested().await.ok()
 }
 
 #[cfg(test)]

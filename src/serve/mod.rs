@@ -22,6 +22,7 @@ use axum::routing::get;
 use tokio::sync::RwLock;
 
 use crate::newsletter::Newsletter;
+use crate::report::Reporter;
 
 /// Polls the build version and reloads the page when it changes.
 const RELOAD_SCRIPT: &str = r#"<script>
@@ -49,10 +50,11 @@ pub struct Preview {
     /// The one-click route, made from `newsletter.unsubscribe_url` as the links are.
     unsubscribe_route: Option<String>,
     database: PathBuf,
+    reporter: Arc<dyn Reporter>,
 }
 
 impl Preview {
-    fn new(newsletter: &Newsletter) -> Preview {
+    fn new(newsletter: &Newsletter, reporter: Arc<dyn Reporter>) -> Preview {
         Preview {
             dir: newsletter.dir.clone(),
             output: RwLock::new(newsletter.output_dir()),
@@ -61,6 +63,7 @@ impl Preview {
             unsubscribe_route: crate::outgoing::unsubscribe::Endpoint::of(&newsletter.config)
                 .map(|e| e.route()),
             database: newsletter.database_path(),
+            reporter,
         }
     }
 
@@ -81,41 +84,32 @@ impl Preview {
             Ok(Err(e)) => Some(format!("{e:#}")),
             Err(e) => Some(format!("the build stopped: {e}")),
         };
-        if let Some(message) = &outcome {
-            eprintln!("error: {message}");
-        } else {
-            eprintln!("rebuilt");
+        match &outcome {
+            Some(message) => self.reporter.error(message),
+            None => self.reporter.notice("rebuilt"),
         }
         *self.last_error.write().await = outcome;
         self.version.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-/// Serves until the process is stopped, under `limits`. `ready` gets the bound address (tests
-/// bind port 0).
+/// Serves until the process is stopped, under `limits`. `ready` gets the bound address once
+/// the first build is done (tests bind port 0); rebuilds and failed requests go to `reporter`.
 pub async fn serve(
     dir: &Path,
     listen: SocketAddr,
     limits: Limits,
     ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
-    if !listen.ip().is_loopback() {
-        eprintln!(
-            "note: listening on {listen}, beyond this machine; put an HTTPS proxy in front of it"
-        );
-    }
-    let preview = Arc::new(Preview::new(&newsletter));
+    let preview = Arc::new(Preview::new(&newsletter, reporter));
     preview.rebuild().await;
     let _watcher = watch(&newsletter, preview.clone())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let bound = listener.local_addr()?;
-    println!(
-        "serving {} on http://{bound}/ (emails under /email/v1n1)",
-        dir.display()
-    );
     if let Some(ready) = ready {
         let _ = ready.send(bound);
     }
@@ -145,7 +139,19 @@ fn router(preview: Arc<Preview>) -> Router {
                 .layer(DefaultBodyLimit::max(unsubscribe::BODY_LIMIT)),
         );
     }
-    router.fallback(get(web)).with_state(preview)
+    router
+        .fallback(get(web))
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(preview)
+}
+
+/// Logs each request and its answer for `dispatch -v` (unsubscribe tokens redacted).
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let line = crate::report::redact(&format!("{} {}", request.method(), request.uri()));
+    tracing::debug!("> {line}");
+    let response = next.run(request).await;
+    tracing::debug!("< {} for {line}", response.status());
+    response
 }
 
 async fn version(State(p): State<Arc<Preview>>) -> Response {

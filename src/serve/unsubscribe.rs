@@ -55,8 +55,8 @@ fn invalid() -> Response {
     )
 }
 
-fn failure(e: anyhow::Error) -> Response {
-    eprintln!("error: unsubscribe: {e:#}");
+fn failure(p: &Preview, e: anyhow::Error) -> Response {
+    p.reporter.error(&format!("unsubscribe: {e:#}"));
     html_page(
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong",
@@ -75,7 +75,7 @@ pub async fn page(State(p): State<Arc<Preview>>, Path(token): Path<String>) -> R
             "",
         ),
         Ok(Outcome::Unsubscribed) => confirm_page(),
-        Err(e) => failure(e),
+        Err(e) => failure(&p, e),
     }
 }
 
@@ -150,7 +150,7 @@ pub async fn one_click(
             "This address gets no more issues.",
             "",
         ),
-        Err(e) => failure(e),
+        Err(e) => failure(&p, e),
     }
 }
 
