@@ -1,8 +1,5 @@
-//! Mail: the messages we send, and the ones readers send back.
+//! Mail: the messages we send.
 
-pub mod auth_results;
 pub mod compose;
-pub mod extract;
-pub mod message;
 pub mod token;
 pub mod unsubscribe;

@@ -5,8 +5,8 @@ use rusqlite::Connection;
 use sha2::{Digest as _, Sha256};
 
 use crate::issue::IssueId;
-use crate::mail::message::{self, BouncedRecipient, Incoming, Kind};
 use crate::mail::token::verify_unsubscribe_token;
+use crate::replies::message::{self, BouncedRecipient, Incoming, Kind};
 use crate::store::Store;
 use crate::store::inbound::{self, MailboxState};
 use crate::store::replies::{NewReply, insert_reply};

@@ -1,10 +1,13 @@
 //! Readers' replies: reading them from the editor's mailbox (IMAP), an mbox file or a Maildir,
 //! and storing what each message means.
 
+pub mod auth_results;
+pub mod extract;
 pub mod imap;
 pub mod import;
 pub mod maildir;
 pub mod mbox;
+pub mod message;
 pub mod tls;
 
 use std::io::BufReader;
@@ -202,13 +205,11 @@ pub fn import_maildir(
 /// extracted text, for a bare body the body without quotes and signature.
 pub fn extract_text(raw: &[u8]) -> anyhow::Result<String> {
     if looks_like_message(raw) {
-        let incoming = crate::mail::message::parse(raw, &import::parse_context(None))
+        let incoming = message::parse(raw, &import::parse_context(None))
             .map_err(|e| anyhow::anyhow!("cannot read the message: {e}"))?;
         Ok(incoming.text)
     } else {
-        Ok(crate::mail::extract::reply_text(&String::from_utf8_lossy(
-            raw,
-        )))
+        Ok(extract::reply_text(&String::from_utf8_lossy(raw)))
     }
 }
 
