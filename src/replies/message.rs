@@ -1,8 +1,10 @@
-//! Incoming mail: MIME decoding of a raw message, classification (reply, auto-reply, bounce,
-//! unsubscribe request) and the reader's text.
+//! MIME decoding: a raw message (RFC 5322) into an [`Incoming`]: its header fields, the
+//! reader's text (the body chosen, format=flowed unwrapped, then extracted) and its [`Kind`].
 //!
 //! Decoding (charsets, transfer encodings, RFC 2047 headers) is mail-parser's; this module adds
-//! format=flowed unwrapping, the choice of body, DSN parsing and the classification rules.
+//! format=flowed unwrapping and the choice of body, and hands the decoded message to
+//! [`super::classify`]. It must not depend on the store, the sources or the importer: it turns
+//! bytes into a value and acts on nothing.
 
 use std::borrow::Cow;
 
@@ -10,6 +12,7 @@ use chrono::{DateTime, Utc};
 use mail_parser::{HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
 
+use super::classify::{Kind, classify};
 use super::extract::{HtmlText, html_to_text, reply_text};
 
 /// A parsed incoming mail.
@@ -37,43 +40,6 @@ pub struct Incoming {
     /// for its domain in an `Authentication-Results` field of the editor's own server
     /// ([`Context::authserv_id`]), as "dkim=pass by mx.example.com".
     pub sender_verified: Option<String>,
-}
-
-/// What kind of mail this is, decided in this order: bounce, auto-reply, unsubscribe request,
-/// reply, other.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Kind {
-    /// A reader's reply to an issue.
-    Reply,
-    /// Out-of-office and other automatic answers.
-    AutoReply,
-    /// A delivery failure report.
-    Bounce {
-        recipients: Vec<BouncedRecipient>,
-        /// The Message-ID of the message it returns (from its text/rfc822-headers or
-        /// message/rfc822 part), without angle brackets.
-        returned_message_id: Option<String>,
-    },
-    /// A request sent through the List-Unsubscribe mailto link.
-    Unsubscribe {
-        token: Option<String>,
-    },
-    Other,
-}
-
-/// One recipient of a delivery status notification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BouncedRecipient {
-    /// Lowercased address from `Final-Recipient` (or `Original-Recipient`).
-    pub address: String,
-    /// Lowercased address from `Original-Recipient`, when it differs (the address the sender
-    /// used, before forwarding).
-    pub original: Option<String>,
-    /// Enhanced status code, e.g. "5.1.1"; empty when the report has none.
-    pub status: String,
-    /// A 5.x.x status: the address will not work on a retry.
-    pub permanent: bool,
 }
 
 /// What parsing needs to know about the newsletter.
@@ -188,7 +154,7 @@ fn has_real_header(msg: &Message) -> bool {
     })
 }
 
-fn strip_brackets(id: &str) -> String {
+pub(super) fn strip_brackets(id: &str) -> String {
     id.trim()
         .trim_start_matches('<')
         .trim_end_matches('>')
@@ -358,37 +324,16 @@ fn unflow(text: &str, delsp: bool) -> String {
         .join("\n")
 }
 
-// ---------------------------------------------------------------------------------------------
-// Classification
-
-fn classify(msg: &Message, subject: &str, from: Option<&str>, ctx: &Context) -> Kind {
-    if let Some(recipients) = bounce(msg, subject, from) {
-        return Kind::Bounce {
-            recipients,
-            returned_message_id: returned_message_id(msg),
-        };
-    }
-    if is_auto_reply(msg, subject) {
-        return Kind::AutoReply;
-    }
-    if let Some(token) = unsubscribe_token(subject, &ctx.unsubscribe_prefix) {
-        return Kind::Unsubscribe { token };
-    }
-    let threaded = !msg.in_reply_to().is_empty() || !msg.references().is_empty();
-    if threaded || reply_prefix(subject).is_some() {
-        return Kind::Reply;
-    }
-    Kind::Other
-}
-
-/// Value of a header field by name (case-insensitive), unfolded and trimmed. Read from the raw
 /// message so that fields mail-parser does not know come through as written.
-fn header(msg: &Message, name: &str) -> Option<String> {
+pub(super) fn header(msg: &Message, name: &str) -> Option<String> {
     header_values(msg, name).next()
 }
 
 /// Values of every field with this name, topmost first, unfolded and trimmed.
-fn header_values<'m>(msg: &'m Message, name: &'m str) -> impl Iterator<Item = String> + 'm {
+pub(super) fn header_values<'m>(
+    msg: &'m Message,
+    name: &'m str,
+) -> impl Iterator<Item = String> + 'm {
     msg.headers()
         .iter()
         .filter(move |h| h.name().eq_ignore_ascii_case(name))
@@ -404,424 +349,10 @@ fn header_values<'m>(msg: &'m Message, name: &'m str) -> impl Iterator<Item = St
         })
 }
 
-/// Root content type as "type/subtype", lowercase.
-fn root_type(msg: &Message) -> String {
-    msg.root_part()
-        .content_type()
-        .map(|ct| {
-            format!(
-                "{}/{}",
-                ct.ctype().to_ascii_lowercase(),
-                ct.subtype().unwrap_or("").to_ascii_lowercase()
-            )
-        })
-        .unwrap_or_default()
-}
-
-fn report_type(msg: &Message) -> Option<String> {
-    msg.root_part()
-        .content_type()
-        .and_then(|ct| ct.attribute("report-type"))
-        .map(|r| r.trim().to_ascii_lowercase())
-}
-
-/// Recipients of a bounce, or None when the message is not a bounce.
-///
-/// A bounce is a multipart/report of type delivery-status, or a message from MAILER-DAEMON or
-/// postmaster that carries a delivery-status part or has a delivery-failure subject.
-fn bounce(msg: &Message, subject: &str, from: Option<&str>) -> Option<Vec<BouncedRecipient>> {
-    let dsn_parts: Vec<&MessagePart> = msg.parts.iter().filter(|p| is_dsn_part(p)).collect();
-    let is_report = root_type(msg) == "multipart/report"
-        && report_type(msg).is_some_and(|r| r == "delivery-status");
-    let from_daemon = from.is_some_and(is_daemon_address);
-    let bounced = is_report
-        || (from_daemon && (!dsn_parts.is_empty() || looks_like_failure_subject(subject)));
-    if !bounced {
-        return None;
-    }
-    let recipients = dsn_parts
-        .iter()
-        .flat_map(|p| parse_dsn(&String::from_utf8_lossy(p.contents())))
-        .collect();
-    Some(recipients)
-}
-
-/// The Message-ID of the returned message: a DSN carries its header (text/rfc822-headers,
-/// message/global-headers) or the whole message (message/rfc822, message/global).
-fn returned_message_id(msg: &Message) -> Option<String> {
-    msg.parts
-        .iter()
-        .filter(|p| {
-            p.content_type().is_some_and(|ct| {
-                let subtype = ct.subtype().unwrap_or("").to_ascii_lowercase();
-                matches!(
-                    (ct.ctype().to_ascii_lowercase().as_str(), subtype.as_str()),
-                    ("text", "rfc822-headers")
-                        | (
-                            "message",
-                            "rfc822-headers" | "global-headers" | "rfc822" | "global"
-                        )
-                )
-            })
-        })
-        .find_map(|p| {
-            let contents = p.contents();
-            // The header block is at the start; a whole returned message may be large.
-            let head = &contents[..contents.len().min(64 * 1024)];
-            header_block_message_id(&String::from_utf8_lossy(head))
-        })
-}
-
-/// The Message-ID field of a header block (up to the first blank line), without brackets.
-fn header_block_message_id(block: &str) -> Option<String> {
-    let mut fields: Vec<String> = Vec::new();
-    for line in block.lines() {
-        if line.trim().is_empty() {
-            break;
-        }
-        match fields.last_mut() {
-            Some(last) if line.starts_with([' ', '\t']) => last.push_str(line),
-            _ => fields.push(line.to_string()),
-        }
-    }
-    fields.iter().find_map(|f| {
-        let (name, value) = f.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("message-id")
-            .then(|| strip_brackets(value))
-            .filter(|id| !id.is_empty())
-    })
-}
-
-fn is_dsn_part(part: &MessagePart) -> bool {
-    part.content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("message")
-            && ct.subtype().is_some_and(|s| {
-                s.eq_ignore_ascii_case("delivery-status")
-                    || s.eq_ignore_ascii_case("global-delivery-status")
-            })
-    })
-}
-
-/// MAILER-DAEMON@… or postmaster@…, the senders of delivery reports.
-fn is_daemon_address(address: &str) -> bool {
-    let local = address.split('@').next().unwrap_or("");
-    local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster")
-}
-
-/// Subjects of delivery failure reports from servers that send no DSN part.
-fn looks_like_failure_subject(subject: &str) -> bool {
-    let s = subject.to_lowercase();
-    [
-        "undeliver",
-        "delivery status notification",
-        "delivery failure",
-        "mail delivery failed",
-        "failure notice",
-        "returned mail",
-        "delivery has failed",
-        "unzustellbar",
-        "non remis",
-        "non distribuable",
-    ]
-    .iter()
-    .any(|p| s.contains(p))
-}
-
-/// Per-recipient fields of a message/delivery-status body (RFC 3464): groups of fields
-/// separated by blank lines; the first group is about the message, the others about one
-/// recipient each. Recipients that were delivered, relayed or expanded are not failures.
-fn parse_dsn(body: &str) -> Vec<BouncedRecipient> {
-    let body = body.replace("\r\n", "\n");
-    let mut out = Vec::new();
-    for group in body.split("\n\n") {
-        let fields = dsn_fields(group);
-        let get = |name: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        };
-        let original = get("Original-Recipient")
-            .map(dsn_address)
-            .filter(|a| !a.is_empty());
-        let Some(address) = get("Final-Recipient")
-            .map(dsn_address)
-            .filter(|a| !a.is_empty())
-            .or_else(|| original.clone())
-        else {
-            continue;
-        };
-        let original = original.filter(|o| *o != address);
-        let action = get("Action").unwrap_or("").to_ascii_lowercase();
-        if ["delivered", "relayed", "expanded"].contains(&action.as_str()) {
-            continue;
-        }
-        let status = get("Status")
-            .and_then(|s| s.split_whitespace().next())
-            .unwrap_or("")
-            .to_string();
-        let permanent = if status.is_empty() {
-            action == "failed"
-        } else {
-            status.starts_with('5')
-        };
-        out.push(BouncedRecipient {
-            address,
-            original,
-            status,
-            permanent,
-        });
-    }
-    out
-}
-
-/// "Name: value" fields of one DSN group, continuation lines unfolded.
-fn dsn_fields(group: &str) -> Vec<(String, String)> {
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for line in group.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some((_, v)) = fields.last_mut() {
-                v.push(' ');
-                v.push_str(line.trim());
-            }
-            continue;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            fields.push((name.trim().to_string(), value.trim().to_string()));
-        }
-    }
-    fields
-}
-
-/// "rfc822; Someone@Example.com" → "someone@example.com".
-fn dsn_address(value: &str) -> String {
-    let addr = value.split_once(';').map_or(value, |(_, a)| a);
-    strip_brackets(addr).to_lowercase()
-}
-
-/// RFC 3834 and the headers that common autoresponders add, then the subjects they use.
-fn is_auto_reply(msg: &Message, subject: &str) -> bool {
-    let auto_submitted = header(msg, "Auto-Submitted").is_some_and(|v| {
-        let kind = v
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        !kind.is_empty() && kind != "no"
-    });
-    let autoreply_header = ["X-Autoreply", "X-Autorespond", "X-Autoresponder"]
-        .iter()
-        .any(|name| header(msg, name).is_some_and(|v| !v.eq_ignore_ascii_case("no")));
-    let precedence = header(msg, "Precedence").is_some_and(|v| {
-        matches!(
-            v.to_ascii_lowercase().as_str(),
-            "auto_reply" | "bulk" | "junk" | "list"
-        )
-    });
-    if auto_submitted || autoreply_header || precedence || is_auto_reply_subject(subject) {
-        return true;
-    }
-    suppress_says_automatic(msg)
-}
-
-/// Outlook sets X-Auto-Response-Suppress on ordinary mail too, so "OOF"/"All" there only counts
-/// together with a second sign of an automatic message: a null return path, or Exchange's
-/// inbox-rule loop marker.
-fn suppress_says_automatic(msg: &Message) -> bool {
-    let suppress = header(msg, "X-Auto-Response-Suppress").is_some_and(|v| {
-        let v = v.to_ascii_lowercase();
-        v.contains("oof") || v.contains("all")
-    });
-    let null_sender = header(msg, "Return-Path").is_some_and(|v| v.trim() == "<>");
-    let rules_loop = header(msg, "X-MS-Exchange-Inbox-Rules-Loop").is_some();
-    suppress && (null_sender || rules_loop)
-}
-
-/// Subject openings of autoresponders, in the languages of common mail clients.
-const AUTO_SUBJECTS: &[&str] = &[
-    "out of office",
-    "out of the office",
-    "automatic reply",
-    "auto reply",
-    "auto-reply",
-    "autoreply",
-    "auto response",
-    "auto-response",
-    "autoresponse",
-    "automated response",
-    "abwesenheitsnotiz",
-    "automatische antwort",
-    "réponse automatique",
-    "respuesta automática",
-    "respuesta automatica",
-    "risposta automatica",
-    "resposta automática",
-    "automatisch antwoord",
-    "autosvar",
-    "automatiskt svar",
-    "automaattinen vastaus",
-    "odpowiedź automatyczna",
-    "автоматический ответ",
-    "自動応答",
-    "自动回复",
-];
-
-/// Short words that are autoresponder subjects only when alone or followed by a colon
-/// ("Absence: …", "Auto: …"): as the start of a sentence they are ordinary subjects.
-const AUTO_SUBJECT_WORDS: &[&str] = &[
-    "auto",
-    "absence",
-    "absent",
-    "fuori sede",
-    "afwezig",
-    "abwesend",
-    "ooo",
-    "vacation",
-    "frånvaro",
-    "fravær",
-    "poissa",
-];
-
-fn is_auto_reply_subject(subject: &str) -> bool {
-    let s = subject
-        .trim()
-        .trim_start_matches(['[', '('])
-        .trim()
-        .to_lowercase();
-    if AUTO_SUBJECTS.iter().any(|p| s.starts_with(p)) {
-        return true;
-    }
-    AUTO_SUBJECT_WORDS.iter().any(|w| {
-        s.strip_prefix(w).is_some_and(|rest| {
-            let rest = rest.trim_start();
-            rest.is_empty() || rest.starts_with([':', '：', ']', ')'])
-        })
-    })
-}
-
-/// Reply prefixes: "Re:", "AW:", "SV:", "Antw:", "R:", "Réf:", "RIF:", "VS:", "Odp:", also with
-/// a counter ("Re[2]:") or a space before the colon ("Re :").
-const REPLY_PREFIXES: &[&str] = &[
-    "re", "aw", "sv", "antw", "antwort", "r", "réf", "ref", "rif", "vs", "odp", "ynt", "atb",
-    "res", "回复", "答复", "回覆",
-];
-
-/// Forward prefixes, stripped before looking for the unsubscribe word.
-const FORWARD_PREFIXES: &[&str] = &["fwd", "fw", "wg", "tr", "rv", "i", "doorst", "vb", "enc"];
-
-/// The subject after a reply prefix, if it starts with one.
-fn reply_prefix(subject: &str) -> Option<&str> {
-    strip_prefix_word(subject, REPLY_PREFIXES)
-}
-
-/// `subject` without a leading "WORD:" (or "WORD[n]:", "WORD (n):", "WORD :") where WORD is one
-/// of `words`, compared case-insensitively.
-fn strip_prefix_word<'a>(subject: &'a str, words: &[&str]) -> Option<&'a str> {
-    let s = subject.trim_start();
-    let colon = s.find([':', '：'])?;
-    let head = s[..colon].trim();
-    let word_part = head.split(['[', '(']).next().unwrap_or("");
-    let counter_ok = head[word_part.len()..]
-        .chars()
-        .all(|c| c.is_ascii_digit() || "[]() ".contains(c));
-    // "Réf." is written with a period.
-    let word = word_part.trim().trim_end_matches('.').to_lowercase();
-    let sep_len = s[colon..].chars().next().map_or(1, char::len_utf8);
-    (words.contains(&word.as_str()) && counter_ok).then(|| &s[colon + sep_len..])
-}
-
-/// The token of an unsubscribe request: Some(token) when the subject (after any reply or
-/// forward prefixes) starts with the unsubscribe word, the token being the next word if it has
-/// the token syntax ([A-Za-z0-9_-]+).
-fn unsubscribe_token(subject: &str, prefix: &str) -> Option<Option<String>> {
-    let prefix = prefix.trim();
-    if prefix.is_empty() {
-        return None;
-    }
-    let mut s = subject.trim();
-    while let Some(rest) =
-        strip_prefix_word(s, REPLY_PREFIXES).or_else(|| strip_prefix_word(s, FORWARD_PREFIXES))
-    {
-        s = rest.trim_start();
-    }
-    let after = strip_prefix_ci(s, prefix)?;
-    // A client that did not decode the mailto subject leaves "%20" between the words.
-    let rest = match after.strip_prefix("%20") {
-        Some(r) => r,
-        None if after.is_empty() || after.starts_with(|c: char| c.is_whitespace() || c == ':') => {
-            after
-        }
-        None => return None,
-    };
-    let token = rest
-        .trim_start_matches(|c: char| c.is_whitespace() || c == ':')
-        .split_whitespace()
-        .next()
-        .filter(|w| is_token(w))
-        .map(str::to_string);
-    Some(token)
-}
-
-fn is_token(word: &str) -> bool {
-    !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-/// `s` without `prefix`, compared case-insensitively character by character.
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let mut rest = s;
-    for p in prefix.chars() {
-        let c = rest.chars().next()?;
-        if !c.to_lowercase().eq(p.to_lowercase()) {
-            return None;
-        }
-        rest = &rest[c.len_utf8()..];
-    }
-    Some(rest)
-}
-
-/// The issue named in a subject as "V5N2" (volume 5, number 2): case-insensitive, as a word of
-/// its own ("[V5N2]" and "V5N2:" count, "XV5N2" does not).
-pub fn subject_issue(subject: &str) -> Option<(u32, u32)> {
-    let chars: Vec<char> = subject.chars().collect();
-    (0..chars.len()).find_map(|i| issue_at(&chars, i))
-}
-
-fn issue_at(chars: &[char], i: usize) -> Option<(u32, u32)> {
-    let boundary_before = i == 0 || !chars[i - 1].is_alphanumeric();
-    if !boundary_before || !chars[i].eq_ignore_ascii_case(&'v') {
-        return None;
-    }
-    let (volume, after_volume) = digits_at(chars, i + 1)?;
-    if !chars.get(after_volume)?.eq_ignore_ascii_case(&'n') {
-        return None;
-    }
-    let (number, end) = digits_at(chars, after_volume + 1)?;
-    let boundary_after = chars.get(end).is_none_or(|c| !c.is_alphanumeric());
-    boundary_after.then_some((volume, number))
-}
-
-/// The number made of the ASCII digits from `start`, and the index after them.
-fn digits_at(chars: &[char], start: usize) -> Option<(u32, usize)> {
-    let len = chars
-        .iter()
-        .skip(start)
-        .take_while(|c| c.is_ascii_digit())
-        .count();
-    if len == 0 {
-        return None;
-    }
-    let text: String = chars[start..start + len].iter().collect();
-    text.parse().ok().map(|n| (n, start + len))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replies::dsn::BouncedRecipient;
 
     /// A raw message from header lines and a body, with CRLF line breaks as on the wire.
     fn mail(headers: &[&str], body: &[u8]) -> Vec<u8> {
@@ -1614,20 +1145,5 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
             with_headers.extend_from_slice(&noise);
             let _ = parse(&with_headers, &ctx);
         }
-    }
-
-    #[test]
-    fn finds_issue_in_subject() {
-        assert_eq!(subject_issue("Re: [Dispatch V5N2] Spring"), Some((5, 2)));
-        assert_eq!(subject_issue("re: v12n34: tides"), Some((12, 34)));
-        assert_eq!(subject_issue("V1N1"), Some((1, 1)));
-        assert_eq!(subject_issue("Issue (V3N10)"), Some((3, 10)));
-        assert_eq!(subject_issue("XV5N2 is not one"), None);
-        assert_eq!(subject_issue("V5N2b is not one"), None);
-        assert_eq!(subject_issue("V5 N2"), None);
-        assert_eq!(subject_issue("VN2"), None);
-        assert_eq!(subject_issue("V99999999999N1"), None);
-        assert_eq!(subject_issue("about V5N2x and V6N3"), Some((6, 3)));
-        assert_eq!(subject_issue("Ünïcode V7N8"), Some((7, 8)));
     }
 }

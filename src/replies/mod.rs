@@ -1,7 +1,18 @@
-//! Readers' replies: reading them from the editor's mailbox (IMAP), an mbox file or a Maildir,
-//! and storing what each message means.
+//! Incoming mail, in one room: everything that comes back to the editor's mailbox (readers'
+//! replies, bounces, auto-replies, unsubscribe requests), from reading it to storing what each
+//! message means. Data flows one way: a source ([`imap`], [`mbox`], [`maildir`]) yields raw
+//! messages; [`message`] decodes each (MIME) and asks [`classify`] what kind it is (with
+//! [`dsn`], `auto_reply`, `unsubscribe_request`, and [`auth_results`] for the sender) and
+//! [`extract`] for the reader's text; [`import`] ties it to what we sent and stores it.
+//!
+//! Only the sources and [`import`] do I/O or touch the store; the decoding, classification and
+//! extraction files turn bytes into values and must not depend on them. (`tls` is the IMAP
+//! connection's TLS setup, shared with the outgoing side.)
 
 pub mod auth_results;
+mod auto_reply;
+pub mod classify;
+pub mod dsn;
 pub mod extract;
 pub mod imap;
 pub mod import;
@@ -9,6 +20,7 @@ pub mod maildir;
 pub mod mbox;
 pub mod message;
 pub mod tls;
+mod unsubscribe_request;
 
 use std::io::BufReader;
 use std::path::Path;
