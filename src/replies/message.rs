@@ -13,7 +13,8 @@ use mail_parser::{HeaderValue, Message, MessageParser, MessagePart, MimeHeaders,
 use serde::{Deserialize, Serialize};
 
 use super::classify::{Kind, classify};
-use super::extract::{HtmlText, html_to_text, reply_text};
+use super::extract::reply_text;
+use super::html_text::{HtmlText, html_to_text};
 
 /// A parsed incoming mail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

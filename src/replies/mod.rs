@@ -3,7 +3,7 @@
 //! message means. Data flows one way: a source ([`imap`], [`mbox`], [`maildir`]) yields raw
 //! messages; [`message`] decodes each (MIME) and asks [`classify`] what kind it is (with
 //! [`dsn`], `auto_reply`, `unsubscribe_request`, and [`auth_results`] for the sender) and
-//! [`extract`] for the reader's text; [`import`] ties it to what we sent and stores it.
+//! [`extract`] for the reader's text (HTML through [`html_text`] first); [`import`] ties it to what we sent and stores it.
 //!
 //! Only the sources and [`import`] do I/O or touch the store; the decoding, classification and
 //! extraction files turn bytes into values and must not depend on them. (`tls` is the IMAP
@@ -14,6 +14,8 @@ mod auto_reply;
 pub mod classify;
 pub mod dsn;
 pub mod extract;
+mod html_tags;
+pub mod html_text;
 pub mod imap;
 pub mod import;
 pub mod maildir;
