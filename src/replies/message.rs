@@ -47,20 +47,12 @@ pub struct Incoming {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
     /// First word of the subject of the List-Unsubscribe mailto
-    /// (`mailto:EDITOR?subject=unsubscribe%20TOKEN`), usually "unsubscribe".
+    /// (`mailto:EDITOR?subject=unsubscribe%20TOKEN`): the constant of the side that makes the
+    /// link, passed in by the importer ([`super::import::parse_context`]).
     pub unsubscribe_prefix: String,
     /// The authserv-id of the editor's own mail server: its `Authentication-Results` fields
     /// are the only ones believed.
     pub authserv_id: Option<String>,
-}
-
-impl Default for Context {
-    fn default() -> Self {
-        Context {
-            unsubscribe_prefix: "unsubscribe".to_string(),
-            authserv_id: None,
-        }
-    }
 }
 
 /// Why a message could not be parsed.
@@ -354,6 +346,7 @@ pub(super) fn header_values<'m>(
 mod tests {
     use super::*;
     use crate::replies::dsn::BouncedRecipient;
+    use crate::replies::import::parse_context;
 
     /// A raw message from header lines and a body, with CRLF line breaks as on the wire.
     fn mail(headers: &[&str], body: &[u8]) -> Vec<u8> {
@@ -364,7 +357,7 @@ mod tests {
     }
 
     fn parsed(raw: &[u8]) -> Incoming {
-        parse(raw, &Context::default()).expect("sample message parses")
+        parse(raw, &parse_context(None)).expect("sample message parses")
     }
 
     /// A reply as a reader's mail client sends it.
@@ -748,7 +741,7 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
         );
         let own = Context {
             authserv_id: Some("mx.example.com".into()),
-            ..Context::default()
+            ..parse_context(None)
         };
         assert_eq!(
             parse(&raw, &own).unwrap().sender_verified.as_deref(),
@@ -757,7 +750,7 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
         assert_eq!(parsed(&raw).sender_verified, None, "no authserv-id set");
         let other = Context {
             authserv_id: Some("mx.other.example".into()),
-            ..Context::default()
+            ..parse_context(None)
         };
         assert_eq!(parse(&raw, &other).unwrap().sender_verified, None);
     }
@@ -871,7 +864,7 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
 
     #[test]
     fn classifies_unsubscribe_requests() {
-        let ctx = Context::default();
+        let ctx = parse_context(None);
         let token = |t: &str| Kind::Unsubscribe {
             token: Some(t.to_string()),
         };
@@ -919,7 +912,7 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
     fn unsubscribe_word_is_configurable() {
         let ctx = Context {
             unsubscribe_prefix: "désinscription".to_string(),
-            ..Context::default()
+            ..parse_context(None)
         };
         assert_eq!(
             kind_of_subject("Désinscription tok_1", &ctx),
@@ -930,14 +923,14 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
         assert_eq!(kind_of_subject("unsubscribe tok_1", &ctx), Kind::Other);
         let none = Context {
             unsubscribe_prefix: String::new(),
-            ..Context::default()
+            ..parse_context(None)
         };
         assert_eq!(kind_of_subject("unsubscribe tok_1", &none), Kind::Other);
     }
 
     #[test]
     fn classifies_replies_by_subject_prefix() {
-        let ctx = Context::default();
+        let ctx = parse_context(None);
         for subject in [
             "Re: Spring issue",
             "RE: Spring issue",
@@ -1012,7 +1005,7 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
 
     #[test]
     fn rejects_input_without_headers() {
-        let ctx = Context::default();
+        let ctx = parse_context(None);
         assert_eq!(parse(b"", &ctx), Err(ParseError::Empty));
         assert_eq!(parse(b" \r\n\r\n", &ctx), Err(ParseError::Empty));
         assert_eq!(parse(b"hello world", &ctx), Err(ParseError::NoHeaders));
@@ -1105,7 +1098,7 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
 
     #[test]
     fn truncated_messages_never_panic() {
-        let ctx = Context::default();
+        let ctx = parse_context(None);
         for sample in samples() {
             for end in 0..=sample.len() {
                 let _ = parse(&sample[..end], &ctx);
@@ -1115,7 +1108,7 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
 
     #[test]
     fn random_bytes_never_panic() {
-        let ctx = Context::default();
+        let ctx = parse_context(None);
         // A fixed linear congruential generator: reproducible noise without a dependency.
         let mut state: u64 = 0x2545_F491_4F6C_DD1D;
         let mut next = || {

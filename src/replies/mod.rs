@@ -6,8 +6,7 @@
 //! [`extract`] for the reader's text (HTML through [`html_text`] first); [`import`] ties it to what we sent and stores it.
 //!
 //! Only the sources and [`import`] do I/O or touch the store; the decoding, classification and
-//! extraction files turn bytes into values and must not depend on them. (`tls` is the IMAP
-//! connection's TLS setup, shared with the outgoing side.)
+//! extraction files turn bytes into values and must not depend on them.
 
 pub mod auth_results;
 mod auto_reply;
