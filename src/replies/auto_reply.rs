@@ -108,3 +108,99 @@ fn is_auto_reply_subject(subject: &str) -> bool {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::replies::classify::Kind;
+    use crate::replies::message::tests::{mail, parsed};
+
+    #[test]
+    fn classifies_auto_replies_by_header() {
+        let cases: &[(&str, bool)] = &[
+            ("Auto-Submitted: auto-replied", true),
+            (
+                "Auto-Submitted: auto-generated; owner-email=\"x@example.org\"",
+                true,
+            ),
+            ("Auto-Submitted: no", false),
+            ("X-Autoreply: yes", true),
+            ("X-Autorespond: vacation", true),
+            ("Precedence: bulk", true),
+            ("Precedence: auto_reply", true),
+            ("Precedence: junk", true),
+            ("Precedence: list", true),
+            ("Precedence: first-class", false),
+            // Outlook puts this on ordinary mail: not enough alone.
+            ("X-Auto-Response-Suppress: All", false),
+            (
+                "X-Auto-Response-Suppress: DR, RN, NRN, OOF, AutoReply",
+                false,
+            ),
+        ];
+        for (header, auto) in cases {
+            let raw = mail(
+                &[
+                    "From: a@example.org",
+                    "Subject: Re: Spring issue",
+                    "In-Reply-To: <x@y>",
+                    header,
+                ],
+                b"Text\r\n",
+            );
+            let kind = parsed(&raw).kind;
+            assert_eq!(kind == Kind::AutoReply, *auto, "{header}: {kind:?}");
+        }
+    }
+
+    #[test]
+    fn suppress_header_counts_with_a_null_sender() {
+        let raw = mail(
+            &[
+                "Return-Path: <>",
+                "From: a@example.org",
+                "Subject: Re: Spring issue",
+                "X-Auto-Response-Suppress: All",
+            ],
+            b"Text\r\n",
+        );
+        assert_eq!(parsed(&raw).kind, Kind::AutoReply);
+    }
+
+    #[test]
+    fn classifies_auto_replies_by_subject() {
+        let auto = [
+            "Out of Office: Spring issue",
+            "Automatic reply: [Dispatch V5N2] Spring issue",
+            "Auto: Spring issue",
+            "AutoReply: Spring issue",
+            "Abwesenheitsnotiz: Spring issue",
+            "Réponse automatique : Spring issue",
+            "Absence",
+            "Absence: du 1er au 15 janvier",
+            "Respuesta automática: Spring issue",
+            "Fuori sede: Spring issue",
+            "Afwezig: Spring issue",
+            "Automatisch antwoord: Spring issue",
+            "[Out of office] back on Monday",
+        ];
+        for subject in auto {
+            let raw = mail(
+                &["From: a@example.org", &format!("Subject: {subject}")],
+                b"x\r\n",
+            );
+            assert_eq!(parsed(&raw).kind, Kind::AutoReply, "{subject}");
+        }
+        let not_auto = [
+            "Re: Out of office etiquette",
+            "Absence of evidence",
+            "Automation tips",
+        ];
+        for subject in not_auto {
+            let raw = mail(
+                &["From: a@example.org", &format!("Subject: {subject}")],
+                b"x\r\n",
+            );
+            assert_ne!(parsed(&raw).kind, Kind::AutoReply, "{subject}");
+        }
+    }
+}

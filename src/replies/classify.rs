@@ -124,6 +124,8 @@ fn digits_at(chars: &[char], start: usize) -> Option<(u32, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replies::import::parse_context;
+    use crate::replies::message::tests::{dsn_report, kind_of_subject, mail, parsed};
 
     #[test]
     fn finds_issue_in_subject() {
@@ -138,5 +140,66 @@ mod tests {
         assert_eq!(subject_issue("V99999999999N1"), None);
         assert_eq!(subject_issue("about V5N2x and V6N3"), Some((6, 3)));
         assert_eq!(subject_issue("Ünïcode V7N8"), Some((7, 8)));
+    }
+
+    #[test]
+    fn classifies_replies_by_subject_prefix() {
+        let ctx = parse_context(None);
+        for subject in [
+            "Re: Spring issue",
+            "RE: Spring issue",
+            "AW: Frühlingsausgabe",
+            "SV: Vårnummer",
+            "Antw: Lentenummer",
+            "R: Numero di primavera",
+            "Réf. : Numéro",
+            "RIF: Numero",
+            "Re[2]: Spring issue",
+            "Re : Numéro de printemps",
+            "VS: Kevätnumero",
+        ] {
+            assert_eq!(kind_of_subject(subject, &ctx), Kind::Reply, "{subject}");
+        }
+        for subject in [
+            "Spring issue",
+            "Regarding the spring issue",
+            "Re-run: tests",
+        ] {
+            assert_eq!(kind_of_subject(subject, &ctx), Kind::Other, "{subject}");
+        }
+    }
+
+    #[test]
+    fn classification_order_is_bounce_auto_unsubscribe_reply() {
+        // The DSN also carries Auto-Submitted: the bounce wins.
+        assert!(matches!(
+            parsed(&dsn_report("MAILER-DAEMON@mx.example.com")).kind,
+            Kind::Bounce { .. }
+        ));
+        // An autoresponder answering the unsubscribe mail is an auto-reply.
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "Subject: Re: unsubscribe tok",
+                "Auto-Submitted: auto-replied",
+            ],
+            b"x\r\n",
+        );
+        assert_eq!(parsed(&raw).kind, Kind::AutoReply);
+        // A threaded unsubscribe request is still an unsubscribe request.
+        let raw = mail(
+            &[
+                "From: a@example.org",
+                "Subject: Re: unsubscribe tok",
+                "In-Reply-To: <x@y>",
+            ],
+            b"x\r\n",
+        );
+        assert_eq!(
+            parsed(&raw).kind,
+            Kind::Unsubscribe {
+                token: Some("tok".into())
+            }
+        );
     }
 }

@@ -223,3 +223,105 @@ fn dsn_address(value: &str) -> String {
     let addr = value.split_once(';').map_or(value, |(_, a)| a);
     strip_brackets(addr).to_lowercase()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replies::classify::Kind;
+    use crate::replies::message::tests::{dsn_report, mail, parsed};
+
+    #[test]
+    fn classifies_delivery_status_reports_as_bounces() {
+        let m = parsed(&dsn_report(
+            "MAILER-DAEMON@mx.example.com (Mail Delivery System)",
+        ));
+        assert_eq!(
+            m.kind,
+            Kind::Bounce {
+                recipients: vec![
+                    BouncedRecipient {
+                        address: "gone@example.net".into(),
+                        original: None,
+                        status: "5.1.1".into(),
+                        permanent: true,
+                    },
+                    BouncedRecipient {
+                        address: "full@example.org".into(),
+                        original: None,
+                        status: "4.2.2".into(),
+                        permanent: false,
+                    },
+                ],
+                returned_message_id: Some("v5n2.7.abc@news.example.com".into()),
+            }
+        );
+        assert!(m.text.starts_with("This is the mail system"));
+    }
+
+    #[test]
+    fn classifies_daemon_mail_with_a_dsn_part_as_bounce() {
+        let body = "--m\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n--m\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822;<nobody@example.net>\r\nAction: failed\r\nStatus: 5.2.1\r\n\r\n--m--\r\n";
+        let raw = mail(
+            &[
+                "From: postmaster@example.net",
+                "Subject: Notification",
+                "Content-Type: multipart/mixed; boundary=m",
+            ],
+            body.as_bytes(),
+        );
+        let Kind::Bounce { recipients, .. } = parsed(&raw).kind else {
+            panic!("not a bounce");
+        };
+        assert_eq!(recipients.len(), 1);
+        assert_eq!(recipients[0].address, "nobody@example.net");
+        assert!(recipients[0].permanent);
+    }
+
+    #[test]
+    fn classifies_daemon_failure_without_dsn_as_bounce_without_recipients() {
+        let raw = mail(
+            &["From: MAILER-DAEMON@example.net", "Subject: failure notice"],
+            b"Sorry, I wasn't able to deliver your message.\r\n",
+        );
+        assert_eq!(
+            parsed(&raw).kind,
+            Kind::Bounce {
+                recipients: vec![],
+                returned_message_id: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_bounce_returning_the_whole_message_names_its_message_id_and_original_recipient() {
+        let body = "--m\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\nFinal-Recipient: rfc822; ann@forward.example\r\nOriginal-Recipient: rfc822; Ann@Example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--m\r\nContent-Type: message/rfc822\r\n\r\nFrom: editor@news.example.com\r\nMessage-ID: <v1n2.3.xyz@news.example.com>\r\nSubject: V1N2\r\n\r\nThe issue.\r\n--m--\r\n";
+        let raw = mail(
+            &[
+                "From: MAILER-DAEMON@mx.example.net",
+                "Content-Type: multipart/report; report-type=delivery-status; boundary=m",
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(
+            parsed(&raw).kind,
+            Kind::Bounce {
+                recipients: vec![BouncedRecipient {
+                    address: "ann@forward.example".into(),
+                    original: Some("ann@example.org".into()),
+                    status: "5.1.1".into(),
+                    permanent: true,
+                }],
+                returned_message_id: Some("v1n2.3.xyz@news.example.com".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn postmaster_writing_normally_is_no_bounce() {
+        let raw = mail(
+            &["From: postmaster@example.net", "Subject: Re: your issue"],
+            b"Thanks, we whitelisted you.\r\n",
+        );
+        assert_eq!(parsed(&raw).kind, Kind::Reply);
+    }
+}

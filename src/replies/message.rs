@@ -343,20 +343,19 @@ pub(super) fn header_values<'m>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::replies::dsn::BouncedRecipient;
     use crate::replies::import::parse_context;
 
     /// A raw message from header lines and a body, with CRLF line breaks as on the wire.
-    fn mail(headers: &[&str], body: &[u8]) -> Vec<u8> {
+    pub(crate) fn mail(headers: &[&str], body: &[u8]) -> Vec<u8> {
         let mut raw = headers.join("\r\n").into_bytes();
         raw.extend_from_slice(b"\r\n\r\n");
         raw.extend_from_slice(body);
         raw
     }
 
-    fn parsed(raw: &[u8]) -> Incoming {
+    pub(crate) fn parsed(raw: &[u8]) -> Incoming {
         parse(raw, &parse_context(None)).expect("sample message parses")
     }
 
@@ -598,7 +597,7 @@ mod tests {
     }
 
     /// A delivery status notification as Postfix sends it.
-    fn dsn_report(from: &str) -> Vec<u8> {
+    pub(crate) fn dsn_report(from: &str) -> Vec<u8> {
         let body = "--dsn1\r\n\
 Content-Type: text/plain; charset=us-ascii\r\n\
 \r\n\
@@ -643,92 +642,6 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
     }
 
     #[test]
-    fn classifies_delivery_status_reports_as_bounces() {
-        let m = parsed(&dsn_report(
-            "MAILER-DAEMON@mx.example.com (Mail Delivery System)",
-        ));
-        assert_eq!(
-            m.kind,
-            Kind::Bounce {
-                recipients: vec![
-                    BouncedRecipient {
-                        address: "gone@example.net".into(),
-                        original: None,
-                        status: "5.1.1".into(),
-                        permanent: true,
-                    },
-                    BouncedRecipient {
-                        address: "full@example.org".into(),
-                        original: None,
-                        status: "4.2.2".into(),
-                        permanent: false,
-                    },
-                ],
-                returned_message_id: Some("v5n2.7.abc@news.example.com".into()),
-            }
-        );
-        assert!(m.text.starts_with("This is the mail system"));
-    }
-
-    #[test]
-    fn classifies_daemon_mail_with_a_dsn_part_as_bounce() {
-        let body = "--m\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n--m\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822;<nobody@example.net>\r\nAction: failed\r\nStatus: 5.2.1\r\n\r\n--m--\r\n";
-        let raw = mail(
-            &[
-                "From: postmaster@example.net",
-                "Subject: Notification",
-                "Content-Type: multipart/mixed; boundary=m",
-            ],
-            body.as_bytes(),
-        );
-        let Kind::Bounce { recipients, .. } = parsed(&raw).kind else {
-            panic!("not a bounce");
-        };
-        assert_eq!(recipients.len(), 1);
-        assert_eq!(recipients[0].address, "nobody@example.net");
-        assert!(recipients[0].permanent);
-    }
-
-    #[test]
-    fn classifies_daemon_failure_without_dsn_as_bounce_without_recipients() {
-        let raw = mail(
-            &["From: MAILER-DAEMON@example.net", "Subject: failure notice"],
-            b"Sorry, I wasn't able to deliver your message.\r\n",
-        );
-        assert_eq!(
-            parsed(&raw).kind,
-            Kind::Bounce {
-                recipients: vec![],
-                returned_message_id: None
-            }
-        );
-    }
-
-    #[test]
-    fn a_bounce_returning_the_whole_message_names_its_message_id_and_original_recipient() {
-        let body = "--m\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\nFinal-Recipient: rfc822; ann@forward.example\r\nOriginal-Recipient: rfc822; Ann@Example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--m\r\nContent-Type: message/rfc822\r\n\r\nFrom: editor@news.example.com\r\nMessage-ID: <v1n2.3.xyz@news.example.com>\r\nSubject: V1N2\r\n\r\nThe issue.\r\n--m--\r\n";
-        let raw = mail(
-            &[
-                "From: MAILER-DAEMON@mx.example.net",
-                "Content-Type: multipart/report; report-type=delivery-status; boundary=m",
-            ],
-            body.as_bytes(),
-        );
-        assert_eq!(
-            parsed(&raw).kind,
-            Kind::Bounce {
-                recipients: vec![BouncedRecipient {
-                    address: "ann@forward.example".into(),
-                    original: Some("ann@example.org".into()),
-                    status: "5.1.1".into(),
-                    permanent: true,
-                }],
-                returned_message_id: Some("v1n2.3.xyz@news.example.com".into()),
-            }
-        );
-    }
-
-    #[test]
     fn the_sender_is_verified_only_by_the_own_servers_results() {
         let raw = mail(
             &[
@@ -755,238 +668,12 @@ Subject: [Dispatch V5N2] Spring issue\r\n\
         assert_eq!(parse(&raw, &other).unwrap().sender_verified, None);
     }
 
-    #[test]
-    fn postmaster_writing_normally_is_no_bounce() {
-        let raw = mail(
-            &["From: postmaster@example.net", "Subject: Re: your issue"],
-            b"Thanks, we whitelisted you.\r\n",
-        );
-        assert_eq!(parsed(&raw).kind, Kind::Reply);
-    }
-
-    #[test]
-    fn classifies_auto_replies_by_header() {
-        let cases: &[(&str, bool)] = &[
-            ("Auto-Submitted: auto-replied", true),
-            (
-                "Auto-Submitted: auto-generated; owner-email=\"x@example.org\"",
-                true,
-            ),
-            ("Auto-Submitted: no", false),
-            ("X-Autoreply: yes", true),
-            ("X-Autorespond: vacation", true),
-            ("Precedence: bulk", true),
-            ("Precedence: auto_reply", true),
-            ("Precedence: junk", true),
-            ("Precedence: list", true),
-            ("Precedence: first-class", false),
-            // Outlook puts this on ordinary mail: not enough alone.
-            ("X-Auto-Response-Suppress: All", false),
-            (
-                "X-Auto-Response-Suppress: DR, RN, NRN, OOF, AutoReply",
-                false,
-            ),
-        ];
-        for (header, auto) in cases {
-            let raw = mail(
-                &[
-                    "From: a@example.org",
-                    "Subject: Re: Spring issue",
-                    "In-Reply-To: <x@y>",
-                    header,
-                ],
-                b"Text\r\n",
-            );
-            let kind = parsed(&raw).kind;
-            assert_eq!(kind == Kind::AutoReply, *auto, "{header}: {kind:?}");
-        }
-    }
-
-    #[test]
-    fn suppress_header_counts_with_a_null_sender() {
-        let raw = mail(
-            &[
-                "Return-Path: <>",
-                "From: a@example.org",
-                "Subject: Re: Spring issue",
-                "X-Auto-Response-Suppress: All",
-            ],
-            b"Text\r\n",
-        );
-        assert_eq!(parsed(&raw).kind, Kind::AutoReply);
-    }
-
-    #[test]
-    fn classifies_auto_replies_by_subject() {
-        let auto = [
-            "Out of Office: Spring issue",
-            "Automatic reply: [Dispatch V5N2] Spring issue",
-            "Auto: Spring issue",
-            "AutoReply: Spring issue",
-            "Abwesenheitsnotiz: Spring issue",
-            "Réponse automatique : Spring issue",
-            "Absence",
-            "Absence: du 1er au 15 janvier",
-            "Respuesta automática: Spring issue",
-            "Fuori sede: Spring issue",
-            "Afwezig: Spring issue",
-            "Automatisch antwoord: Spring issue",
-            "[Out of office] back on Monday",
-        ];
-        for subject in auto {
-            let raw = mail(
-                &["From: a@example.org", &format!("Subject: {subject}")],
-                b"x\r\n",
-            );
-            assert_eq!(parsed(&raw).kind, Kind::AutoReply, "{subject}");
-        }
-        let not_auto = [
-            "Re: Out of office etiquette",
-            "Absence of evidence",
-            "Automation tips",
-        ];
-        for subject in not_auto {
-            let raw = mail(
-                &["From: a@example.org", &format!("Subject: {subject}")],
-                b"x\r\n",
-            );
-            assert_ne!(parsed(&raw).kind, Kind::AutoReply, "{subject}");
-        }
-    }
-
-    fn kind_of_subject(subject: &str, ctx: &Context) -> Kind {
+    pub(crate) fn kind_of_subject(subject: &str, ctx: &Context) -> Kind {
         let raw = mail(
             &["From: a@example.org", &format!("Subject: {subject}")],
             b"x\r\n",
         );
         parse(&raw, ctx).expect("parses").kind
-    }
-
-    #[test]
-    fn classifies_unsubscribe_requests() {
-        let ctx = parse_context(None);
-        let token = |t: &str| Kind::Unsubscribe {
-            token: Some(t.to_string()),
-        };
-        assert_eq!(
-            kind_of_subject("unsubscribe aB3_x-9", &ctx),
-            token("aB3_x-9")
-        );
-        assert_eq!(
-            kind_of_subject("Unsubscribe aB3_x-9", &ctx),
-            token("aB3_x-9")
-        );
-        assert_eq!(
-            kind_of_subject("Re: UNSUBSCRIBE tok123", &ctx),
-            token("tok123")
-        );
-        assert_eq!(
-            kind_of_subject("Fwd: unsubscribe tok123", &ctx),
-            token("tok123")
-        );
-        assert_eq!(
-            kind_of_subject("unsubscribe%20tok123", &ctx),
-            token("tok123")
-        );
-        assert_eq!(
-            kind_of_subject("unsubscribe", &ctx),
-            Kind::Unsubscribe { token: None }
-        );
-        // Only a word with the token syntax is taken for the token.
-        assert_eq!(
-            kind_of_subject("unsubscribe me!", &ctx),
-            Kind::Unsubscribe { token: None }
-        );
-        assert_eq!(
-            kind_of_subject("unsubscribe: tok123", &ctx),
-            token("tok123")
-        );
-        assert_eq!(
-            kind_of_subject("unsubscribed by mistake", &ctx),
-            Kind::Other
-        );
-        assert_eq!(kind_of_subject("Please unsubscribe me", &ctx), Kind::Other);
-    }
-
-    #[test]
-    fn unsubscribe_word_is_configurable() {
-        let ctx = Context {
-            unsubscribe_prefix: "désinscription".to_string(),
-            ..parse_context(None)
-        };
-        assert_eq!(
-            kind_of_subject("Désinscription tok_1", &ctx),
-            Kind::Unsubscribe {
-                token: Some("tok_1".into())
-            }
-        );
-        assert_eq!(kind_of_subject("unsubscribe tok_1", &ctx), Kind::Other);
-        let none = Context {
-            unsubscribe_prefix: String::new(),
-            ..parse_context(None)
-        };
-        assert_eq!(kind_of_subject("unsubscribe tok_1", &none), Kind::Other);
-    }
-
-    #[test]
-    fn classifies_replies_by_subject_prefix() {
-        let ctx = parse_context(None);
-        for subject in [
-            "Re: Spring issue",
-            "RE: Spring issue",
-            "AW: Frühlingsausgabe",
-            "SV: Vårnummer",
-            "Antw: Lentenummer",
-            "R: Numero di primavera",
-            "Réf. : Numéro",
-            "RIF: Numero",
-            "Re[2]: Spring issue",
-            "Re : Numéro de printemps",
-            "VS: Kevätnumero",
-        ] {
-            assert_eq!(kind_of_subject(subject, &ctx), Kind::Reply, "{subject}");
-        }
-        for subject in [
-            "Spring issue",
-            "Regarding the spring issue",
-            "Re-run: tests",
-        ] {
-            assert_eq!(kind_of_subject(subject, &ctx), Kind::Other, "{subject}");
-        }
-    }
-
-    #[test]
-    fn classification_order_is_bounce_auto_unsubscribe_reply() {
-        // The DSN also carries Auto-Submitted: the bounce wins.
-        assert!(matches!(
-            parsed(&dsn_report("MAILER-DAEMON@mx.example.com")).kind,
-            Kind::Bounce { .. }
-        ));
-        // An autoresponder answering the unsubscribe mail is an auto-reply.
-        let raw = mail(
-            &[
-                "From: a@example.org",
-                "Subject: Re: unsubscribe tok",
-                "Auto-Submitted: auto-replied",
-            ],
-            b"x\r\n",
-        );
-        assert_eq!(parsed(&raw).kind, Kind::AutoReply);
-        // A threaded unsubscribe request is still an unsubscribe request.
-        let raw = mail(
-            &[
-                "From: a@example.org",
-                "Subject: Re: unsubscribe tok",
-                "In-Reply-To: <x@y>",
-            ],
-            b"x\r\n",
-        );
-        assert_eq!(
-            parsed(&raw).kind,
-            Kind::Unsubscribe {
-                token: Some("tok".into())
-            }
-        );
     }
 
     #[test]

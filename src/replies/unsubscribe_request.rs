@@ -62,3 +62,77 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     }
     Some(rest)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::replies::classify::Kind;
+    use crate::replies::import::parse_context;
+    use crate::replies::message::Context;
+    use crate::replies::message::tests::kind_of_subject;
+
+    #[test]
+    fn classifies_unsubscribe_requests() {
+        let ctx = parse_context(None);
+        let token = |t: &str| Kind::Unsubscribe {
+            token: Some(t.to_string()),
+        };
+        assert_eq!(
+            kind_of_subject("unsubscribe aB3_x-9", &ctx),
+            token("aB3_x-9")
+        );
+        assert_eq!(
+            kind_of_subject("Unsubscribe aB3_x-9", &ctx),
+            token("aB3_x-9")
+        );
+        assert_eq!(
+            kind_of_subject("Re: UNSUBSCRIBE tok123", &ctx),
+            token("tok123")
+        );
+        assert_eq!(
+            kind_of_subject("Fwd: unsubscribe tok123", &ctx),
+            token("tok123")
+        );
+        assert_eq!(
+            kind_of_subject("unsubscribe%20tok123", &ctx),
+            token("tok123")
+        );
+        assert_eq!(
+            kind_of_subject("unsubscribe", &ctx),
+            Kind::Unsubscribe { token: None }
+        );
+        // Only a word with the token syntax is taken for the token.
+        assert_eq!(
+            kind_of_subject("unsubscribe me!", &ctx),
+            Kind::Unsubscribe { token: None }
+        );
+        assert_eq!(
+            kind_of_subject("unsubscribe: tok123", &ctx),
+            token("tok123")
+        );
+        assert_eq!(
+            kind_of_subject("unsubscribed by mistake", &ctx),
+            Kind::Other
+        );
+        assert_eq!(kind_of_subject("Please unsubscribe me", &ctx), Kind::Other);
+    }
+
+    #[test]
+    fn unsubscribe_word_is_configurable() {
+        let ctx = Context {
+            unsubscribe_prefix: "désinscription".to_string(),
+            ..parse_context(None)
+        };
+        assert_eq!(
+            kind_of_subject("Désinscription tok_1", &ctx),
+            Kind::Unsubscribe {
+                token: Some("tok_1".into())
+            }
+        );
+        assert_eq!(kind_of_subject("unsubscribe tok_1", &ctx), Kind::Other);
+        let none = Context {
+            unsubscribe_prefix: String::new(),
+            ..parse_context(None)
+        };
+        assert_eq!(kind_of_subject("unsubscribe tok_1", &none), Kind::Other);
+    }
+}
