@@ -2,10 +2,10 @@
 //! request, reply, other), decided from its decoded header fields and parts, and the issue a
 //! subject names ("V5N2").
 //!
-//! The rules for each kind live beside this file: [`super::dsn`] (bounces),
-//! [`super::auto_reply`], [`super::unsubscribe_request`]. This file holds their order and the
-//! reply and forward subject prefixes. It must not depend on the store, the sources or the
-//! importer, nor on the reader's text (extraction): it only reads header fields and MIME parts.
+//! The rules for each kind live beside this file: [`super::dsn`] (bounces), `auto_reply`,
+//! `unsubscribe_request`. This file holds their order and the reply subject prefixes. It must
+//! not depend on the store, the sources or the importer, nor on the reader's text
+//! (extraction): it only reads header fields and MIME parts.
 
 use mail_parser::Message;
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,7 @@ pub enum Kind {
     Other,
 }
 
+/// The kind of `msg`: the first rule that matches, in the order of [`Kind`].
 pub(super) fn classify(msg: &Message, subject: &str, from: Option<&str>, ctx: &Context) -> Kind {
     if let Some(recipients) = bounce(msg, subject, from) {
         return Kind::Bounce {
