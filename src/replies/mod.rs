@@ -3,8 +3,8 @@
 //! message means. Data flows one way: a source ([`imap`], [`mbox`], [`maildir`]) yields raw
 //! messages; [`message`] decodes each (MIME) and asks [`classify`] what kind it is (with
 //! [`dsn`], `auto_reply`, `unsubscribe_request`, and [`auth_results`] for the sender) and
-//! [`extract`] for the reader's text (HTML through [`html_text`] first); [`import`] ties it to
-//! what we sent and stores it.
+//! [`extract`] for the reader's text (HTML through [`html_text`] first, reply headers by
+//! `reply_header`); [`import`] ties it to what we sent and stores it.
 //!
 //! Only the sources and [`import`] do I/O or touch the store; the decoding, classification and
 //! extraction files turn bytes into values and must not depend on them.
@@ -21,6 +21,7 @@ pub mod import;
 pub mod maildir;
 pub mod mbox;
 pub mod message;
+mod reply_header;
 pub mod tls;
 mod unsubscribe_request;
 
