@@ -82,11 +82,14 @@ pub fn import_imap(
             Ok(importer.summary)
         });
         // A stop drops the fetch: the batches already fetched are stored, each with its
-        // mailbox position, and the next import goes on from there.
+        // mailbox position, and the next import goes on from there. `biased` polls the stop
+        // first, so its handlers are in place before the connection is opened: a SIGTERM once
+        // the server has seen us is always a stop with a message, never the default death.
         let fetched = runtime.block_on(async {
             tokio::select! {
-                fetched = fetch_new(settings, known, sender, progress) => fetched.map(Ok),
+                biased;
                 Ok(signal) = crate::signal::stop_requested() => Ok(Err(signal)),
+                fetched = fetch_new(settings, known, sender, progress) => fetched.map(Ok),
             }
         });
         let summary = consumer
