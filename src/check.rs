@@ -13,15 +13,10 @@ use crate::issue::Issue;
 use crate::links::check::{
     CheckOptions, LinkReport, Outcome, check_client, check_links, checkable_url,
 };
-use crate::mail::compose::UNSUBSCRIBE_MARK;
 use crate::newsletter::Newsletter;
+use crate::outgoing::compose::UNSUBSCRIBE_MARK;
 use crate::render::{RenderedIssue, Templates};
 use crate::store::Store;
-
-/// Inbox lists cut subjects at about this many characters.
-pub const SUBJECT_WARN_CHARS: usize = 78;
-/// What the subject template may use (see `newsletter.subject` in the config).
-const SUBJECT_PLACEHOLDERS: &[&str] = &["title", "newsletter", "issue", "volume", "number"];
 
 /// How serious a finding is; `Error` stops the issue from being sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -111,7 +106,7 @@ impl Preflight {
     /// The size of the email's HTML part as it is sent (quoted-printable), which is what
     /// Gmail measures.
     pub fn encoded_html_bytes(&self) -> usize {
-        crate::mail::compose::html_part_len(&self.rendered.email_html)
+        crate::preflight::html_part_len(&self.rendered.email_html)
     }
 
     /// The distinct web addresses of the issue's links and images, the ones worth a request.
@@ -306,7 +301,7 @@ impl Preflight {
     }
 
     fn size(&self) -> Option<Finding> {
-        let (clipped, message) = crate::render::gmail_clipping(self.encoded_html_bytes())?;
+        let (clipped, message) = crate::preflight::gmail_clipping(&self.rendered.email_html)?;
         let severity = if clipped {
             Severity::Error
         } else {
@@ -318,36 +313,16 @@ impl Preflight {
     fn subject(&self) -> Vec<Finding> {
         let subject = &self.rendered.subject;
         let mut findings = Vec::new();
-        let template = &self.config.newsletter.subject;
-        let place = || Some(self.config_place("newsletter.subject"));
-        for name in unknown_placeholders(template) {
-            findings.push(Finding::new(
-                Severity::Error,
-                place(),
-                format!(
-                    "the subject template leaves `{{{name}}}` unresolved: it can use {}",
-                    known_placeholders()
-                ),
-            ));
+        // Unknown placeholders never get here: config load refuses them.
+        if let Some(message) = crate::preflight::subject_without_issue(subject, self.issue.id) {
+            let place = Some(self.config_place("newsletter.subject"));
+            findings.push(Finding::new(Severity::Warning, place, message));
         }
-        let name = self.issue.id.to_string();
-        if !subject.to_ascii_uppercase().contains(&name) {
-            findings.push(Finding::new(
-                Severity::Warning,
-                place(),
-                format!(
-                    "the subject “{subject}” does not name the issue ({name}): replies are matched to their issue by it; keep `{{issue}}` in newsletter.subject"
-                ),
-            ));
-        }
-        let length = subject.chars().count();
-        if length > SUBJECT_WARN_CHARS {
+        if let Some(message) = crate::preflight::subject_too_long(subject) {
             findings.push(Finding::new(
                 Severity::Warning,
                 Some(self.issue_place()),
-                format!(
-                    "the subject is {length} characters long; inbox lists cut it after about {SUBJECT_WARN_CHARS}: “{subject}”"
-                ),
+                message,
             ));
         }
         findings
@@ -517,32 +492,6 @@ pub fn is_noreply(address: &str) -> bool {
         .collect::<String>()
         .to_ascii_lowercase();
     squashed.contains("noreply") || squashed.contains("donotreply")
-}
-
-/// `{name}` placeholders of the subject template that dispatch does not know.
-fn unknown_placeholders(template: &str) -> Vec<String> {
-    let mut unknown = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        let name = &after[..close];
-        let is_name =
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if is_name && !SUBJECT_PLACEHOLDERS.contains(&name) {
-            unknown.push(name.to_string());
-        }
-        rest = &after[close + 1..];
-    }
-    unknown
-}
-
-fn known_placeholders() -> String {
-    SUBJECT_PLACEHOLDERS
-        .iter()
-        .map(|p| format!("{{{p}}}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Pieces of template syntax (`{{ … }}`, `{% … %}`, or a stray `}}` / `%}`) in `text`, as
@@ -720,15 +669,6 @@ mod tests {
         ] {
             assert!(!is_noreply(a), "{a}");
         }
-    }
-
-    #[test]
-    fn subject_placeholders() {
-        assert!(unknown_placeholders("{title}. {newsletter} {issue}").is_empty());
-        assert_eq!(
-            unknown_placeholders("{title} {name} {issue_number} {not a placeholder} {"),
-            ["name", "issue_number"]
-        );
     }
 
     #[test]

@@ -184,7 +184,7 @@ pub struct Smtp {
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
     /// Seconds to wait for each reply of the server (the end of a message gets ten times as
-    /// long: see `send::smtp`).
+    /// long: see `outgoing::smtp`).
     #[serde(default = "default_smtp_timeout")]
     pub timeout: u64,
 }
@@ -260,8 +260,11 @@ impl Config {
             crate::address::Mailbox::parse(reply_to)
                 .map_err(|e| err("newsletter.reply_to", e.to_string()))?;
         }
+        if let Some(message) = crate::preflight::subject_template_error(&n.subject) {
+            return Err(err("newsletter.subject", message));
+        }
         if let Some(url) = &n.unsubscribe_url {
-            crate::mail::unsubscribe::Endpoint::parse(url)
+            crate::outgoing::unsubscribe::Endpoint::parse(url)
                 .map_err(|e| err("newsletter.unsubscribe_url", e))?;
         }
         if let Some(smtp) = &self.smtp {

@@ -11,8 +11,9 @@ pub mod fsutil;
 pub mod html;
 pub mod issue;
 pub mod links;
-pub mod mail;
 pub mod newsletter;
+pub mod outgoing;
+pub mod preflight;
 pub mod render;
 pub mod replies;
 pub mod send;
@@ -20,6 +21,7 @@ pub mod serve;
 pub mod signal;
 pub mod store;
 pub mod subscriber_csv;
+pub mod tls;
 
 /// Installs rustls' ring provider as the process default. reqwest, lettre and the IMAP client
 /// are built without a provider of their own, so one must be in place before any TLS

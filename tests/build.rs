@@ -126,7 +126,7 @@ fn email_html_is_self_contained_and_inlined() {
             || html.contains("Tables &amp; \"quotes\"")
     );
     let mut encoded = String::new();
-    dispatch::mail::compose::quoted_printable(&html, &mut encoded);
+    dispatch::outgoing::compose::quoted_printable(&html, &mut encoded);
     assert!(encoded.len() < 100_000);
 }
 
@@ -385,7 +385,7 @@ fn the_example_newsletter_builds() {
         if p.extension().is_some_and(|x| x == "html") {
             let html = std::fs::read_to_string(&p).unwrap();
             let mut encoded = String::new();
-            dispatch::mail::compose::quoted_printable(&html, &mut encoded);
+            dispatch::outgoing::compose::quoted_printable(&html, &mut encoded);
             assert!(
                 encoded.len() < 100_000,
                 "{} is {} bytes encoded",

@@ -167,7 +167,7 @@ fn reports_what_would_go_wrong_in_the_inbox() {
             )
             .replace(
                 "  unsubscribe_url: https://news.example.com/unsubscribe\n",
-                "  subject: \"{title}, dear {first_name}: {issue}\"\n",
+                "  subject: \"{title}, dear reader: {issue}\"\n",
             ),
     );
     let long_title = "A title long enough that the inbox list will cut it somewhere in the middle";
@@ -192,8 +192,7 @@ fn reports_what_would_go_wrong_in_the_inbox() {
     for expected in [
         format!("issues/{FILE}: the email's HTML is "),
         "Gmail clips messages above about 102000 bytes".to_string(),
-        "config.yaml:5: the subject template leaves `{first_name}` unresolved".to_string(),
-        format!("issues/{FILE}: the subject is 100 characters long"),
+        format!("issues/{FILE}: the subject is 94 characters long"),
         "config.yaml:4: the issue asks “What do you check before you ship?” but replies go to no-reply@news.example.com".to_string(),
         // No preheader line: the body starts on line 8.
         format!("issues/{FILE}:8: unresolved template variable `{{{{ first_name }}}}` in the email's HTML"),
@@ -296,4 +295,26 @@ fn scripts_and_javascript_vbscript_and_data_links_are_flagged() {
     }
     let data_image = format!("{}the image `data:image/png;base64,", at(17));
     assert!(warnings.contains(&data_image), "{report}");
+}
+
+#[test]
+fn an_unknown_subject_placeholder_is_refused_at_load_naming_its_line() {
+    let (_tmp, dir) = newsletter(&config(&[]).replace(
+        "  unsubscribe_url: https://news.example.com/unsubscribe\n",
+        "  subject: \"{title}, dear {first_name}: {issue}\"\n",
+    ));
+    write_issue(&dir, FILE, &issue("Hello."));
+    for args in [
+        &["check", "v1n2", "--offline"][..],
+        &["build"],
+        &["send", "v1n2", "--dry-run"],
+    ] {
+        let err = stderr(&fails(&dir, args));
+        assert!(
+            err.contains("config.yaml:6")
+                && err.contains("newsletter.subject")
+                && err.contains("`{first_name}` is not a placeholder dispatch knows: the subject can use {title}, {newsletter}, {issue}, {volume}, {number}"),
+            "{args:?}: {err}"
+        );
+    }
 }

@@ -193,7 +193,7 @@ impl Folder {
         subscribers
             .iter()
             .map(|id| {
-                let tag = dispatch::mail::token::message_tag(&secret, &slug, *id);
+                let tag = dispatch::outgoing::token::message_tag(&secret, &slug, *id);
                 let message_id = format!("{slug}.{id}.{tag}@example.test");
                 store
                     .conn
@@ -505,8 +505,8 @@ fn import_classifies_every_kind_and_leaves_the_mailbox_untouched() {
     folder.record_send((1, 2), "2024-03-15T09:00:00Z", &[]);
 
     let secret = folder.store().secret().unwrap();
-    let dave_token = dispatch::mail::token::unsubscribe_token(&secret, dave_id);
-    let forged_for_erin = dispatch::mail::token::unsubscribe_token(b"not the secret", erin_id);
+    let dave_token = dispatch::outgoing::token::unsubscribe_token(&secret, dave_id);
+    let forged_for_erin = dispatch::outgoing::token::unsubscribe_token(b"not the secret", erin_id);
     let people = People {
         editor: &editor,
         ann: &ann,

@@ -287,7 +287,7 @@ fn sends_each_subscriber_their_own_copy_through_postfix_and_dovecot() {
             .unwrap()
             .to_string();
         assert_eq!(
-            dispatch::mail::token::verify_unsubscribe_token(&secret, &token),
+            dispatch::outgoing::token::verify_unsubscribe_token(&secret, &token),
             Some(subscriber_id)
         );
         assert!(

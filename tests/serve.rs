@@ -356,8 +356,8 @@ fn one_click_unsubscribe() {
     let db = dir.join("subscribers.db");
     let (id, secret) = add_subscriber(&db, "reader@example.org");
     let (other, _) = add_subscriber(&db, "bystander@example.org");
-    let token = dispatch::mail::token::unsubscribe_token(&secret, id);
-    let forged = dispatch::mail::token::unsubscribe_token(b"not the database's secret", id);
+    let token = dispatch::outgoing::token::unsubscribe_token(&secret, id);
+    let forged = dispatch::outgoing::token::unsubscribe_token(b"not the database's secret", id);
     let server = Server::start(&dir);
     let one_click = Some("List-Unsubscribe=One-Click");
     let at = |token: &str| format!("/unsubscribe/{token}");
@@ -448,7 +448,7 @@ fn one_click_accepts_multipart_and_urlencoded_forms() {
     let path = |id: i64| {
         format!(
             "/unsubscribe/{}",
-            dispatch::mail::token::unsubscribe_token(&secret, id)
+            dispatch::outgoing::token::unsubscribe_token(&secret, id)
         )
     };
     let url = |id: i64| server.url(&path(id));
@@ -486,7 +486,7 @@ fn one_click_bodies_are_bounded() {
     let server = Server::start(&dir);
     let url = server.url(&format!(
         "/unsubscribe/{}",
-        dispatch::mail::token::unsubscribe_token(&secret, id)
+        dispatch::outgoing::token::unsubscribe_token(&secret, id)
     ));
     let padding = "x".repeat(64 * 1024);
     for multipart in [true, false] {
@@ -546,7 +546,7 @@ fn every_accepted_unsubscribe_url_makes_links_the_server_routes() {
         let eml = std::fs::read(dir.join("build/email/v1n1.eml")).expect("the preview email");
         let link = https_unsubscribe(&eml);
         assert!(link.ends_with("/PREVIEW"), "{url}: {link}");
-        let token = dispatch::mail::token::unsubscribe_token(&secret, id);
+        let token = dispatch::outgoing::token::unsubscribe_token(&secret, id);
         let path = request_path(&link).replace("PREVIEW", &token);
 
         let (status, page) = http(&server.addr, "GET", &path, None);
@@ -856,7 +856,7 @@ fn idle_and_slow_connections_are_closed_after_the_timeouts() {
     closed_by_server(kept, "an idle keep-alive connection");
 
     // A one-click request whose body never arrives: refused, and nobody is unsubscribed.
-    let token = dispatch::mail::token::unsubscribe_token(&secret, id);
+    let token = dispatch::outgoing::token::unsubscribe_token(&secret, id);
     let mut slow_body = TcpStream::connect(&addr).expect("a connection");
     write!(
         slow_body,

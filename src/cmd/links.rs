@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
+use super::plural;
 use crate::cli::LinksArgs;
 use crate::issue::Issue;
 use crate::links::feeds::{self, FeedEntry, FeedFailure};
@@ -80,10 +81,6 @@ fn summary(fresh: usize, feeds: usize, failed: usize) -> String {
         line.push_str(&format!(" ({failed} failed)"));
     }
     line
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn print_json(entries: &[FeedEntry]) -> anyhow::Result<()> {

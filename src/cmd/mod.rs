@@ -37,3 +37,8 @@ pub fn display_path(base: &Path, path: &Path) -> String {
         .display()
         .to_string()
 }
+
+/// The `s` of a plural noun for a count: "1 issue", "2 issues".
+pub(crate) fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
+    if n == N::from(1) { "" } else { "s" }
+}

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::plural;
 use crate::cli::{RepliesCommand, ReplyStatus};
 use crate::issue::IssueId;
 use crate::newsletter::Newsletter;
@@ -246,10 +247,6 @@ fn summary_rows(s: &Summary) -> Vec<(&'static str, u64, String)> {
         rows.push(("unreadable", s.unreadable, String::new()));
     }
     rows
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn list(

@@ -1,9 +1,12 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 
+use super::plural;
 use crate::cli::SendArgs;
 use crate::newsletter::Newsletter;
-use crate::send::{self, Message, Plan, SendLock, Settings, Summary};
+use crate::outgoing::message::Message;
+use crate::outgoing::smtp::Settings;
+use crate::send::{self, Plan, SendLock, Summary};
 
 /// How many addresses `--dry-run` shows.
 const PREVIEW: usize = 10;
@@ -110,10 +113,6 @@ fn finished(issue: crate::issue::IssueId, failed: i64, deferred: i64) -> anyhow:
         hint,
     }
     .into())
-}
-
-fn plural(n: i64) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn question(plan: &Plan, title: &str) -> String {

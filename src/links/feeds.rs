@@ -289,7 +289,7 @@ fn connection_reason(err: &reqwest::Error) -> Option<String> {
             }
         }
         if let Some(tls_err) = cause.downcast_ref::<rustls::Error>() {
-            return Some(format!("TLS error: {tls_err}"));
+            return Some(format!("TLS error: {}", crate::tls::describe(tls_err)));
         }
         // The resolver's error types are private to hyper-util and reqwest; their
         // messages are the only mark they leave.

@@ -11,11 +11,18 @@
 //! Combined declarations come out compact (`prop:value;prop:value`) and already escaped for a
 //! double-quoted HTML attribute, because Gmail clips messages over ~102 KB and every byte of
 //! an inlined style is repeated on every element.
+//!
+//! The file is tokenized by `cssparser` (Servo's); the cascade and the inliner are ours.
+//! `css-inline` does both, but it parses a whole document into a DOM and serialises it
+//! again, so it cannot inline into a Tera template (tags inside attributes and between
+//! elements) nor answer the Markdown renderer's per-element [`Stylesheet::style_for`].
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
+
+use cssparser::{ParseError, ParseErrorKind, SourcePosition, Token};
 
 /// A syntax error in the stylesheet, with the 1-based line where it was found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -243,28 +250,55 @@ impl Memo {
 }
 
 // ---------------------------------------------------------------------------------------
-// Parsing
+// Parsing: cssparser (Servo's tokenizer) reads the tokens, comments, strings and nested
+// blocks; what the email can take (simple selectors, `property: value`) is checked here.
 
 struct Parsed {
     rules: Vec<Rule>,
     head_css: String,
 }
 
+type Tokens<'i> = cssparser::Parser<'i>;
+type Parse<T> = Result<T, ParseError<CssError>>;
+
 struct Parser<'a> {
     src: &'a str,
-    bytes: &'a [u8],
-    pos: usize,
     rules: Vec<Rule>,
     head_css: String,
     order: usize,
+}
+
+/// A declaration block's text, read up to its `}`, with what follows the last `;`.
+struct Block {
+    declarations: Vec<Declaration>,
+    /// The last declaration, left unparsed so that a missing `}` is reported first.
+    pending: String,
+    pending_start: usize,
+    closed: bool,
+}
+
+fn opens_block(token: &Token) -> bool {
+    matches!(
+        token,
+        Token::Function(_)
+            | Token::ParenthesisBlock
+            | Token::SquareBracketBlock
+            | Token::CurlyBracketBlock
+    )
+}
+
+/// The next token, comments and whitespace included, or `None` at the end of the block.
+fn next<'i>(tokens: &mut Tokens<'i>) -> Option<Token<'i>> {
+    tokens
+        .next_including_whitespace_and_comments()
+        .ok()
+        .cloned()
 }
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Self {
         Parser {
             src,
-            bytes: src.as_bytes(),
-            pos: 0,
             rules: Vec::new(),
             head_css: String::new(),
             order: 0,
@@ -272,118 +306,168 @@ impl<'a> Parser<'a> {
     }
 
     fn run(mut self) -> Result<Parsed, CssError> {
+        let mut tokens = Tokens::new(self.src);
+        match self.top_level(&mut tokens) {
+            Ok(()) => Ok(Parsed {
+                rules: self.rules,
+                head_css: self.head_css,
+            }),
+            Err(ParseError {
+                kind: ParseErrorKind::Custom(e),
+            }) => Err(e),
+            Err(_) => Err(self.error_at(tokens.position(), "blocks nested too deeply")),
+        }
+    }
+
+    fn top_level(&mut self, tokens: &mut Tokens<'a>) -> Parse<()> {
         loop {
-            self.skip_space_and_comments()?;
-            match self.bytes.get(self.pos) {
-                None => break,
-                Some(b'@') => self.at_rule()?,
-                Some(b'}') => {
-                    return Err(self.error_at(self.pos, "unexpected `}` with no open rule"));
+            let start = tokens.position();
+            let Some(token) = next(tokens) else {
+                return Ok(());
+            };
+            self.check(tokens, start, &token)?;
+            match token {
+                Token::WhiteSpace(_) | Token::Comment(_) => {}
+                Token::AtKeyword(_) => self.at_rule(tokens, start)?,
+                Token::CloseCurlyBracket => {
+                    return Err(self.fail(start, "unexpected `}` with no open rule"));
                 }
-                Some(_) => self.rule()?,
+                token => self.rule(tokens, start, token)?,
             }
         }
-        Ok(Parsed {
-            rules: self.rules,
-            head_css: self.head_css,
-        })
     }
 
     fn line_of(&self, pos: usize) -> usize {
-        self.bytes[..pos.min(self.bytes.len())]
+        self.src.as_bytes()[..pos.min(self.src.len())]
             .iter()
             .filter(|&&b| b == b'\n')
             .count()
             + 1
     }
 
-    fn error_at(&self, pos: usize, message: impl Into<String>) -> CssError {
+    fn error_at(&self, pos: SourcePosition, message: impl Into<String>) -> CssError {
         CssError {
-            line: self.line_of(pos),
+            line: self.line_of(pos.byte_index()),
             message: message.into(),
         }
     }
 
-    fn skip_space_and_comments(&mut self) -> Result<(), CssError> {
-        loop {
-            while self
-                .bytes
-                .get(self.pos)
-                .is_some_and(u8::is_ascii_whitespace)
-            {
-                self.pos += 1;
-            }
-            if !self.src[self.pos..].starts_with("/*") {
-                return Ok(());
-            }
-            self.pos = self.comment_end(self.pos)?;
+    fn fail(&self, pos: SourcePosition, message: impl Into<String>) -> ParseError<CssError> {
+        ParseError {
+            kind: ParseErrorKind::Custom(self.error_at(pos, message)),
         }
     }
 
-    /// Position just past the comment that starts at `start`.
-    fn comment_end(&self, start: usize) -> Result<usize, CssError> {
-        match self.src[start + 2..].find("*/") {
-            Some(i) => Ok(start + 2 + i + 2),
-            None => Err(self.error_at(start, "unclosed comment `/*`")),
+    /// Comments and strings must be closed: the tokenizer forgives it, we do not, since
+    /// the rest of the file would silently vanish into them.
+    fn check(&self, tokens: &Tokens, start: SourcePosition, token: &Token) -> Parse<()> {
+        let text = tokens.slice_from(start);
+        match token {
+            Token::Comment(_) if text.len() < 4 || !text.ends_with("*/") => {
+                Err(self.fail(start, "unclosed comment `/*`"))
+            }
+            Token::BadString(_) => Err(self.fail(start, "unclosed string")),
+            Token::QuotedString(_) if text.len() < 2 || !text.ends_with(&text[..1]) => {
+                Err(self.fail(start, "unclosed string"))
+            }
+            _ => Ok(()),
         }
     }
 
-    /// Position just past the string literal whose opening quote is at `start`.
-    fn string_end(&self, start: usize) -> Result<usize, CssError> {
-        let quote = self.bytes[start];
-        let mut i = start + 1;
-        while let Some(&b) = self.bytes.get(i) {
-            match b {
-                b'\\' => i += 2,
-                b'\n' => break,
-                _ if b == quote => return Ok(i + 1),
-                _ => i += 1,
+    /// Walks the block just opened: checks each token and hands it to `each`. Returns
+    /// whether the block's closing bracket was found, and where its content ends.
+    fn in_block(
+        &self,
+        tokens: &mut Tokens<'a>,
+        mut each: impl FnMut(&mut Tokens<'a>, SourcePosition, Token<'a>) -> Parse<()>,
+    ) -> Parse<(bool, SourcePosition)> {
+        let mut end = tokens.position();
+        tokens.parse_nested_block(|tokens| {
+            loop {
+                let at = tokens.position();
+                let Some(token) = next(tokens) else { break };
+                self.check(tokens, at, &token)?;
+                each(tokens, at, token)?;
             }
-        }
-        Err(self.error_at(start, "unclosed string"))
+            end = tokens.position();
+            Ok(())
+        })?;
+        Ok((tokens.position() > end, end))
+    }
+
+    /// Skips the block just opened (checking what is inside); `false` if it, or a block in
+    /// it, is never closed.
+    fn skip_block(&self, tokens: &mut Tokens<'a>) -> Parse<bool> {
+        let mut inner_closed = true;
+        let (closed, _) = self.in_block(tokens, |tokens, _, token| {
+            if opens_block(&token) {
+                inner_closed &= self.skip_block(tokens)?;
+            }
+            Ok(())
+        })?;
+        Ok(closed && inner_closed)
     }
 
     /// Keeps an at-rule verbatim: a statement up to `;` or a block up to its matching `}`.
-    fn at_rule(&mut self) -> Result<(), CssError> {
-        let start = self.pos;
-        let mut depth = 0usize;
-        let mut i = start;
-        let end = loop {
-            match self.bytes.get(i) {
-                None if depth > 0 => return Err(self.error_at(start, "unclosed `{` in at-rule")),
-                None => return Err(self.error_at(start, "at-rule without `;` or `{…}`")),
-                Some(b'"' | b'\'') => i = self.string_end(i)?,
-                Some(b'/') if self.bytes.get(i + 1) == Some(&b'*') => i = self.comment_end(i)?,
-                Some(b';') if depth == 0 => break i + 1,
-                Some(b'{') => {
-                    depth += 1;
-                    i += 1;
+    fn at_rule(&mut self, tokens: &mut Tokens<'a>, start: SourcePosition) -> Parse<()> {
+        loop {
+            let at = tokens.position();
+            let Some(token) = next(tokens) else {
+                return Err(self.fail(start, "at-rule without `;` or `{…}`"));
+            };
+            self.check(tokens, at, &token)?;
+            match token {
+                Token::Semicolon | Token::CloseCurlyBracket => break,
+                Token::CurlyBracketBlock => {
+                    if !self.skip_block(tokens)? {
+                        return Err(self.fail(start, "unclosed `{` in at-rule"));
+                    }
+                    break;
                 }
-                Some(b'}') if depth <= 1 => break i + 1,
-                Some(b'}') => {
-                    depth -= 1;
-                    i += 1;
+                token if opens_block(&token) => {
+                    self.skip_block(tokens)?;
                 }
-                Some(_) => i += 1,
+                _ => {}
             }
-        };
+        }
         if !self.head_css.is_empty() {
             self.head_css.push('\n');
         }
-        self.head_css.push_str(&self.src[start..end]);
-        self.pos = end;
+        self.head_css.push_str(tokens.slice_from(start));
         Ok(())
     }
 
-    fn rule(&mut self) -> Result<(), CssError> {
-        let start = self.pos;
-        let brace = self.selector_end(start)?;
-        let selectors = strip_comments(&self.src[start..brace]);
+    /// A style rule whose first token, at `start`, is `first`.
+    fn rule(&mut self, tokens: &mut Tokens<'a>, start: SourcePosition, first: Token) -> Parse<()> {
+        let no_brace = || self.fail(start, "expected `{` after the selector");
+        let mut selectors = String::new();
+        let (mut at, mut token) = (start, first);
+        let brace = loop {
+            match token {
+                Token::CurlyBracketBlock => break at,
+                Token::Semicolon | Token::CloseCurlyBracket => return Err(no_brace()),
+                // A comment separates what it stands between.
+                Token::Comment(_) => selectors.push(' '),
+                token if opens_block(&token) => {
+                    self.skip_block(tokens)?;
+                    selectors.push_str(tokens.slice_from(at));
+                }
+                _ => selectors.push_str(tokens.slice_from(at)),
+            }
+            at = tokens.position();
+            token = next(tokens).ok_or_else(no_brace)?;
+            self.check(tokens, at, &token)?;
+        };
         let compounds = selectors
             .split(',')
-            .map(|s| parse_compound(s.trim()).map_err(|m| self.error_at(start, m)))
+            .map(|s| parse_compound(s.trim()).map_err(|m| self.fail(start, m)))
             .collect::<Result<Vec<_>, _>>()?;
-        let (declarations, end) = self.declarations(brace + 1)?;
+        let block = self.declarations(tokens)?;
+        if !block.closed {
+            return Err(self.fail(brace, "unclosed `{`: missing `}`"));
+        }
+        let mut declarations = block.declarations;
+        declarations.extend(self.declaration(&block.pending, block.pending_start)?);
         self.order += 1;
         for (tag, classes) in compounds {
             self.rules.push(Rule {
@@ -393,100 +477,75 @@ impl<'a> Parser<'a> {
                 declarations: declarations.clone(),
             });
         }
-        self.pos = end;
         Ok(())
     }
 
-    /// Finds the `{` that ends a selector list starting at `start`.
-    fn selector_end(&self, start: usize) -> Result<usize, CssError> {
-        let mut i = start;
-        loop {
-            match self.bytes.get(i) {
-                Some(b'{') => return Ok(i),
-                Some(b'/') if self.bytes.get(i + 1) == Some(&b'*') => i = self.comment_end(i)?,
-                Some(b';' | b'}') | None => {
-                    return Err(self.error_at(start, "expected `{` after the selector"));
-                }
-                Some(_) => i += 1,
-            }
-        }
+    fn declaration(&self, text: &str, start: usize) -> Parse<Option<Declaration>> {
+        parse_declaration(text).map_err(|m| ParseError {
+            kind: ParseErrorKind::Custom(CssError {
+                line: self.line_of(start),
+                message: m,
+            }),
+        })
     }
 
-    /// Parses `prop: value; …` up to the closing `}`; returns them and the position after it.
-    fn declarations(&self, from: usize) -> Result<(Vec<Declaration>, usize), CssError> {
+    /// Reads `prop: value; …` in the block just opened.
+    fn declarations(&self, tokens: &mut Tokens<'a>) -> Parse<Block> {
         let mut declarations = Vec::new();
-        let mut current = String::new();
-        let mut current_start = from;
-        let mut parens = 0usize;
-        let mut i = from;
-        loop {
-            let Some(&b) = self.bytes.get(i) else {
-                return Err(self.error_at(from.saturating_sub(1), "unclosed `{`: missing `}`"));
-            };
-            match b {
-                b'/' if self.bytes.get(i + 1) == Some(&b'*') => {
-                    i = self.comment_end(i)?;
-                    current.push(' ');
-                    continue;
+        let mut pending = String::new();
+        let mut pending_start = tokens.position().byte_index();
+        let (closed, _) = self.in_block(tokens, |tokens, at, token| {
+            match token {
+                Token::Semicolon => {
+                    declarations.extend(self.declaration(&pending, pending_start)?);
+                    pending.clear();
+                    pending_start = tokens.position().byte_index();
                 }
-                b'"' | b'\'' => {
-                    let end = self.string_end(i)?;
-                    current.push_str(&self.src[i..end]);
-                    i = end;
-                    continue;
-                }
-                b'(' => parens += 1,
-                b')' => parens = parens.saturating_sub(1),
-                b'{' => {
-                    return Err(self.error_at(i, "nested blocks are only allowed inside at-rules"));
-                }
-                b';' | b'}' if parens == 0 || b == b'}' => {
-                    if let Some(d) =
-                        parse_declaration(&current).map_err(|m| self.error_at(current_start, m))?
-                    {
-                        declarations.push(d);
+                Token::Comment(_) => pending.push(' '),
+                token => {
+                    if pending.trim().is_empty() && !matches!(token, Token::WhiteSpace(_)) {
+                        pending_start = at.byte_index();
                     }
-                    current.clear();
-                    if b == b'}' {
-                        return Ok((declarations, i + 1));
-                    }
-                    current_start = i + 1;
-                    i += 1;
-                    continue;
+                    self.value_text(tokens, at, &token, &mut pending)?;
                 }
-                _ => {}
             }
-            if current.trim().is_empty() && !b.is_ascii_whitespace() {
-                current_start = i;
-            }
-            // Copy whole UTF-8 sequences: `i` only ever stops on ASCII bytes above.
-            let next = next_char_boundary(self.src, i);
-            current.push_str(&self.src[i..next]);
-            i = next;
+            Ok(())
+        })?;
+        Ok(Block {
+            declarations,
+            pending,
+            pending_start,
+            closed,
+        })
+    }
+
+    /// Appends the text of a value's token, with the content of a function or bracket
+    /// (comments in it become spaces).
+    fn value_text(
+        &self,
+        tokens: &mut Tokens<'a>,
+        at: SourcePosition,
+        token: &Token,
+        out: &mut String,
+    ) -> Parse<()> {
+        if matches!(token, Token::CurlyBracketBlock) {
+            return Err(self.fail(at, "nested blocks are only allowed inside at-rules"));
         }
+        out.push_str(tokens.slice_from(at));
+        if !opens_block(token) {
+            return Ok(());
+        }
+        let (_, end) = self.in_block(tokens, |tokens, at, token| match token {
+            Token::Comment(_) => {
+                out.push(' ');
+                Ok(())
+            }
+            token => self.value_text(tokens, at, &token, out),
+        })?;
+        // The closing bracket, if there is one.
+        out.push_str(tokens.slice_from(end));
+        Ok(())
     }
-}
-
-fn next_char_boundary(s: &str, i: usize) -> usize {
-    let mut j = i + 1;
-    while !s.is_char_boundary(j) {
-        j += 1;
-    }
-    j
-}
-
-fn strip_comments(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(start) = rest.find("/*") {
-        out.push_str(&rest[..start]);
-        out.push(' ');
-        rest = rest[start + 2..]
-            .find("*/")
-            .map_or("", |end| &rest[start + 2 + end + 2..]);
-    }
-    out.push_str(rest);
-    out
 }
 
 fn is_ident_byte(b: u8) -> bool {
@@ -994,15 +1053,21 @@ mod tests {
     }
 
     #[test]
-    fn values_are_attribute_safe() {
-        let s = sheet(
-            "body { font-family: \"Segoe UI\", 'Helvetica Neue', Arial;  background: url(a.png?x=1&y=2) }",
-        );
+    fn values_are_attribute_safe_css_tokens() {
+        // `/*` in an unquoted url() is part of the URL, not a comment; brackets nest.
+        let s = sheet(concat!(
+            "body { font-family: \"Segoe UI\", 'Helvetica Neue', Arial;  background: url(a.png?x=1&y=2) }\n",
+            "p { background: url(/i/*x*/y.png); width: calc(100% - (2 * 8px)) /* c */; content: \"a;}b\" }",
+        ));
+        let styles = [s.style_for("body", &[]), s.style_for("p", &[])];
         assert_eq!(
-            s.style_for("body", &[]),
-            Some(
-                "font-family:'Segoe UI', 'Helvetica Neue', Arial;background:url(a.png?x=1&amp;y=2)"
-            )
+            styles,
+            [
+                Some(
+                    "font-family:'Segoe UI', 'Helvetica Neue', Arial;background:url(a.png?x=1&amp;y=2)"
+                ),
+                Some("background:url(/i/*x*/y.png);width:calc(100% - (2 * 8px));content:'a;}b'")
+            ]
         );
     }
 
@@ -1047,6 +1112,34 @@ mod tests {
         assert_eq!(
             err("p { color: }"),
             Some("line 1: property `color` has no value".into())
+        );
+        assert_eq!(
+            err("p {\n  content: \"open\n}"),
+            Some("line 2: unclosed string".into())
+        );
+        assert_eq!(
+            err("p { a: b }\n}"),
+            Some("line 2: unexpected `}` with no open rule".into())
+        );
+        assert_eq!(
+            err("p {\n  a { b: c }\n}"),
+            Some("line 2: nested blocks are only allowed inside at-rules".into())
+        );
+        assert_eq!(
+            err("p { a: b }\n@import url(x.css)"),
+            Some("line 2: at-rule without `;` or `{…}`".into())
+        );
+        assert_eq!(
+            err("p { a: b }\n\np, { a: b }"),
+            Some("line 3: empty selector in a selector list".into())
+        );
+        assert_eq!(
+            err("p\n{ a: b; co lor: c }"),
+            Some("line 2: invalid property name `co lor`".into())
+        );
+        assert_eq!(
+            err("@media x {\n p { a: b }\n .c { d: (e }\n}"),
+            Some("line 1: unclosed `{` in at-rule".into())
         );
     }
 

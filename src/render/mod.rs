@@ -31,28 +31,6 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
 /// Width of the plain-text alternative.
 pub const TEXT_WIDTH: usize = 72;
 
-/// Gmail clips a message whose HTML is larger than about 102 KB, hiding the rest (the
-/// unsubscribe link included) behind "View entire message".
-pub const GMAIL_CLIP_BYTES: usize = 102_000;
-
-/// `build` and `check` warn from here on: a few more paragraphs or replies would reach the
-/// clipping size.
-pub const GMAIL_CLIP_WARN_BYTES: usize = 90_000;
-
-/// What `build` and `check` say about an email whose HTML part is `bytes` as sent (measured by
-/// [`crate::mail::compose::html_part_len`]): nothing up to [`GMAIL_CLIP_WARN_BYTES`], else the
-/// message and whether Gmail clips it.
-pub fn gmail_clipping(bytes: usize) -> Option<(bool, String)> {
-    (bytes > GMAIL_CLIP_WARN_BYTES).then(|| {
-        (
-            bytes > GMAIL_CLIP_BYTES,
-            format!(
-                "the email's HTML is {bytes} bytes as sent; Gmail clips messages above about {GMAIL_CLIP_BYTES} bytes, hiding the rest and the unsubscribe link"
-            ),
-        )
-    })
-}
-
 /// The loaded templates of a newsletter folder.
 pub struct Templates {
     tera: tera::Tera,
@@ -134,7 +112,7 @@ fn tera_message(e: &tera::Error) -> String {
     message
 }
 
-/// One issue, rendered. The email parts hold [`crate::mail::compose::UNSUBSCRIBE_MARK`]
+/// One issue, rendered. The email parts hold [`crate::outgoing::compose::UNSUBSCRIBE_MARK`]
 /// where each recipient's own unsubscribe link goes.
 #[derive(Debug, Clone)]
 pub struct RenderedIssue {
@@ -174,7 +152,7 @@ pub fn render_issue(
         issue: &issue_view,
         previous_question: around.previous.and_then(|p| p.question.as_deref()),
         replies: &replies,
-        unsubscribe_url: crate::mail::compose::UNSUBSCRIBE_MARK,
+        unsubscribe_url: crate::outgoing::compose::UNSUBSCRIBE_MARK,
         head_css: templates.css.head_css(),
         preheader_padding: view::PREHEADER_PADDING,
         older: around.older.map(view::IssueLink::new),

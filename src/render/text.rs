@@ -5,7 +5,8 @@
 //!   in capitals. Every block is separated by one blank line.
 //! - Paragraphs are wrapped at `width` columns on spaces (and between CJK characters).
 //!   URLs, inline code and words longer than the line are never broken: they overflow.
-//!   Widths are display columns: CJK and emoji count two, combining marks none.
+//!   Widths are display columns (`unicode-width`): CJK and emoji count two, an emoji
+//!   sequence (skin tone, ZWJ family) counts as one glyph, combining marks none.
 //! - Lists use `  • ` and `  1. ` with hanging indents; nested lists indent further.
 //!   Block quotes prefix every line with `> ` per level. Code blocks are indented four
 //!   spaces and never wrapped.
@@ -17,12 +18,21 @@
 //!   listed under `Notes:` before the links.
 //! - Tables become aligned columns under a dashed rule; a table too wide for the line
 //!   falls back to one `cell | cell` line per row.
-//! - Raw HTML is reduced to its text, with `<br>`, `<img alt>` and `<a href>` understood and
-//!   the common entities decoded.
+//! - Raw HTML is reduced to its text by html5ever's tokenizer, with `<br>`, `<img alt>` and
+//!   `<a href>` understood, every HTML5 entity decoded, and `<script>`/`<style>` dropped.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    BufferQueue, CharacterTokens, EndTag, StartTag, TagToken, Token, TokenSink, TokenSinkResult,
+    Tokenizer, TokenizerOpts,
+};
+
 use pulldown_cmark::{Alignment, Event, HeadingLevel, LinkType, Tag, TagEnd};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::markdown::event_stream;
 
@@ -216,18 +226,28 @@ impl Inline {
     }
 
     fn push_word(&mut self, word: &str) {
-        let mut utf8 = [0; 4];
+        // Runs between CJK characters are measured whole, so that an emoji sequence (a skin
+        // tone, a ZWJ family, a presentation selector) counts as the one glyph it draws.
+        let mut run = String::new();
         for c in word.chars() {
             if is_breakable_wide(c) {
+                self.push_run(&mut run);
                 self.push_wide(c);
                 continue;
             }
-            if self.pending == Join::Break && no_break_before(c) {
+            if run.is_empty() && self.pending == Join::Break && no_break_before(c) {
                 self.pending = Join::Glue;
             }
             // A no-break space holds words together but reads as a plain space.
-            let c = if is_non_breaking_space(c) { ' ' } else { c };
-            self.append(c.encode_utf8(&mut utf8), char_width(c));
+            run.push(if is_non_breaking_space(c) { ' ' } else { c });
+        }
+        self.push_run(&mut run);
+    }
+
+    fn push_run(&mut self, run: &mut String) {
+        if !run.is_empty() {
+            self.append(run, str_width(run));
+            run.clear();
         }
     }
 
@@ -240,7 +260,7 @@ impl Inline {
         } else if self.pending == Join::Glue {
             self.pending = Join::Break;
         }
-        self.append(c.encode_utf8(&mut [0; 4]), char_width(c));
+        self.append(c.encode_utf8(&mut [0; 4]), c.width().unwrap_or(0));
         self.pending = Join::Break;
     }
 
@@ -306,39 +326,21 @@ impl Inline {
     }
 }
 
-/// Display columns of a string in a monospace font.
+/// Display columns of a string in a monospace font (Unicode's East Asian Width, with emoji
+/// sequences as one glyph): CJK and emoji count two, combining marks none.
 fn str_width(s: &str) -> usize {
     if s.is_ascii() {
         return s.len();
     }
-    s.chars().map(char_width).sum()
+    s.width()
 }
 
-fn char_width(c: char) -> usize {
-    let cp = u32::from(c);
-    if cp < 0x300 {
-        1
-    } else if is_zero_width(cp) {
-        0
-    } else if is_wide(cp) {
-        2
-    } else {
-        1
-    }
-}
-
-fn is_zero_width(cp: u32) -> bool {
-    matches!(cp,
-        0x300..=0x36F | 0x200B..=0x200F | 0x2060..=0x2064 | 0x20D0..=0x20FF
-        | 0xFE00..=0xFE0F | 0xFE20..=0xFE2F | 0x1F3FB..=0x1F3FF | 0xE0100..=0xE01EF)
-}
-
-fn is_wide(cp: u32) -> bool {
+/// CJK scripts, which have no spaces: a line may break between two of their characters.
+fn is_cjk(cp: u32) -> bool {
     matches!(cp,
         0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
         | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6 | 0x1F300..=0x1F64F | 0x1F680..=0x1F6FF | 0x1F900..=0x1F9FF
-        | 0x1FA70..=0x1FAFF | 0x20000..=0x3FFFD)
+        | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
 }
 
 fn is_non_breaking_space(c: char) -> bool {
@@ -351,8 +353,7 @@ fn is_breaking_space(c: char) -> bool {
 
 /// CJK text has no spaces: a line may break between any two of these characters.
 fn is_breakable_wide(c: char) -> bool {
-    let cp = u32::from(c);
-    is_wide(cp) && !(0x1F300..=0x1FAFF).contains(&cp)
+    is_cjk(u32::from(c))
 }
 
 fn no_break_before(c: char) -> bool {
@@ -969,56 +970,36 @@ impl TextWriter {
 
     // --- raw HTML ---
 
-    /// Reduces raw HTML to text. In an HTML block, block-level tags end paragraphs.
+    /// Reduces raw HTML to text with html5ever's tokenizer (entities decoded as a browser
+    /// does; comments, doctypes and the content of `<script>` and `<style>` dropped). In an
+    /// HTML block, block-level tags end paragraphs.
     fn html(&mut self, html: &str, block: bool) {
-        let mut rest = html;
-        while let Some(lt) = rest.find('<') {
-            self.html_text(&rest[..lt]);
-            rest = &rest[lt..];
-            if let Some(after) = rest.strip_prefix("<!--") {
-                rest = after.find("-->").map_or("", |e| &after[e + 3..]);
-                continue;
+        for piece in html_pieces(html) {
+            match piece {
+                HtmlPiece::Text(text) => self.text(&text),
+                HtmlPiece::Tag(tag) => self.html_tag(&tag, block),
             }
-            let Some(tag) = HtmlTag::parse(rest) else {
-                self.html_text("<");
-                rest = &rest[1..];
-                continue;
-            };
-            rest = &rest[tag.len..];
-            if !tag.closing && matches!(tag.name.as_str(), "script" | "style") {
-                let close = format!("</{}", tag.name);
-                rest = find_ascii_ci(rest, &close).map_or("", |i| &rest[i..]);
-                continue;
-            }
-            self.html_tag(&tag, block);
-        }
-        self.html_text(rest);
-    }
-
-    fn html_text(&mut self, text: &str) {
-        if !text.is_empty() {
-            self.text(&crate::html::decode_entities(text));
         }
     }
 
-    fn html_tag(&mut self, tag: &HtmlTag, block: bool) {
-        match tag.name.as_str() {
+    fn html_tag(&mut self, tag: &html5ever::tokenizer::Tag, block: bool) {
+        let closing = tag.kind == EndTag;
+        let attr = |name: &str| {
+            tag.attrs
+                .iter()
+                .find(|a| &*a.name.local == name)
+                .map(|a| a.value.to_string())
+        };
+        match &*tag.name {
             "br" => self.inline.hard_break(),
-            "img" if !tag.closing => {
-                let alt = tag
-                    .attr("alt")
-                    .map(|a| crate::html::decode_entities(a).trim().to_owned())
-                    .unwrap_or_default();
+            "img" if !closing => {
+                let alt = attr("alt").map(|a| a.trim().to_owned()).unwrap_or_default();
                 self.image(&alt);
             }
-            "a" if tag.closing => self.link_end(),
+            "a" if closing => self.link_end(),
             "a" => {
-                let url = tag
-                    .attr("href")
-                    .map(crate::html::decode_entities)
-                    .unwrap_or_default();
                 self.link_frames.push(LinkFrame {
-                    url,
+                    url: attr("href").unwrap_or_default(),
                     text: String::new(),
                     verbatim: false,
                 });
@@ -1109,89 +1090,59 @@ fn is_block_tag(name: &str) -> bool {
     )
 }
 
-/// A tag found in raw HTML: enough to read `href` and `alt`.
-struct HtmlTag<'a> {
-    name: String,
-    closing: bool,
-    /// The tag's text, `<` to `>`.
-    source: &'a str,
-    len: usize,
+/// A piece of raw HTML that the plain text keeps: text (runs joined) or a tag.
+enum HtmlPiece {
+    Text(String),
+    Tag(html5ever::tokenizer::Tag),
 }
 
-impl<'a> HtmlTag<'a> {
-    /// Parses the tag at the start of `s`; `None` if `s` does not start with one.
-    fn parse(s: &'a str) -> Option<HtmlTag<'a>> {
-        let bytes = s.as_bytes();
-        let closing = bytes.get(1) == Some(&b'/');
-        let name_start = if closing { 2 } else { 1 };
-        if !bytes
-            .get(name_start)
-            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'!' || *b == b'?')
-        {
-            return None;
-        }
-        let name_len = bytes[name_start..]
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .count();
-        let mut quote = None;
-        let end = bytes
-            .iter()
-            .enumerate()
-            .skip(name_start)
-            .find_map(|(i, &b)| {
-                match quote {
-                    Some(q) if b == q => quote = None,
-                    Some(_) => {}
-                    None if b == b'"' || b == b'\'' => quote = Some(b),
-                    None if b == b'>' => return Some(i),
-                    None => {}
-                }
-                None
-            })?;
-        Some(HtmlTag {
-            name: s[name_start..name_start + name_len].to_ascii_lowercase(),
-            closing,
-            source: &s[..=end],
-            len: end + 1,
-        })
-    }
+/// Collects the text and tags of an HTML fragment, skipping what a reader never sees.
+#[derive(Default)]
+struct HtmlSink {
+    pieces: RefCell<Vec<HtmlPiece>>,
+    /// Inside `<script>` or `<style>`: their text is code, not prose.
+    in_raw: Cell<bool>,
+}
 
-    /// The value of an attribute, quoted or not.
-    fn attr(&self, name: &str) -> Option<&'a str> {
-        let source = self.source;
-        let bytes = source.as_bytes();
-        let mut from = 0;
-        while let Some(i) = find_ascii_ci(&source[from..], name).map(|i| i + from) {
-            from = i + name.len();
-            let boundary = i > 0 && bytes[i - 1].is_ascii_whitespace();
-            let rest = source[from..].trim_start();
-            let Some(value) = rest.strip_prefix('=').filter(|_| boundary) else {
-                continue;
-            };
-            let value = value.trim_start();
-            return Some(match value.as_bytes().first() {
-                Some(&q @ (b'"' | b'\'')) => {
-                    let inner = &value[1..];
-                    &inner[..inner.find(char::from(q)).unwrap_or(inner.len())]
+impl TokenSink for HtmlSink {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        let mut pieces = self.pieces.borrow_mut();
+        match token {
+            CharacterTokens(text) if !self.in_raw.get() => match pieces.last_mut() {
+                Some(HtmlPiece::Text(last)) => last.push_str(&text),
+                _ => pieces.push(HtmlPiece::Text(text.to_string())),
+            },
+            TagToken(tag) => {
+                let raw = matches!(&*tag.name, "script" | "style");
+                if raw && tag.kind == StartTag {
+                    self.in_raw.set(true);
+                    return TokenSinkResult::RawData(if &*tag.name == "script" {
+                        RawKind::ScriptData
+                    } else {
+                        RawKind::Rawtext
+                    });
                 }
-                _ => {
-                    let end = value
-                        .find(|c: char| c.is_ascii_whitespace() || c == '>')
-                        .unwrap_or(value.len());
-                    &value[..end]
+                if raw {
+                    self.in_raw.set(false);
+                } else {
+                    pieces.push(HtmlPiece::Tag(tag));
                 }
-            });
+            }
+            _ => {}
         }
-        None
+        TokenSinkResult::Continue
     }
 }
 
-fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
-    let needle = needle.as_bytes();
-    hay.as_bytes()
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
+fn html_pieces(html: &str) -> Vec<HtmlPiece> {
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    let tokenizer = Tokenizer::new(HtmlSink::default(), TokenizerOpts::default());
+    let _ = tokenizer.feed(&input);
+    tokenizer.end();
+    tokenizer.sink.pieces.take()
 }
 
 #[cfg(test)]
@@ -1358,6 +1309,18 @@ mod tests {
     }
 
     #[test]
+    fn raw_html_entities_and_scripts_read_as_a_browser_does() {
+        // Every HTML5 named entity is decoded, in text and in attributes; a script's text,
+        // whatever it holds, is not prose.
+        assert_eq!(
+            text(
+                "<p>Caf&eacute; &hearts; <a href=\"https://x.example/?a=1&amp;b=2\" title=\"a > b\">menu</a></p><SCRIPT>if (a < b) { x = '<a href=y>' }</SCRIPT>\n"
+            ),
+            "Café ♥ menu [1]\n\nLinks:\n[1] https://x.example/?a=1&b=2"
+        );
+    }
+
+    #[test]
     fn raw_html_is_reduced_to_text() {
         assert_eq!(
             text(
@@ -1391,6 +1354,16 @@ mod tests {
                 20
             ),
             "日本語のテキストは、\nスペースがなくても折\nり返せます。🎉 Emoji\nok"
+        );
+    }
+
+    #[test]
+    fn emoji_sequences_and_combining_marks_pad_by_display_width() {
+        // A thumbs-up with a skin tone, a ZWJ family and a heart with its emoji selector are
+        // one glyph of two columns each; the Devanagari anusvara takes none.
+        assert_eq!(
+            text("| a | n |\n|---|---|\n| 👍🏽 | 1 |\n| 👩‍👩‍👧 | 2 |\n| कं | 3 |\n| ❤️x | 4 |"),
+            "a    n\n---  -\n👍🏽   1\n👩‍👩‍👧   2\nकं    3\n❤️x  4"
         );
     }
 

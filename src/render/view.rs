@@ -40,18 +40,6 @@ pub fn long_date(date: chrono::NaiveDate) -> String {
     date.format("%-d %B %Y").to_string()
 }
 
-/// The subject line from the newsletter's template.
-pub fn subject(config: &Config, issue: &Issue) -> String {
-    config
-        .newsletter
-        .subject
-        .replace("{title}", &issue.title)
-        .replace("{newsletter}", &config.newsletter.title)
-        .replace("{issue}", &issue.id.to_string())
-        .replace("{volume}", &issue.id.volume.to_string())
-        .replace("{number}", &issue.id.number.to_string())
-}
-
 /// The inbox preview: the front matter's preheader, or the start of the first paragraph.
 pub fn preheader(issue: &Issue, outline: &Outline) -> String {
     if let Some(p) = &issue.preheader {
@@ -100,7 +88,7 @@ impl<'a> IssueView<'a> {
             title: &issue.title,
             date: issue.date.to_string(),
             date_long: long_date(issue.date),
-            subject: subject(config, issue),
+            subject: crate::preflight::subject(config, issue),
             preheader: preheader(issue, outline),
             question: issue.question.as_deref(),
             url: issue_url(config, issue),

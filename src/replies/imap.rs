@@ -15,8 +15,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use super::tls::{self, TlsSetupError};
 use crate::config::{Imap, Security};
+use crate::tls::{self, TlsSetupError};
 
 /// How long connecting (TCP and TLS) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -312,7 +312,7 @@ async fn handshake(tcp: TcpStream, settings: &Settings) -> Result<Stream, ImapEr
         .map_err(|source| match tls::certificate_error(&source) {
             Some(reason) => ImapError::Untrusted {
                 server: server.clone(),
-                reason: tls::describe(reason),
+                reason: tls::describe_certificate(reason),
             },
             None => ImapError::Tls {
                 server: server.clone(),

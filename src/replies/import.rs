@@ -5,7 +5,8 @@ use rusqlite::Connection;
 use sha2::{Digest as _, Sha256};
 
 use crate::issue::IssueId;
-use crate::mail::token::verify_unsubscribe_token;
+use crate::outgoing::token::verify_unsubscribe_token;
+use crate::outgoing::unsubscribe::UNSUBSCRIBE_PREFIX;
 use crate::replies::classify::{self, Kind};
 use crate::replies::dsn::BouncedRecipient;
 use crate::replies::message::{self, Incoming};
@@ -13,9 +14,6 @@ use crate::store::Store;
 use crate::store::inbound::{self, MailboxState};
 use crate::store::replies::{NewReply, insert_reply};
 use crate::store::subscribers::{self, Status};
-
-/// What the List-Unsubscribe mailto puts in front of the token in the subject.
-pub const UNSUBSCRIBE_PREFIX: &str = "unsubscribe";
 
 /// One message as read from a mailbox, mbox file or Maildir.
 #[derive(Debug, Clone)]
@@ -566,7 +564,7 @@ mod tests {
         let bob = subscriber(&store, "bob@example.org");
         let cy = subscriber(&store, "cy@example.org");
         let dee = subscriber(&store, "dee@example.org");
-        let token = crate::mail::token::unsubscribe_token(&store.secret().unwrap(), ann);
+        let token = crate::outgoing::token::unsubscribe_token(&store.secret().unwrap(), ann);
         let own = "Authentication-Results: mx.example.com; dkim=pass header.d=example.org\n";
         let forged =
             "Authentication-Results: mx.attacker.example; dkim=pass header.d=example.org\n";

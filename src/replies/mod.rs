@@ -22,7 +22,6 @@ pub mod maildir;
 pub mod mbox;
 pub mod message;
 mod reply_header;
-pub mod tls;
 mod unsubscribe_request;
 
 use std::io::BufReader;

@@ -16,12 +16,12 @@ use anyhow::Context as _;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::message::Message;
 use super::progress::Counters;
 use super::rate::RateLimit;
-use super::smtp::{self, ConnectError, Connection, Mailer, Outcome, SmtpError};
 use super::writer::{WriterGone, WriterHandle};
 use crate::issue::IssueId;
+use crate::outgoing::message::Message;
+use crate::outgoing::smtp::{self, ConnectError, Connection, Mailer, Outcome, SmtpError};
 use crate::store::Store;
 use crate::store::sends::{self, Pending, Update};
 

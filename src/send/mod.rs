@@ -5,10 +5,8 @@
 //! `failed`. See `store::sends` for the states and why `sending` is committed first.
 
 pub mod engine;
-pub mod message;
 pub mod progress;
 pub mod rate;
-pub mod smtp;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -19,10 +17,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::issue::IssueId;
+use crate::outgoing::message::Message;
+use crate::outgoing::smtp::{self, Settings, SmtpError};
 use crate::store::Store;
 use crate::store::sends::DeliveryCounts;
-pub use message::Message;
-pub use smtp::{Settings, SmtpError};
 
 /// Where a send stands before a run.
 #[derive(Debug, Clone, PartialEq, Eq)]

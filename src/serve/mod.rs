@@ -58,7 +58,7 @@ impl Preview {
             output: RwLock::new(newsletter.output_dir()),
             version: AtomicU64::new(0),
             last_error: RwLock::new(None),
-            unsubscribe_route: crate::mail::unsubscribe::Endpoint::of(&newsletter.config)
+            unsubscribe_route: crate::outgoing::unsubscribe::Endpoint::of(&newsletter.config)
                 .map(|e| e.route()),
             database: newsletter.database_path(),
         }

@@ -26,7 +26,7 @@ fn resolve(db: &std::path::Path, token: &str, apply: bool) -> anyhow::Result<Out
         return Ok(Outcome::Invalid);
     }
     let store = Store::open(db)?;
-    let Some(id) = crate::mail::token::verify_unsubscribe_token(&store.secret()?, token) else {
+    let Some(id) = crate::outgoing::token::verify_unsubscribe_token(&store.secret()?, token) else {
         return Ok(Outcome::Invalid);
     };
     let status: Option<String> = rusqlite::OptionalExtension::optional(store.conn.query_row(

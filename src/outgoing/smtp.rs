@@ -10,11 +10,10 @@
 //! command), so it is dropped at once, without QUIT, and the next message opens a new one.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use std::pin::Pin;
-use std::sync::Arc;
+
 use std::task::Poll;
 
 use lettre::Address;
@@ -25,7 +24,7 @@ use lettre::transport::smtp::client::{
 };
 use lettre::transport::smtp::commands::{Data, Mail, Noop, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
-use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject as _};
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -50,8 +49,8 @@ pub enum SmtpError {
         "smtp.password_env names the environment variable {0}, which is not set: set it to the SMTP password"
     )]
     PasswordUnset(String),
-    #[error("smtp.ca_file {path}: {reason}")]
-    CaFile { path: PathBuf, reason: String },
+    #[error("smtp.ca_file: {0}")]
+    CaFile(#[from] crate::tls::TlsSetupError),
     #[error("the SMTP server refused the login for {user}: {reason}")]
     LoginRefused { user: String, reason: String },
     #[error("TLS handshake with {host}:{port} failed: {reason}")]
@@ -121,7 +120,8 @@ pub struct Settings {
     pub rate: f64,
     /// `smtp.timeout`: the wait for each reply.
     pub timeout: Duration,
-    ca_pem: Option<(PathBuf, Vec<u8>)>,
+    /// The certificates of `smtp.ca_file`.
+    extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl Settings {
@@ -137,16 +137,9 @@ impl Settings {
             )),
             _ => None,
         };
-        let ca_pem = match &smtp.ca_file {
-            Some(file) => {
-                let path = newsletter.resolve(file);
-                let pem = std::fs::read(&path).map_err(|e| SmtpError::CaFile {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-                Some((path, pem))
-            }
-            None => None,
+        let extra_roots = match &smtp.ca_file {
+            Some(file) => crate::tls::read_certificates(&newsletter.resolve(file))?,
+            None => Vec::new(),
         };
         Ok(Settings {
             host: smtp.host.clone(),
@@ -157,7 +150,7 @@ impl Settings {
             connections: smtp.connections,
             rate: smtp.rate,
             timeout: Duration::from_secs(smtp.timeout),
-            ca_pem,
+            extra_roots,
         })
     }
 
@@ -171,26 +164,6 @@ impl Settings {
         })
     }
 
-    /// The certificates of `smtp.ca_file`, checked to be there.
-    fn extra_roots(&self) -> Result<Vec<CertificateDer<'static>>, SmtpError> {
-        let Some((path, pem)) = &self.ca_pem else {
-            return Ok(Vec::new());
-        };
-        let ca_error = |reason: String| SmtpError::CaFile {
-            path: path.clone(),
-            reason,
-        };
-        let certs = CertificateDer::pem_slice_iter(pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ca_error(e.to_string()))?;
-        if certs.is_empty() {
-            return Err(ca_error(
-                "no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)".into(),
-            ));
-        }
-        Ok(certs)
-    }
-
     fn tls_error(&self, reason: String) -> SmtpError {
         SmtpError::Tls {
             host: self.host.clone(),
@@ -202,7 +175,7 @@ impl Settings {
     /// For STARTTLS, which lettre performs: the platform's roots plus `ca_file`.
     fn tls_parameters(&self) -> Result<TlsParameters, SmtpError> {
         let mut builder = TlsParameters::builder(self.host.clone());
-        for der in self.extra_roots()? {
+        for der in &self.extra_roots {
             let cert =
                 Certificate::from_der(der.to_vec()).map_err(|e| self.tls_error(e.to_string()))?;
             builder = builder.add_root_certificate(cert);
@@ -213,19 +186,9 @@ impl Settings {
     /// For implicit TLS, which we open before handing the stream to lettre: the same trust as
     /// [`Settings::tls_parameters`] (the platform verifier with `ca_file` as an extra root).
     fn tls_connector(&self) -> Result<tokio_rustls::TlsConnector, SmtpError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(
-            self.extra_roots()?,
-            Arc::clone(&provider),
-        )
-        .map_err(|e| self.tls_error(e.to_string()))?;
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| self.tls_error(e.to_string()))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+        let config = crate::tls::client_config_with(self.extra_roots.clone())
+            .map_err(|e| self.tls_error(e.to_string()))?;
+        Ok(tokio_rustls::TlsConnector::from(config))
     }
 }
 
@@ -391,7 +354,7 @@ impl Mailer {
             .map_err(|_| ConnectError::Network("the TLS handshake timed out".into()))?;
         handshake
             .map(ImplicitTls)
-            .map_err(|e| match find_rustls_error(&e) {
+            .map_err(|e| match crate::tls::rustls_error(&e) {
                 Some(tls) => ConnectError::Setup(self.tls_error(tls_reason(tls, &self.host))),
                 None => ConnectError::Network(e.to_string()),
             })
@@ -661,7 +624,7 @@ impl StepError {
     }
 
     fn rustls(&self) -> Option<&rustls::Error> {
-        self.smtp().and_then(|e| find_rustls_error(e))
+        self.smtp().and_then(|e| crate::tls::rustls_error(e))
     }
 }
 
@@ -738,26 +701,6 @@ fn error_text(e: &lettre::transport::smtp::Error) -> String {
     crate::address::escape_controls(&text.replace(['\r', '\n'], " ")).into_owned()
 }
 
-/// The rustls error behind a failed handshake. It hides inside an `io::Error`, whose `source`
-/// skips the wrapped error itself, so `get_ref` is checked too.
-fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = current {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        if let Some(inner) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(inner);
-        }
-        current = err.source();
-    }
-    None
-}
-
 fn tls_reason(e: &rustls::Error, host: &str) -> String {
     use rustls::CertificateError as C;
     match e {
@@ -772,7 +715,8 @@ fn tls_reason(e: &rustls::Error, host: &str) -> String {
         // Unknown issuer, or a signature no trusted root vouches for: both mean that nothing
         // we trust signed this certificate.
         rustls::Error::InvalidCertificate(_) => format!(
-            "certificate not trusted — set smtp.ca_file to the server's certificate (or the CA that signed it) if you trust this server ({e})"
+            "certificate not trusted — set smtp.ca_file to the server's certificate (or the CA that signed it) if you trust this server ({})",
+            crate::tls::describe(e)
         ),
         rustls::Error::InvalidMessage(_) => {
             format!("{e} — is smtp.security right? Port 465 usually means tls, 587 and 25 starttls")
@@ -805,7 +749,7 @@ mod tests {
             connections: 1,
             rate: 0.0,
             timeout: Duration::from_secs(60),
-            ca_pem: None,
+            extra_roots: Vec::new(),
         };
         assert!(!format!("{settings:?}").contains("hunter2"));
     }
@@ -821,7 +765,7 @@ mod tests {
             connections: 1,
             rate: 0.0,
             timeout: Duration::from_secs(60),
-            ca_pem: None,
+            extra_roots: Vec::new(),
         };
         assert!(settings.warning().is_some());
         settings.host = "127.0.0.1".into();
@@ -832,7 +776,7 @@ mod tests {
     fn untrusted_certificates_name_the_fix() {
         let e = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
-        let found = find_rustls_error(&io).unwrap();
+        let found = crate::tls::rustls_error(&io).unwrap();
         assert!(tls_reason(found, "h").contains("smtp.ca_file"));
     }
 }

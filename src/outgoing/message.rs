@@ -5,9 +5,10 @@ use lettre::Address;
 
 use crate::build;
 use crate::issue::{Issue, IssueId, Issues};
-use crate::mail::unsubscribe::Unsubscribe;
-use crate::mail::{compose, token};
 use crate::newsletter::Newsletter;
+use crate::outgoing::headers;
+use crate::outgoing::unsubscribe::Unsubscribe;
+use crate::outgoing::{compose, token};
 use crate::render::Templates;
 use crate::store::Store;
 use crate::store::sends::Pending;
@@ -36,7 +37,7 @@ impl Message {
     ) -> anyhow::Result<Message> {
         let templates = Templates::load(&newsletter.templates_dir())?;
         let rendered = build::render_one(newsletter, &templates, issues, Some(store), issue)?;
-        let shared = build::shared_message(newsletter, issue, &rendered).prepare();
+        let shared = headers::shared_message(newsletter, issue, &rendered).prepare();
         let config = &newsletter.config;
         let from = crate::address::Mailbox::parse(&config.newsletter.from)?.email;
         let from = crate::address::ascii_domain(&from)?
@@ -49,7 +50,7 @@ impl Message {
             from,
             unsubscribe: Unsubscribe::of(config),
             secret: store.secret()?,
-            domain: build::sender_domain(newsletter),
+            domain: headers::sender_domain(newsletter),
         })
     }
 
@@ -71,7 +72,7 @@ impl Message {
         let token = token::unsubscribe_token(&self.secret, delivery.subscriber_id);
         let email = crate::address::ascii_domain(&delivery.email);
         let email = email.as_deref().unwrap_or(&delivery.email);
-        let to = build::header_mailbox(delivery.name.as_deref(), email);
+        let to = headers::header_mailbox(delivery.name.as_deref(), email);
         self.personal(&to, &delivery.message_id, &token)
     }
 

@@ -6,7 +6,10 @@
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::config::Config;
-use crate::replies::import::UNSUBSCRIBE_PREFIX;
+
+/// What the List-Unsubscribe mailto puts in front of the token in the subject; `replies import`
+/// reads requests by it.
+pub const UNSUBSCRIBE_PREFIX: &str = "unsubscribe";
 
 /// Where links go when `newsletter.unsubscribe_url` is a site root: the other paths there are
 /// the archive's.
@@ -233,6 +236,77 @@ mod tests {
             without.footer(),
             "mailto:ed@x.example?subject=unsubscribe%20T"
         );
+    }
+
+    /// What the server's route hands its handler for a request to `path`.
+    async fn token_routed(route: &str, path: &str) -> Option<String> {
+        use axum::extract::Path;
+        use tower_service::Service as _;
+        let mut router = axum::Router::new().route(
+            route,
+            axum::routing::get(|Path(t): Path<String>| async move { t }),
+        );
+        let request = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = router.call(request).await.unwrap();
+        if !response.status().is_success() {
+            return None;
+        }
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        Some(String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// A subscriber's links lead back to that subscriber: the https one through the route
+    /// `dispatch serve` answers, the mailto one through the importer's reading of its subject.
+    #[tokio::test]
+    async fn a_subscribers_links_are_read_back_by_the_server_and_the_importer() {
+        let secret = b"the database's secret";
+        let subscriber = 42;
+        let token = crate::outgoing::token::unsubscribe_token(secret, subscriber);
+        for url in [
+            "https://x/u/",
+            "https://news.example.com",
+            "https://x/a/b.c",
+        ] {
+            let config = config(&format!(
+                "  reply_to: \"Ed <ed+news@x.example>\"\n  unsubscribe_url: {url}\n"
+            ));
+            let links = Unsubscribe::of(&config).links(Some(&token));
+
+            let https = url::Url::parse(links.https.as_deref().unwrap()).unwrap();
+            let route = Endpoint::of(&config).unwrap().route();
+            let routed = token_routed(&route, https.path()).await;
+            let routed = routed.unwrap_or_else(|| panic!("{url}: {} not routed", https.path()));
+            assert_eq!(
+                crate::outgoing::token::verify_unsubscribe_token(secret, &routed),
+                Some(subscriber),
+                "{url}"
+            );
+
+            let mailto = url::Url::parse(&links.mailto).unwrap();
+            let (_, subject) = mailto.query_pairs().find(|(k, _)| k == "subject").unwrap();
+            let to = mailto.path();
+            let raw = format!(
+                "From: reader@example.org\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <r1@example.org>\r\n\r\nplease\r\n"
+            );
+            let parsed = crate::replies::message::parse(
+                raw.as_bytes(),
+                &crate::replies::import::parse_context(None),
+            )
+            .unwrap();
+            let crate::replies::classify::Kind::Unsubscribe { token: Some(read) } = parsed.kind
+            else {
+                panic!("{url}: {subject:?} read as {:?}", parsed.kind);
+            };
+            assert_eq!(
+                crate::outgoing::token::verify_unsubscribe_token(secret, &read),
+                Some(subscriber),
+                "{url}"
+            );
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::mail::unsubscribe::Links;
+use crate::outgoing::unsubscribe::Links;
 
 /// Stands for the personal unsubscribe URL in the rendered issue until a recipient is known.
 pub const UNSUBSCRIBE_MARK: &str = "https://unsubscribe.invalid/DISPATCH-PERSONAL-LINK";
@@ -56,7 +56,7 @@ impl Shared {
 }
 
 /// A body quoted-printable encoded in pieces, split where the personal unsubscribe link goes.
-fn encode_pieces(body: &str) -> Vec<String> {
+pub(crate) fn encode_pieces(body: &str) -> Vec<String> {
     body.split(UNSUBSCRIBE_MARK)
         .map(|piece| {
             let mut encoded = String::with_capacity(piece.len() * 11 / 10);
@@ -64,17 +64,6 @@ fn encode_pieces(body: &str) -> Vec<String> {
             encoded
         })
         .collect()
-}
-
-/// The size of an email's HTML part as sent (its encoded body, what Gmail's clipping counts),
-/// for a recipient whose unsubscribe link is as long as [`UNSUBSCRIBE_MARK`]. Measured on the
-/// part itself, whatever the text of the issue holds.
-pub fn html_part_len(html: &str) -> usize {
-    let pieces = encode_pieces(html);
-    let mut link = String::new();
-    quoted_printable(UNSUBSCRIBE_MARK, &mut link);
-    let joins = pieces.len().saturating_sub(1);
-    pieces.iter().map(String::len).sum::<usize>() + joins * (link.len() + 2 * "=\r\n".len())
 }
 
 /// An issue's message with both bodies already quoted-printable encoded, split where the
@@ -389,7 +378,7 @@ mod tests {
         let html_part = msg.split("--=_b").nth(2).unwrap();
         let (_, body) = html_part.split_once("\r\n\r\n").unwrap();
         let body = body.strip_suffix("\r\n").unwrap();
-        assert_eq!(html_part_len(&html), body.len());
+        assert_eq!(crate::preflight::html_part_len(&html), body.len());
     }
 
     #[test]
