@@ -9,7 +9,6 @@ pub mod fsutil;
 pub mod html;
 pub mod issue;
 pub mod links;
-pub mod mail;
 pub mod newsletter;
 pub mod outgoing;
 pub mod preflight;

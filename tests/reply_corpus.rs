@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use dispatch::mail::extract::reply_text;
+use dispatch::replies::extract::reply_text;
 
 /// The cases (`CORPUS/NAME`, the input's file name without `.txt`) whose extraction does not
 /// match its expected text today. Empty: every case matches.

@@ -292,12 +292,13 @@ mod tests {
             let raw = format!(
                 "From: reader@example.org\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <r1@example.org>\r\n\r\nplease\r\n"
             );
-            let parsed = crate::mail::message::parse(
+            let parsed = crate::replies::message::parse(
                 raw.as_bytes(),
                 &crate::replies::import::parse_context(None),
             )
             .unwrap();
-            let crate::mail::message::Kind::Unsubscribe { token: Some(read) } = parsed.kind else {
+            let crate::replies::classify::Kind::Unsubscribe { token: Some(read) } = parsed.kind
+            else {
                 panic!("{url}: {subject:?} read as {:?}", parsed.kind);
             };
             assert_eq!(

@@ -4,9 +4,11 @@
 use sha2::{Digest as _, Sha256};
 
 use crate::issue::IssueId;
-use crate::mail::message::{self, BouncedRecipient, Incoming, Kind};
 use crate::outgoing::token::verify_unsubscribe_token;
 use crate::outgoing::unsubscribe::UNSUBSCRIBE_PREFIX;
+use crate::replies::classify::{self, Kind};
+use crate::replies::dsn::BouncedRecipient;
+use crate::replies::message::{self, Incoming};
 use crate::store::inbound::{self, MailboxState};
 use crate::store::replies::{NewReply, insert_reply};
 use crate::store::subscribers::{self, Status};
@@ -279,7 +281,7 @@ fn tie(conn: &Batch<'_>, incoming: &Incoming) -> anyhow::Result<(Option<IssueId>
         Some(address) => inbound::subscriber_by_address(conn, address)?,
         None => None,
     };
-    let by_subject = message::subject_issue(&incoming.subject)
+    let by_subject = classify::subject_issue(&incoming.subject)
         .filter(|(v, n)| *v > 0 && *n > 0)
         .map(|(v, n)| IssueId::new(v, n));
     let issue = match by_subject {

@@ -1,10 +1,28 @@
-//! Readers' replies: reading them from the editor's mailbox (IMAP), an mbox file or a Maildir,
-//! and storing what each message means.
+//! Incoming mail, in one room: everything that comes back to the editor's mailbox (readers'
+//! replies, bounces, auto-replies, unsubscribe requests), from reading it to storing what each
+//! message means. Data flows one way: a source ([`imap`], [`mbox`], [`maildir`]) yields raw
+//! messages; [`message`] decodes each (MIME) and asks [`classify`] what kind it is (with
+//! [`dsn`], `auto_reply`, `unsubscribe_request`, and [`auth_results`] for the sender) and
+//! [`extract`] for the reader's text (HTML through [`html_text`] first, reply headers by
+//! `reply_header`); [`import`] ties it to what we sent and stores it.
+//!
+//! Only the sources and [`import`] do I/O or touch the store; the decoding, classification and
+//! extraction files turn bytes into values and must not depend on them.
 
+pub mod auth_results;
+mod auto_reply;
+pub mod classify;
+pub mod dsn;
+pub mod extract;
+mod html_tags;
+pub mod html_text;
 pub mod imap;
 pub mod import;
 pub mod maildir;
 pub mod mbox;
+pub mod message;
+mod reply_header;
+mod unsubscribe_request;
 
 use std::io::BufReader;
 use std::path::Path;
@@ -61,9 +79,9 @@ pub fn import_imap(
             Ok(importer.summary)
         });
         // A stop drops the fetch: the batches already fetched are stored, each with its
-        // mailbox position, and the next import goes on from there.
-        // Biased, the signal first: its handlers are installed before the connection is
-        // opened, so a signal that comes once the server sees us is never missed.
+        // mailbox position, and the next import goes on from there. `biased` polls the stop
+        // first, so its handlers are in place before the connection is opened: a SIGTERM once
+        // the server has seen us is always a stop with a message, never the default death.
         let fetched = runtime.block_on(async {
             tokio::select! {
                 biased;
@@ -202,13 +220,11 @@ pub fn import_maildir(
 /// extracted text, for a bare body the body without quotes and signature.
 pub fn extract_text(raw: &[u8]) -> anyhow::Result<String> {
     if looks_like_message(raw) {
-        let incoming = crate::mail::message::parse(raw, &import::parse_context(None))
+        let incoming = message::parse(raw, &import::parse_context(None))
             .map_err(|e| anyhow::anyhow!("cannot read the message: {e}"))?;
         Ok(incoming.text)
     } else {
-        Ok(crate::mail::extract::reply_text(&String::from_utf8_lossy(
-            raw,
-        )))
+        Ok(extract::reply_text(&String::from_utf8_lossy(raw)))
     }
 }
 

@@ -1,0 +1,703 @@
+//! Quote and signature rules: what a reader wrote in a plain-text reply, without the quoted
+//! message, the client's reply header (found by [`super::reply_header`]), forwarded blocks,
+//! signatures, device footers and legal footers.
+//!
+//! HTML-only mail is turned into text by [`super::html_text`] first and then comes here.
+//! Everything here is line-based string code on a decoded body: it must not depend on MIME
+//! decoding, classification, the store or the importer. Mail bodies are untrusted input: every
+//! scan is linear or bounded, and strings are only sliced at positions found in them.
+
+use super::reply_header::{is_header_block, reply_header_ending_at};
+
+/// Quoted lines at least this long were probably wrapped by the quoting client, so an unquoted
+/// line squeezed between two quoted lines is the wrapped tail of a quote, not the reader's text.
+const WRAPPED_QUOTE_LEN: usize = 60;
+
+/// The reader's own text in a plain-text reply body.
+///
+/// Removes quoted lines, reply headers in common languages (also when wrapped over up to three
+/// lines), Outlook-style header blocks, "Original Message" and forwarding separators, signatures
+/// and device footers ("Sent from my iPhone", "Get Outlook for iOS"), confidentiality footers and
+/// trailing blank lines. Paragraph breaks, lists and indentation of the reader's text stay.
+pub fn reply_text(body: &str) -> String {
+    let text = normalize_newlines(body);
+    let lines: Vec<&str> = text.split('\n').collect();
+    let fenced = fenced_lines(&lines);
+    let mut dropped = vec![false; lines.len()];
+    let cut = find_cut(&lines, &fenced, &mut dropped);
+    mark_quoted(&lines[..cut], &fenced[..cut], &mut dropped[..cut]);
+    let mut kept = join_segments(&lines[..cut], &dropped[..cut]);
+    if cut < lines.len() {
+        strip_trailing_separators(&mut kept);
+    }
+    kept.join("\n").trim().to_string()
+}
+
+/// CRLF and lone CR become LF, so every later step sees one kind of line break.
+fn normalize_newlines(body: &str) -> String {
+    body.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Marks the lines inside Markdown code fences: code may contain "--" or "Sent from" lines
+/// that are not markers, so fenced lines are never cut or dropped.
+fn fenced_lines(lines: &[&str]) -> Vec<bool> {
+    let mut inside = false;
+    lines
+        .iter()
+        .map(|line| {
+            let t = line.trim_start();
+            if t.starts_with("```") || t.starts_with("~~~") {
+                inside = !inside;
+                return true;
+            }
+            inside
+        })
+        .collect()
+}
+
+pub(super) fn is_quoted(line: &str) -> bool {
+    line.trim_start().starts_with('>')
+}
+
+pub(super) fn is_blank(line: &str) -> bool {
+    line.trim().is_empty()
+}
+
+/// Index of the first line that starts material the reader did not write (everything from there
+/// on is dropped). Reply headers directly followed by quoted lines are not a cut: the reader may
+/// answer below the quote, so those headers are only marked in `dropped`.
+fn find_cut(lines: &[&str], fenced: &[bool], dropped: &mut [bool]) -> usize {
+    let mut seen_text = false;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let quoted = is_quoted(line) && !closes_wrapped_address(lines, i);
+        if fenced[i] || quoted || dropped[i] {
+            i += 1;
+            continue;
+        }
+        if is_signature_delimiter(line)
+            || is_separator_with_text(line)
+            || is_underscore_rule(line)
+            || is_forward_intro(line)
+            || is_device_signature(line)
+            || is_header_block(lines, i)
+            || (seen_text && starts_legal_footer(lines, i))
+        {
+            return i;
+        }
+        if let Some(start) = reply_header_ending_at(lines, i) {
+            if followed_by_quote(lines, i + 1) {
+                dropped[start..=i].iter_mut().for_each(|d| *d = true);
+            } else {
+                return start;
+            }
+        }
+        seen_text |= !is_blank(line);
+        i += 1;
+    }
+    lines.len()
+}
+
+/// A line like ">:" that only closes an address wrapped from the line above ("… <name@example.com"
+/// then ">:"): the end of a reply header, not a quoted line.
+fn closes_wrapped_address(lines: &[&str], i: usize) -> bool {
+    let Some(prev) = i.checked_sub(1).and_then(|p| lines.get(p)) else {
+        return false;
+    };
+    lines[i].trim().starts_with(">:")
+        && !is_quoted(prev)
+        && prev.matches('<').count() > prev.matches('>').count()
+}
+
+/// Whether the next non-blank line from `from` on is quoted.
+fn followed_by_quote(lines: &[&str], from: usize) -> bool {
+    lines
+        .iter()
+        .skip(from)
+        .find(|l| !is_blank(l))
+        .is_some_and(|l| is_quoted(l))
+}
+
+/// Drops quoted lines, and unquoted lines that are only the wrapped tail of a long quoted line
+/// (a line squeezed between two quoted lines, right after a long one).
+fn mark_quoted(lines: &[&str], fenced: &[bool], dropped: &mut [bool]) {
+    for (i, line) in lines.iter().enumerate() {
+        if !fenced[i] && is_quoted(line) {
+            dropped[i] = true;
+        }
+    }
+    for i in 1..lines.len().saturating_sub(1) {
+        let squeezed = !fenced[i]
+            && !is_blank(lines[i])
+            && is_quoted(lines[i - 1])
+            && is_quoted(lines[i + 1])
+            && lines[i - 1].trim_end().chars().count() >= WRAPPED_QUOTE_LEN;
+        if squeezed {
+            dropped[i] = true;
+        }
+    }
+}
+
+/// Kept lines, grouped into the runs between dropped blocks. Where a dropped block was set off
+/// by blank lines, the runs around it are separated by exactly one blank line (removing a quote
+/// never leaves a pile of empty lines); where it was not, the runs simply follow each other.
+/// Blank lines inside a run (the reader's own layout) stay as written.
+fn join_segments<'a>(lines: &[&'a str], dropped: &[bool]) -> Vec<&'a str> {
+    let mut segments: Vec<Vec<&'a str>> = vec![Vec::new()];
+    for (line, &drop) in lines.iter().zip(dropped) {
+        if drop {
+            if segments.last().is_some_and(|s| !s.is_empty()) {
+                segments.push(Vec::new());
+            }
+        } else if let Some(seg) = segments.last_mut() {
+            seg.push(line.trim_end());
+        }
+    }
+    let mut out: Vec<&'a str> = Vec::new();
+    let mut blank_before = false;
+    for seg in segments {
+        let trimmed = trim_blank_lines(&seg);
+        let blank_at_start = seg.first().is_some_and(|l| is_blank(l));
+        let blank_at_end = seg.last().is_some_and(|l| is_blank(l));
+        if trimmed.is_empty() {
+            blank_before |= !seg.is_empty();
+            continue;
+        }
+        if !out.is_empty() && (blank_before || blank_at_start) {
+            out.push("");
+        }
+        out.extend_from_slice(trimmed);
+        blank_before = blank_at_end;
+    }
+    out
+}
+
+fn trim_blank_lines<'s, 'a>(lines: &'s [&'a str]) -> &'s [&'a str] {
+    let start = lines
+        .iter()
+        .position(|l| !is_blank(l))
+        .unwrap_or(lines.len());
+    let end = lines
+        .iter()
+        .rposition(|l| !is_blank(l))
+        .map_or(start, |e| e + 1);
+    &lines[start..end.max(start)]
+}
+
+/// Separator lines ("=====", "-----") and blank lines left at the end once the quoted part
+/// below them is gone.
+fn strip_trailing_separators(lines: &mut Vec<&str>) {
+    while let Some(last) = lines.last() {
+        if is_blank(last) || is_rule(last) {
+            lines.pop();
+        } else {
+            break;
+        }
+    }
+}
+
+/// A line made only of rule characters, at least two of them.
+fn is_rule(line: &str) -> bool {
+    let t = line.trim();
+    t.chars().count() >= 2 && t.chars().all(|c| "-_=*~—–".contains(c))
+}
+
+/// "-- " (RFC 3676), a bare "--", or a line of em/en dashes that some clients put above the
+/// signature. Longer runs of ASCII hyphens are Markdown rules or table lines, not delimiters.
+fn is_signature_delimiter(line: &str) -> bool {
+    let t = line.trim_end();
+    t == "--" || (!t.is_empty() && t.chars().all(|c| c == '—' || c == '–'))
+}
+
+/// Words that appear inside the dashed separators clients put above a quoted or forwarded
+/// message ("-----Original Message-----", "---------- Forwarded message ---------").
+const SEPARATOR_WORDS: &[&str] = &[
+    "original",
+    "forward",
+    "message",
+    "nachricht",
+    "besked",
+    "meddelande",
+    "melding",
+    "mensaje",
+    "messaggio",
+    "mensagem",
+    "bericht",
+    "wiadomo",
+    "сообщение",
+    "viesti",
+    "origine",
+    "weitergeleitet",
+    "reenviado",
+    "inoltrato",
+    "doorgestuurd",
+    "videresendt",
+    "vidarebefordrat",
+    "wrote",
+    "schrieb",
+    "écrit",
+    "escribió",
+    "原始邮件",
+    "原始郵件",
+    "転送",
+];
+
+/// A line like "-----Original Message-----": at least three dashes on both sides of a few
+/// words naming a previous or forwarded message.
+fn is_separator_with_text(line: &str) -> bool {
+    let t = line.trim();
+    let inner = t.trim_start_matches('-');
+    let lead = t.len() - inner.len();
+    let core = inner.trim_end_matches('-');
+    let trail = inner.len() - core.len();
+    if lead < 3 || trail < 3 {
+        return false;
+    }
+    let core = core.trim().to_lowercase();
+    !core.is_empty() && SEPARATOR_WORDS.iter().any(|w| core.contains(w))
+}
+
+/// "________________________________": Outlook's line above the quoted header block, and the
+/// line above mailing-list footers.
+fn is_underscore_rule(line: &str) -> bool {
+    let t = line.trim();
+    t.len() >= 2 && t.chars().all(|c| c == '_')
+}
+
+const FORWARD_INTROS: &[&str] = &[
+    "begin forwarded message",
+    "forwarded message:",
+    "début du message réexpédié",
+    "début du message transféré",
+    "anfang der weitergeleiteten nachricht",
+    "inicio del mensaje reenviado",
+    "inizio messaggio inoltrato",
+    "begin doorgestuurd bericht",
+    "início da mensagem reencaminhada",
+    "vidarebefordrat meddelande",
+];
+
+/// Apple Mail's "Begin forwarded message:" and its translations.
+fn is_forward_intro(line: &str) -> bool {
+    let t = line.trim().to_lowercase();
+    FORWARD_INTROS.iter().any(|p| t.starts_with(p))
+}
+
+/// Openings of the footers that mail apps append ("Sent from my iPhone", "Get Outlook for
+/// iOS", and their translations).
+const DEVICE_PREFIXES: &[&str] = &[
+    "sent from ",
+    "sent via ",
+    "sent with ",
+    "sent using ",
+    "get outlook for ",
+    "download outlook for ",
+    "gesendet von ",
+    "gesendet mit ",
+    "von meinem ",
+    "outlook für ",
+    "envoyé de ",
+    "envoyé depuis ",
+    "envoyé à partir de ",
+    "envoyé avec ",
+    "obtenir outlook pour ",
+    "télécharger outlook pour ",
+    "enviado desde ",
+    "enviado de ",
+    "enviado do ",
+    "enviado con ",
+    "obtener outlook para ",
+    "inviato da ",
+    "inviato con ",
+    "verzonden met ",
+    "verzonden vanaf ",
+    "verstuurd vanaf ",
+    "verstuurd met ",
+    "skickat från ",
+    "sendt fra ",
+    "lähetetty ",
+    "wysłane z ",
+    "отправлено с ",
+    "отправлено из ",
+];
+
+/// A short, punctuation-free line such as "Sent from my iPhone" or "Gesendet von Outlook für
+/// Android<https://…>". A sentence that merely starts the same way ("Sent from my desk, which
+/// …") has punctuation or runs longer, and stays.
+fn is_device_signature(line: &str) -> bool {
+    let without_links = strip_angle_links(line.trim());
+    let t = without_links.trim().trim_end_matches('.');
+    let lower = t.to_lowercase();
+    if lower.ends_with("から送信") || lower.starts_with("从我的") || lower.starts_with("發自我的")
+    {
+        return t.chars().count() <= 40;
+    }
+    DEVICE_PREFIXES.iter().any(|p| lower.starts_with(p))
+        && t.split_whitespace().count() <= 9
+        && !t.contains([',', ';', '!', '?', ':', '.'])
+}
+
+/// Removes "<…>" parts (links that clients append to footers).
+fn strip_angle_links(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut depth = 0usize;
+    for c in line.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Paragraph openings of confidentiality footers.
+const FOOTER_OPENINGS: &[&str] = &[
+    "this e-mail",
+    "this email",
+    "this message",
+    "this communication",
+    "the information contained",
+    "the information in this",
+    "the content of this",
+    "confidentiality notice",
+    "confidential",
+    "disclaimer",
+    "ce message",
+    "ce courriel",
+    "ce courrier",
+    "le présent message",
+    "diese e-mail",
+    "diese nachricht",
+    "diese mail",
+    "le informazioni contenute",
+    "questo messaggio",
+    "este mensaje",
+    "este correo",
+    "esta mensagem",
+    "este e-mail",
+    "dit bericht",
+    "deze e-mail",
+    "deze mail",
+    "denna e-post",
+    "detta meddelande",
+    "denne e-mail",
+    "denne meldingen",
+    "ta wiadomość",
+];
+
+/// Words that make such a paragraph a confidentiality footer.
+const FOOTER_WORDS: &[&str] = &[
+    "confidential",
+    "privileged",
+    "intended recipient",
+    "confidentiel",
+    "destinataire",
+    "vertraulich",
+    "riservat",
+    "confidencial",
+    "vertrouwelijk",
+    "konfidentiell",
+    "fortrolig",
+    "poufn",
+];
+
+/// A confidentiality footer paragraph starting at line `i` ("This e-mail and any attachments
+/// are confidential …").
+fn starts_legal_footer(lines: &[&str], i: usize) -> bool {
+    if i > 0 && !is_blank(lines[i - 1]) {
+        return false;
+    }
+    let paragraph: String = lines
+        .iter()
+        .skip(i)
+        .take_while(|l| !is_blank(l))
+        .take(30)
+        .map(|l| l.trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let paragraph = paragraph.trim_start_matches(|c: char| !c.is_alphanumeric());
+    FOOTER_OPENINGS.iter().any(|o| paragraph.starts_with(o))
+        && FOOTER_WORDS.iter().any(|w| paragraph.contains(w))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    const REPLY: &str = "Thanks for the issue, the tide tables were great.\n\nOne question: will there be a print edition?";
+
+    /// The reader's reply followed by `rest` (quote, header, signature…).
+    fn reply_with(rest: &str) -> String {
+        format!("{REPLY}\n\n{rest}")
+    }
+
+    fn assert_reply(body: &str) {
+        assert_eq!(reply_text(body), REPLY, "body:\n{body}");
+    }
+
+    #[test]
+    fn removes_english_reply_header_and_quote() {
+        assert_reply(&reply_with(
+            "On Mon, Jan 6, 2025 at 9:00 AM Dispatch <editor@news.example.com> wrote:\n\n> Spring issue\n> is here.\n",
+        ));
+    }
+
+    #[test]
+    fn removes_reply_headers_wrapped_over_lines() {
+        assert_reply(&reply_with(
+            "On Mon, Jan 6, 2025 at 9:00 AM Dispatch Editorial Team <\neditor@news.example.com> wrote:\n\n> Spring issue\n",
+        ));
+        assert_reply(&reply_with(
+            "On Mon, Jan 6, 2025 at 9:00 AM, Dispatch\n<editor@news.example.com>\nwrote:\n\n> Spring issue\n",
+        ));
+        assert_reply(&reply_with(
+            "On Jan 6, 2025,\nat 09:00,\nDispatch <editor@news.example.com> wrote:\n\n> Spring issue\n",
+        ));
+    }
+
+    #[test]
+    fn removes_reply_headers_in_other_languages() {
+        let headers = [
+            "Le lun. 6 janv. 2025 à 09:00, Dispatch <editor@news.example.com> a écrit :",
+            "Le lun. 6 janv. 2025 à 09:00, Dispatch <editor@news.example.com>\na écrit :",
+            "Am Mo., 6. Jan. 2025 um 09:00 Uhr schrieb Dispatch <editor@news.example.com>:",
+            "Am 06.01.2025 um 09:00 schrieb Dispatch:",
+            "El lun, 6 ene 2025 a las 9:00, Dispatch (<editor@news.example.com>) escribió:",
+            "Op ma 6 jan. 2025 om 09:00 schreef Dispatch <editor@news.example.com>:",
+            "Il giorno lun 6 gen 2025 alle ore 09:00 Dispatch <editor@news.example.com> ha scritto:",
+            "Em seg., 6 de jan. de 2025 às 09:00, Dispatch <editor@news.example.com> escreveu:",
+            "Den mån 6 jan. 2025 kl 09:00 skrev Dispatch <editor@news.example.com>:",
+            "man. 6. jan. 2025 kl. 09:00 skrev Dispatch <editor@news.example.com>:",
+            "ma 6.1.2025 klo 9.00 Dispatch (editor@news.example.com) kirjoitti:",
+            "W dniu 6.01.2025 o 09:00 Dispatch <editor@news.example.com> napisał:",
+            "pon., 6 sty 2025 o 09:00 Dispatch <editor@news.example.com> napisał(a):",
+            "2025年1月6日(月) 9:00 Dispatch <editor@news.example.com>:",
+            "在 2025年1月6日 09:00，Dispatch <editor@news.example.com> 写道：",
+            "пн, 6 янв. 2025 г. в 09:00, Dispatch <editor@news.example.com>:",
+        ];
+        for header in headers {
+            // Followed by a quote, and followed directly by the unquoted message.
+            assert_reply(&reply_with(&format!("{header}\n\n> Spring issue\n")));
+            assert_reply(&reply_with(&format!("{header}\n\nSpring issue\n")));
+        }
+    }
+
+    #[test]
+    fn removes_quoted_lines_and_keeps_inline_answers() {
+        let body = "On Mon, Jan 6, 2025 at 9:00 AM Dispatch <editor@news.example.com> wrote:\n> Will you come to the meetup?\n\nYes, with two friends.\n\n> Which day suits you?\n\nSaturday.\n";
+        assert_eq!(reply_text(body), "Yes, with two friends.\n\nSaturday.");
+    }
+
+    #[test]
+    fn removes_the_wrapped_tail_of_a_long_quoted_line() {
+        let body = "Yes.\n\nOn Mon, Jan 6, 2025 at 9:00 AM Dispatch <editor@news.example.com> wrote:\n> This quoted line is long enough that the quoting client wrapped its last\nwords\n> onto the next line.\n";
+        assert_eq!(reply_text(body), "Yes.");
+    }
+
+    #[test]
+    fn removes_outlook_header_blocks() {
+        let blocks = [
+            "From: Dispatch <editor@news.example.com>\nSent: Monday, January 6, 2025 9:00 AM\nTo: Ann Reader <ann@example.org>\nSubject: [Dispatch V5N2] Spring issue\n\nSpring issue body",
+            "*From:* Dispatch [mailto:editor@news.example.com]\n*Sent:* Monday, January 6, 2025 9:00 AM\n*To:* ann@example.org\n*Subject:* Spring issue\n\nSpring issue body",
+            "De : Dispatch <editor@news.example.com>\nEnvoyé : lundi 6 janvier 2025 09:00\nÀ : ann@example.org\nObjet : Numéro de printemps\n\nCorps",
+            "De\u{a0}: Dispatch <editor@news.example.com>\n\u{a0}À\u{a0}: ann@example.org\nEnvoyé le : lundi 6 janvier 2025 09:00\nObjet\u{a0}: Numéro",
+            "Von: Dispatch <editor@news.example.com>\nGesendet: Montag, 6. Januar 2025 09:00\nAn: ann@example.org\nBetreff: Frühlingsausgabe\n\nText",
+            "From: Dispatch\n<editor@news.example.com>\nSent: Monday, January 6, 2025 9:00 AM\nTo: Ann\nSubject: Spring issue",
+        ];
+        for block in blocks {
+            assert_reply(&reply_with(block));
+        }
+    }
+
+    #[test]
+    fn keeps_header_like_lines_of_the_reader() {
+        let body = "Travel plan:\nFrom: Paris\nTo: Rome\n\nThe data comes From: our database.";
+        assert_eq!(reply_text(body), body);
+    }
+
+    #[test]
+    fn removes_original_and_forwarded_message_separators() {
+        let rests = [
+            "-----Original Message-----\nFrom: editor@news.example.com\nSent: Monday\n\nBody",
+            "----- Original Message -----\nBody",
+            "-----Ursprüngliche Nachricht-----\nVon: Dispatch\nBody",
+            "-------- Message d'origine --------\nDe : Dispatch\nBody",
+            "---------- Forwarded message ---------\nFrom: Dispatch <editor@news.example.com>\nDate: Mon, Jan 6, 2025 at 9:00 AM\nSubject: Spring issue\nTo: <ann@example.org>\n\nBody",
+            "Begin forwarded message:\n\nFrom: Dispatch <editor@news.example.com>\nSubject: Spring issue\n\nBody",
+            "---- On Mon, 06 Jan 2025 09:00:00 +0100 editor@news.example.com wrote ----\n\nBody",
+        ];
+        for rest in rests {
+            assert_reply(&reply_with(rest));
+        }
+    }
+
+    #[test]
+    fn cuts_at_underscore_rules() {
+        assert_reply(&format!(
+            "{REPLY}\n________________________________\nFrom: Dispatch <editor@news.example.com>\nSent: Monday\n"
+        ));
+        assert_reply(&reply_with(
+            "_______________________________________________\nDispatch mailing list\nlist@example.org",
+        ));
+    }
+
+    #[test]
+    fn removes_signatures() {
+        let rests = [
+            "-- \nAnn Reader\nTide Club",
+            "--\nAnn Reader",
+            "—\nAnn Reader\nTide Club",
+            "Sent from my iPhone",
+            "Sent from my Samsung Galaxy smartphone.",
+            "Get Outlook for iOS<https://aka.ms/o0ukef>",
+            "Get Outlook for Android",
+            "Sent from Mail for Windows",
+            "Sent from Yahoo Mail on Android",
+            "Gesendet von meinem iPad",
+            "Envoyé de mon iPhone",
+            "Enviado desde mi iPhone",
+            "Inviato da iPhone",
+            "Verzonden vanaf mijn iPhone",
+            "iPhoneから送信",
+        ];
+        for rest in rests {
+            assert_reply(&reply_with(rest));
+        }
+        // A signature right under the text, without a blank line.
+        assert_reply(&format!("{REPLY}\n-- \nAnn"));
+    }
+
+    #[test]
+    fn keeps_sentences_that_only_start_like_signatures() {
+        let body = "Sent from my desk, which is easier than my phone.\n\nThe app sent from my iPhone all week.\n\nAnd here is a fix -- not a signature.";
+        assert_eq!(reply_text(body), body);
+    }
+
+    #[test]
+    fn removes_confidentiality_footers() {
+        assert_reply(&reply_with(
+            "This e-mail and any attachments may contain confidential and privileged information. If you are not the intended recipient, please notify the sender and delete it.",
+        ));
+        assert_reply(&reply_with(
+            "CONFIDENTIALITY NOTICE: The information in this message is confidential.",
+        ));
+        // The reader's first paragraph is never taken for a footer.
+        let body = "This message is confidential: please do not forward it.";
+        assert_eq!(reply_text(body), body);
+    }
+
+    #[test]
+    fn normalizes_line_endings_and_trims() {
+        let body = "\r\n\r\nThanks for the issue, the tide tables were great.\r\n\r\nOne question: will there be a print edition?\r\n\r\n\r\n";
+        assert_reply(body);
+        assert_reply(&body.replace("\r\n", "\r"));
+    }
+
+    #[test]
+    fn keeps_the_readers_layout() {
+        let body = "Two points:\n\n- first, the map\n- second, the table\n    indented detail\n\n\nAnd a final paragraph.\n\nOn Mon, Jan 6, 2025 at 9:00 AM Dispatch <editor@news.example.com> wrote:\n> x\n";
+        assert_eq!(
+            reply_text(body),
+            "Two points:\n\n- first, the map\n- second, the table\n    indented detail\n\n\nAnd a final paragraph."
+        );
+    }
+
+    #[test]
+    fn ignores_markers_inside_code_fences() {
+        let body = "Here is my script:\n\n```\n--\nSent from my iPhone\n> not a quote\n```\n\nDoes it look right?";
+        assert_eq!(reply_text(body), body);
+    }
+
+    #[test]
+    fn keeps_a_readers_own_quote_introduction() {
+        let body = "In 2019 the author wrote:\n\nthe sea remembers.\n\nI still think so.";
+        assert_eq!(reply_text(body), body);
+    }
+
+    #[test]
+    fn removes_a_verb_then_name_header_wrapped_over_lines() {
+        assert_reply(&reply_with(
+            "Am 06.01.2025 um 09:00 schrieb Dispatch Redaktion\nund Team:\n\nFrühlingsausgabe",
+        ));
+    }
+
+    #[test]
+    fn keeps_sentences_starting_with_on() {
+        let body = "On the whole I agree.\nOn Monday I will send the photos:\n\nthree of them.";
+        assert_eq!(reply_text(body), body);
+    }
+
+    #[test]
+    fn a_reply_that_is_only_quote_or_signature_is_empty() {
+        assert_eq!(reply_text(""), "");
+        assert_eq!(reply_text("\n\n"), "");
+        assert_eq!(
+            reply_text("On Mon, Jan 6, 2025 at 9:00 AM Dispatch <ed@example.com> wrote:\n> x\n"),
+            ""
+        );
+        assert_eq!(reply_text("-- \nAnn Reader"), "");
+        assert_eq!(reply_text("Sent from my iPhone"), "");
+    }
+
+    #[test]
+    fn long_lines_are_handled_quickly() {
+        let body = format!("{REPLY}\n{}\n{}", ">".repeat(200_000), "x".repeat(200_000));
+        assert!(reply_text(&body).ends_with('x'));
+    }
+
+    /// Reproducible noise from an alphabet of characters that matter to the scanners.
+    pub(crate) fn noise(seed: u64, len: usize, alphabet: &[&str]) -> String {
+        let mut state = seed;
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                alphabet[(state >> 33) as usize % alphabet.len()]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reply_text_never_panics_on_noise() {
+        let alphabet = [
+            "a",
+            "On ",
+            " wrote:",
+            ">",
+            ":",
+            "-",
+            "_",
+            "—",
+            "\n",
+            "\r\n",
+            " ",
+            "@",
+            "<",
+            "2025",
+            "é",
+            "写道",
+            "\u{a0}",
+            "```",
+            "From: ",
+            "Sent: ",
+            "To: ",
+            "Subject: ",
+            "9:00",
+        ];
+        for seed in 0..300 {
+            let text = noise(seed, (seed as usize * 13) % 400, &alphabet);
+            let _ = reply_text(&text);
+            for end in (0..text.len())
+                .filter(|&e| text.is_char_boundary(e))
+                .step_by(7)
+            {
+                let _ = reply_text(&text[..end]);
+            }
+        }
+    }
+}

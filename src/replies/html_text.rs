@@ -1,0 +1,713 @@
+//! The HTML-to-text step: the text of an HTML-only mail body, without the quoted message and
+//! signatures that mail clients mark in their markup, rendered with html2text without
+//! wrapping. The plain-text quote and signature rules ([`super::extract`]) run on its result.
+//!
+//! It must not depend on MIME decoding, classification, the store or the importer. Mail
+//! bodies are untrusted input: the size and nesting limits below keep it linear in time and
+//! bounded in memory.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use html2text::render::{TaggedLine, TextDecorator};
+
+use super::html_tags::{Tag, is_void, scan_tags};
+
+/// Text of an HTML-only mail body, without the quoted message and signatures that mail
+/// clients mark in their markup (Gmail, Outlook, Thunderbird, Apple Mail, Yahoo, Proton Mail).
+///
+/// The marked parts are removed with a tag scanner first; the rest is rendered with html2text
+/// without wrapping, links written as "text <url>".
+///
+/// Linear in time and bounded in memory on any input: a body over [`MAX_HTML_BYTES`] is cut
+/// there, and elements nested deeper than [`MAX_HTML_DEPTH`] lose their tags (not their text)
+/// before html5ever sees them, whose tree building checks the stack of open elements for every
+/// tag. What was cut or flattened is said in [`HtmlText::notes`].
+pub fn html_to_text(html: &str) -> HtmlText {
+    let (html, cut) = cap_size(html);
+    let (kept, kept_to_end) = strip_marked_parts(html);
+    let (flat, flattened) = limit_depth(&kept);
+    let mut notes = Vec::new();
+    if flattened {
+        notes.push(format!(
+            "[…markup nested deeper than {MAX_HTML_DEPTH} levels was flattened]"
+        ));
+    }
+    // A cut inside a quote that is removed anyway loses nothing the reader wrote.
+    if cut && kept_to_end {
+        notes.push(format!(
+            "[…the rest of this message was cut: over {} MB of HTML]",
+            MAX_HTML_BYTES / (1024 * 1024)
+        ));
+    }
+    HtmlText {
+        text: render_html(&flat),
+        notes,
+    }
+}
+
+/// An HTML body as text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HtmlText {
+    pub text: String,
+    /// One line for each limit that changed the result, to be shown after the text.
+    pub notes: Vec<String>,
+}
+
+/// HTML beyond this many bytes is not read. A reply's own text is a few kilobytes, and one
+/// that quotes a whole issue stays near Gmail's 102 KB clip; converting costs up to about 250
+/// bytes of memory per byte of HTML (a table row of many cells, `bench/replies-html.sh`).
+pub const MAX_HTML_BYTES: usize = 1024 * 1024;
+
+/// Elements nested deeper than this keep their text but lose their tags. Mail clients' markup
+/// stays under 50 levels; html5ever's cost per tag grows with the depth.
+pub const MAX_HTML_DEPTH: usize = 256;
+
+/// `html` cut to [`MAX_HTML_BYTES`] (at a character boundary, before a tag cut in half), and
+/// whether it was cut.
+fn cap_size(html: &str) -> (&str, bool) {
+    if html.len() <= MAX_HTML_BYTES {
+        return (html, false);
+    }
+    let end = html.floor_char_boundary(MAX_HTML_BYTES);
+    let head = &html[..end];
+    let end = match (head.rfind('<'), head.rfind('>')) {
+        (Some(open), close) if close.is_none_or(|c| c < open) => open,
+        _ => end,
+    };
+    (&html[..end], true)
+}
+
+/// Elements whose end tag may be left out: html5ever closes them when the next one opens, so
+/// they never pile up on its stack and are not counted.
+const OPTIONAL_END: &[&str] = &[
+    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot", "rt",
+    "rp", "colgroup",
+];
+
+/// `html` with the tags of elements nested deeper than [`MAX_HTML_DEPTH`] removed (their text
+/// stays), and whether any were. The nesting is followed with a stack of open element names
+/// that an end tag pops down to its element, as a browser does; a start tag beyond the limit
+/// and the end tag that closes it are dropped.
+fn limit_depth(html: &str) -> (String, bool) {
+    let mut open: Vec<&str> = Vec::new();
+    let mut dropped: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut out = String::with_capacity(html.len());
+    let mut pos = 0;
+    let mut flattened = false;
+    let tags = scan_tags(html);
+    for tag in &tags {
+        let name = tag.name.as_str();
+        if tag.self_closing || is_void(name) || OPTIONAL_END.contains(&name) {
+            continue;
+        }
+        let keep = if !tag.closing {
+            let room = open.len() < MAX_HTML_DEPTH;
+            if room {
+                open.push(name);
+            } else {
+                *dropped.entry(name).or_default() += 1;
+            }
+            room
+        } else if let Some(n) = dropped.get_mut(name).filter(|n| **n > 0) {
+            *n -= 1;
+            false
+        } else {
+            if let Some(at) = open.iter().rposition(|o| *o == name) {
+                open.truncate(at);
+            }
+            true
+        };
+        if !keep {
+            flattened = true;
+            out.push_str(html.get(pos..tag.start).unwrap_or(""));
+            pos = tag.stop;
+        }
+    }
+    out.push_str(html.get(pos..).unwrap_or(""));
+    (out, flattened)
+}
+
+/// What to do with an element that a mail client marked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// Remove the element with its content.
+    Element,
+    /// Remove the element and everything after it.
+    Rest,
+}
+
+/// The client markers. A generic `<blockquote>` is handled separately: it is only removed when
+/// the reader's text comes before it.
+fn marker(tag: &Tag) -> Option<Mark> {
+    if tag.closing {
+        return None;
+    }
+    let is = |name: &str| tag.name == name;
+    if tag.has_id("divRplyFwdMsg") || tag.has_id("appendonsend") || tag.has_id("stopSpelling") {
+        return Some(Mark::Rest);
+    }
+    if is("div") && is_outlook_header_border(tag) {
+        return Some(Mark::Rest);
+    }
+    let element = tag.has_class("gmail_quote")
+        || tag.has_class("gmail_signature")
+        || tag.has_class("gmail_signature_prefix")
+        || tag.attr("data-smartmail") == Some("gmail_signature")
+        || tag.has_class("moz-cite-prefix")
+        || tag.has_class("moz-signature")
+        || (is("blockquote")
+            && tag
+                .attr("type")
+                .is_some_and(|t| t.eq_ignore_ascii_case("cite")))
+        || tag.has_id("AppleMailSignature")
+        || tag.has_class("yahoo_quoted")
+        || tag.has_class("protonmail_quote")
+        || tag.has_class("protonmail_signature_block");
+    element.then_some(Mark::Element)
+}
+
+/// Outlook desktop puts the quoted header ("From: … Sent: …") in a div with a thin top border.
+fn is_outlook_header_border(tag: &Tag) -> bool {
+    let style: String = tag
+        .attr("style")
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    [
+        "border-top:solid#e1e1e1",
+        "border-top:solid#b5c4df",
+        "border-top:solidrgb(225,225,225)",
+    ]
+    .iter()
+    .any(|b| style.contains(b))
+}
+
+/// End (byte offset past the closing tag) of the element opened by `tags[i]`; the end of the
+/// document when it is never closed.
+fn element_end(tags: &[Tag], i: usize, doc_len: usize) -> usize {
+    let open = &tags[i];
+    if open.self_closing || is_void(&open.name) {
+        return open.stop;
+    }
+    let mut depth = 0usize;
+    for t in &tags[i..] {
+        if t.name != open.name {
+            continue;
+        }
+        if !t.closing {
+            if !t.self_closing {
+                depth += 1;
+            }
+        } else {
+            depth = depth.saturating_sub(1);
+            if depth == 0 {
+                return t.stop;
+            }
+        }
+    }
+    doc_len
+}
+
+/// Visible text between two tags: anything but whitespace and non-breaking spaces.
+fn has_visible_text(fragment: &str) -> bool {
+    fragment
+        .replace("&nbsp;", " ")
+        .replace("&#160;", " ")
+        .chars()
+        .any(|c| !c.is_whitespace())
+}
+
+/// `html` without the parts mail clients mark as quote or signature, and whether its end was
+/// kept (not inside a removed part).
+fn strip_marked_parts(html: &str) -> (String, bool) {
+    let tags = scan_tags(html);
+    let mut removed: Vec<(usize, usize)> = Vec::new();
+    let mut cut = html.len();
+    let mut skip_until = 0;
+    let mut seen_text = false;
+    let mut in_head = false;
+    let mut prev_stop = 0;
+    let mut last_hr: Option<(usize, usize)> = None;
+    for (i, tag) in tags.iter().enumerate() {
+        if tag.start < skip_until {
+            continue;
+        }
+        let between = html.get(prev_stop..tag.start).unwrap_or("");
+        if !in_head && has_visible_text(between) {
+            seen_text = true;
+            last_hr = None;
+        }
+        prev_stop = tag.stop;
+        match (tag.name.as_str(), tag.closing) {
+            ("head", closing) => in_head = !closing,
+            ("img", false) if !in_head => seen_text = true,
+            _ => {}
+        }
+        let mark = marker(tag).or_else(|| {
+            (tag.name == "blockquote" && !tag.closing && seen_text).then_some(Mark::Element)
+        });
+        match mark {
+            Some(Mark::Rest) => {
+                cut = last_hr.map_or(tag.start, |(hr_start, _)| hr_start);
+                break;
+            }
+            Some(Mark::Element) => {
+                let end = element_end(&tags, i, html.len());
+                removed.push((tag.start, end));
+                skip_until = end;
+                prev_stop = end;
+            }
+            None if tag.name == "hr" && !tag.closing => last_hr = Some((tag.start, tag.stop)),
+            None => {}
+        }
+    }
+    let kept_to_end = cut == html.len() && removed.last().is_none_or(|(_, end)| *end < html.len());
+    let mut out = String::with_capacity(cut);
+    let mut pos = 0;
+    for (start, end) in removed {
+        if start >= cut {
+            break;
+        }
+        out.push_str(html.get(pos..start).unwrap_or(""));
+        pos = end.min(cut);
+    }
+    out.push_str(html.get(pos..cut).unwrap_or(""));
+    (out, kept_to_end)
+}
+
+/// Render width: wide enough that html2text never wraps a paragraph or a link.
+const RENDER_WIDTH: usize = 100_000;
+
+/// HTML to plain text with html2text: no wrapping, tables flattened without borders, links as
+/// "text <url>".
+fn render_html(html: &str) -> String {
+    let links = Rc::new(RefCell::new(Vec::new()));
+    let rendered = html2text::config::with_decorator(LinkDecorator::new(Rc::clone(&links)))
+        .raw_mode(true)
+        .no_table_borders()
+        .no_link_wrapping()
+        .allow_width_overflow()
+        .string_from_read(html.as_bytes(), RENDER_WIDTH);
+    let text = match rendered {
+        Ok(t) => t,
+        // html2text only fails on I/O or impossible widths; fall back to the bare text so a
+        // body is never lost.
+        Err(_) => strip_tags(html),
+    };
+    tidy_rendered(&collapse_self_links(&text))
+}
+
+/// Text of `html` with every tag removed; used only if rendering fails.
+fn strip_tags(html: &str) -> String {
+    let tags = scan_tags(html);
+    let mut out = String::new();
+    let mut pos = 0;
+    for t in &tags {
+        out.push_str(html.get(pos..t.start).unwrap_or(""));
+        pos = t.stop;
+    }
+    out.push_str(html.get(pos..).unwrap_or(""));
+    out
+}
+
+/// Trailing spaces removed, runs of blank lines reduced to one, surrounding blank lines gone.
+fn tidy_rendered(text: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim_end) {
+        if line.is_empty() && out.last().is_none_or(|l| l.is_empty()) {
+            continue;
+        }
+        out.push(line);
+    }
+    out.join("\n").trim().to_string()
+}
+
+/// "https://x <https://x>" → "https://x", and "a@b <a@b>" → "a@b": a link whose text already
+/// is its target needs no repetition.
+fn collapse_self_links(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find(" <") {
+        let after = &rest[open + 2..];
+        let Some(close) = after.find('>') else {
+            break;
+        };
+        let target = &after[..close];
+        let before = &rest[..open];
+        let bare = target.strip_prefix("mailto:").unwrap_or(target);
+        let redundant = !target.is_empty()
+            && (before.ends_with(target)
+                || before.ends_with(bare)
+                || before.ends_with(target.trim_end_matches('/')));
+        out.push_str(before);
+        if !redundant {
+            out.push_str(&rest[open..open + 2 + close + 1]);
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// html2text decorator for reply text: plain text, links as "text <url>", images as their alt
+/// text, list items as "- ", quotes as "> " (so that [`super::extract::reply_text`] can drop them).
+#[derive(Clone)]
+struct LinkDecorator {
+    /// Targets of the links being rendered, innermost last. Shared between the decorators of
+    /// nested blocks, because a link may open in one block and close in a sub-block.
+    open_links: Rc<RefCell<Vec<String>>>,
+}
+
+impl LinkDecorator {
+    fn new(open_links: Rc<RefCell<Vec<String>>>) -> Self {
+        LinkDecorator { open_links }
+    }
+}
+
+/// Link targets worth showing: web and mail links, not page anchors or scripts.
+fn shown_target(url: &str) -> Option<String> {
+    let u = url.trim();
+    let lower = u.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        Some(u.to_string())
+    } else {
+        lower
+            .starts_with("mailto:")
+            .then(|| {
+                u.get(7..)
+                    .unwrap_or("")
+                    .split('?')
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .filter(|a| !a.is_empty())
+    }
+}
+
+impl TextDecorator for LinkDecorator {
+    type Annotation = ();
+
+    fn decorate_link_start(&mut self, url: &str) -> (String, Self::Annotation) {
+        self.open_links
+            .borrow_mut()
+            .push(shown_target(url).unwrap_or_default());
+        (String::new(), ())
+    }
+
+    fn decorate_link_end(&mut self) -> String {
+        match self.open_links.borrow_mut().pop() {
+            Some(target) if !target.is_empty() => format!(" <{target}>"),
+            _ => String::new(),
+        }
+    }
+
+    fn decorate_em_start(&self) -> (String, Self::Annotation) {
+        (String::new(), ())
+    }
+
+    fn decorate_em_end(&self) -> String {
+        String::new()
+    }
+
+    fn decorate_strong_start(&self) -> (String, Self::Annotation) {
+        (String::new(), ())
+    }
+
+    fn decorate_strong_end(&self) -> String {
+        String::new()
+    }
+
+    fn decorate_strikeout_start(&self) -> (String, Self::Annotation) {
+        (String::new(), ())
+    }
+
+    fn decorate_strikeout_end(&self) -> String {
+        String::new()
+    }
+
+    fn decorate_code_start(&self) -> (String, Self::Annotation) {
+        (String::new(), ())
+    }
+
+    fn decorate_code_end(&self) -> String {
+        String::new()
+    }
+
+    fn decorate_preformat_first(&self) -> Self::Annotation {}
+
+    fn decorate_preformat_cont(&self) -> Self::Annotation {}
+
+    fn decorate_image(&mut self, _src: &str, title: &str) -> (String, Self::Annotation) {
+        (title.to_string(), ())
+    }
+
+    fn header_prefix(&self, _level: usize) -> String {
+        String::new()
+    }
+
+    fn quote_prefix(&self) -> String {
+        "> ".to_string()
+    }
+
+    fn unordered_item_prefix(&self) -> String {
+        "- ".to_string()
+    }
+
+    fn ordered_item_prefix(&self, i: i64) -> String {
+        format!("{i}. ")
+    }
+
+    fn make_subblock_decorator(&self) -> Self {
+        self.clone()
+    }
+
+    fn finalise(&mut self, _urls: Vec<String>) -> Vec<TaggedLine<Self::Annotation>> {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replies::extract::reply_text;
+    use crate::replies::extract::tests::noise;
+
+    /// The text of an HTML body, without the notes.
+    fn html_text(html: &str) -> String {
+        html_to_text(html).text
+    }
+
+    #[test]
+    fn html_to_text_never_panics_on_noise() {
+        let alphabet = [
+            "<",
+            ">",
+            "/",
+            "div",
+            " class=\"gmail_quote\"",
+            " id=divRplyFwdMsg",
+            "blockquote",
+            "\"",
+            "'",
+            "=",
+            "!--",
+            "-->",
+            "text",
+            "é",
+            "<hr>",
+            "<script>",
+            "</script>",
+            "&nbsp;",
+            " type=cite",
+            "<a href=\"https://x\">",
+            "</a>",
+            "<table><tr><td>",
+            "\n",
+        ];
+        for seed in 0..300 {
+            let html = noise(seed, (seed as usize * 11) % 300, &alphabet);
+            let _ = html_text(&html);
+        }
+    }
+
+    // -- HTML ----------------------------------------------------------------------------------
+
+    fn html_page(body: &str) -> String {
+        format!(
+            "<html><head><meta charset=\"utf-8\"><style>p {{ margin: 0 }} .gmail_quote {{ }}</style></head><body>{body}</body></html>"
+        )
+    }
+
+    const HTML_REPLY: &str = "Count me in for the meetup.";
+
+    fn assert_html_reply(body: &str) {
+        assert_eq!(html_text(&html_page(body)), HTML_REPLY, "html:\n{body}");
+    }
+
+    #[test]
+    fn html_removes_gmail_quote_and_signature() {
+        assert_html_reply(
+            "<div dir=\"ltr\">Count me in for the meetup.<br clear=\"all\"><div><br></div><span class=\"gmail_signature_prefix\">-- </span><br><div dir=\"ltr\" class=\"gmail_signature\" data-smartmail=\"gmail_signature\"><div dir=\"ltr\">Ann Reader<div>Tide Club</div></div></div></div><br><div class=\"gmail_quote gmail_quote_container\"><div dir=\"ltr\" class=\"gmail_attr\">On Mon, Jan 6, 2025 at 9:00 AM Dispatch &lt;<a href=\"mailto:editor@news.example.com\">editor@news.example.com</a>&gt; wrote:<br></div><blockquote class=\"gmail_quote\" style=\"margin:0px 0px 0px 0.8ex;border-left:1px solid rgb(204,204,204);padding-left:1ex\"><div dir=\"ltr\">Spring issue</div></blockquote></div>",
+        );
+        assert_html_reply(
+            "<div>Count me in for the meetup.</div><blockquote class=\"gmail_quote\">Spring issue</blockquote>",
+        );
+    }
+
+    #[test]
+    fn html_removes_outlook_web_reply() {
+        assert_html_reply(
+            "<div style=\"font-family: Calibri, Arial, Helvetica, sans-serif; font-size: 12pt;\">Count me in for the meetup.</div><div id=\"appendonsend\"></div><hr style=\"display:inline-block;width:98%\" tabindex=\"-1\"><div id=\"divRplyFwdMsg\" dir=\"ltr\"><font face=\"Calibri, sans-serif\" style=\"font-size:11pt\"><b>From:</b> Dispatch &lt;editor@news.example.com&gt;<br><b>Sent:</b> Monday, January 6, 2025 9:00 AM<br><b>To:</b> Ann<br><b>Subject:</b> Spring issue</font><div>&nbsp;</div></div><div>Spring issue body</div>",
+        );
+        // Without the appendonsend marker, the rule above divRplyFwdMsg goes too.
+        assert_html_reply(
+            "<div>Count me in for the meetup.</div><hr style=\"display:inline-block;width:98%\" tabindex=\"-1\"><div id=\"divRplyFwdMsg\" dir=\"ltr\"><b>From:</b> Dispatch</div><div>Spring issue body</div>",
+        );
+    }
+
+    #[test]
+    fn html_removes_outlook_desktop_reply() {
+        assert_html_reply(
+            "<div class=WordSection1><p class=MsoNormal>Count me in for the meetup.<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p><div><div style='border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm'><p class=MsoNormal><b><span lang=EN-US>From:</span></b><span lang=EN-US> Dispatch &lt;editor@news.example.com&gt;<br><b>Sent:</b> Monday, January 6, 2025 9:00 AM<br><b>Subject:</b> Spring issue<o:p></o:p></span></p></div></div><p class=MsoNormal>Spring issue body<o:p></o:p></p></div>",
+        );
+        assert_html_reply(
+            "<div class=WordSection1><p class=MsoNormal>Count me in for the meetup.</p><div style=\"border:none; border-top:solid #B5C4DF 1.0pt; padding:3.0pt 0in 0in 0in\"><p><b>From:</b> Dispatch</p></div><p>Spring issue body</p></div>",
+        );
+    }
+
+    #[test]
+    fn html_removes_thunderbird_quote_and_signature() {
+        assert_html_reply(
+            "<p>Count me in for the meetup.</p><div class=\"moz-cite-prefix\">On 06/01/2025 09:00, Dispatch wrote:<br></div><blockquote type=\"cite\" cite=\"mid:v5n2@news.example.com\"><p>Spring issue</p></blockquote><pre class=\"moz-signature\" cols=\"72\">-- \nAnn Reader</pre>",
+        );
+    }
+
+    #[test]
+    fn html_removes_apple_mail_quote_and_signature() {
+        assert_html_reply(
+            "<div dir=\"ltr\">Count me in for the meetup.</div><div dir=\"ltr\"><br><div id=\"AppleMailSignature\" dir=\"ltr\">Sent from my iPhone</div><div dir=\"ltr\"><br><blockquote type=\"cite\">On 6 Jan 2025, at 09:00, Dispatch &lt;editor@news.example.com&gt; wrote:<br><br></blockquote></div><blockquote type=\"cite\"><div dir=\"ltr\">Spring issue</div></blockquote></div>",
+        );
+    }
+
+    #[test]
+    fn html_removes_yahoo_and_proton_quotes() {
+        assert_html_reply(
+            "<div class=\"ydp1\"><div>Count me in for the meetup.</div><div><br></div></div><div id=\"yahoo_quoted_4242\" class=\"yahoo_quoted\"><div style=\"font-size:13px\"><div>On Monday, January 6, 2025, 09:00:00 AM GMT+1, Dispatch &lt;editor@news.example.com&gt; wrote:</div><div><br></div><div>Spring issue</div></div></div>",
+        );
+        assert_html_reply(
+            "<div style=\"font-family: Arial\">Count me in for the meetup.</div><div class=\"protonmail_signature_block\"><div class=\"protonmail_signature_block-proton\">Sent with <a href=\"https://proton.me/\">Proton Mail</a> secure email.</div></div><div class=\"protonmail_quote\">On Monday, January 6th, 2025 at 09:00, Dispatch &lt;editor@news.example.com&gt; wrote:<br><blockquote class=\"protonmail_quote\" type=\"cite\">Spring issue</blockquote><br></div>",
+        );
+    }
+
+    #[test]
+    fn html_removes_a_blockquote_after_the_text_only() {
+        assert_html_reply(
+            "<p>Count me in for the meetup.</p><blockquote><p>Spring issue</p></blockquote>",
+        );
+        // A quote before any text of the reader is kept (as "> " lines).
+        assert_eq!(
+            html_text(&html_page(
+                "<blockquote>Meetup on Saturday?</blockquote><p>Yes.</p>"
+            )),
+            "> Meetup on Saturday?\n\nYes."
+        );
+    }
+
+    #[test]
+    fn html_renders_links_without_wrapping() {
+        let long = format!("https://example.org/{}", "segment/".repeat(20));
+        let html = html_page(&format!(
+            "<p>See <a href=\"{long}\">my notes</a>, <a href=\"https://example.org/x\">https://example.org/x</a> and <a href=\"mailto:ann@example.org?subject=hi\">ann@example.org</a>. <a href=\"#top\">Top</a></p><p>{}</p>",
+            "word ".repeat(60).trim_end()
+        ));
+        let text = html_text(&html);
+        assert_eq!(
+            text,
+            format!(
+                "See my notes <{long}>, https://example.org/x and ann@example.org. Top\n\n{}",
+                "word ".repeat(60).trim_end()
+            )
+        );
+    }
+
+    #[test]
+    fn html_tables_have_no_borders() {
+        let text = html_text(&html_page(
+            "<p>Times:</p><table border=1><tr><td>Saturday</td><td>10:00</td></tr></table>",
+        ));
+        assert!(!text.contains(['|', '─', '│', '+']), "{text}");
+        assert!(
+            text.contains("Saturday") && text.contains("10:00"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn html_scanner_survives_malformed_markup() {
+        assert_html_reply(
+            "<div>Count me in for the meetup.<div class=\"gmail_quote\">On … wrote:<blockquote>never closed",
+        );
+        assert_html_reply(
+            "<!-- <div class=\"gmail_quote\"> --><p>Count me in for the meetup.</p><script>var s = '<div class=\"gmail_quote\">';</script>",
+        );
+        assert_eq!(html_text("1 < 2 and 3 > 2 <"), "1 < 2 and 3 > 2 <");
+        assert_eq!(html_text("<div class=\"gmail_quote"), "");
+        assert_eq!(html_text(""), "");
+        let _ = html_text("<<<>>><a href='x>y'>z</a><div id=divRplyFwdMsg");
+    }
+
+    #[test]
+    fn deep_nesting_is_flattened_and_keeps_its_text() {
+        let depth = 20_000;
+        let html = format!(
+            "<p>Hi.</p>{}Deep text.{}<p>Bye.</p>",
+            "<div><span>".repeat(depth),
+            "</span></div>".repeat(depth)
+        );
+        let (flat, flattened) = limit_depth(&html);
+        assert!(flattened);
+        assert_eq!(
+            flat.matches("<div>").count() + flat.matches("<span>").count(),
+            MAX_HTML_DEPTH
+        );
+        assert_eq!(
+            flat.matches("</div>").count() + flat.matches("</span>").count(),
+            MAX_HTML_DEPTH
+        );
+        let converted = html_to_text(&html);
+        assert_eq!(converted.text, "Hi.\n\nDeep text.\n\nBye.");
+        assert_eq!(
+            converted.notes,
+            vec![format!(
+                "[…markup nested deeper than {MAX_HTML_DEPTH} levels was flattened]"
+            )]
+        );
+        // Ordinary markup, unclosed paragraphs and list items included, is left alone.
+        let ordinary = format!("<div><ul>{}</ul></div>", "<li><p>item".repeat(1_000));
+        assert_eq!(limit_depth(&ordinary), (ordinary.clone(), false));
+    }
+
+    #[test]
+    fn a_body_over_the_size_limit_is_cut_with_a_note() {
+        let filler = "<p>Filler words for a very long reply.</p>";
+        let html = format!(
+            "<p>Start.</p>{}<p>END-MARKER</p>",
+            filler.repeat(MAX_HTML_BYTES / filler.len() + 10)
+        );
+        let converted = html_to_text(&html);
+        assert!(converted.text.starts_with("Start."));
+        assert!(!converted.text.contains("END-MARKER"));
+        assert_eq!(
+            converted.notes,
+            vec!["[…the rest of this message was cut: over 1 MB of HTML]".to_string()]
+        );
+        // Cut inside a tag: the half tag is dropped, not shown.
+        let long = format!(
+            "{}<a href=\"https://example.org/\">x</a>",
+            "é".repeat(MAX_HTML_BYTES / 2 - 5)
+        );
+        let (cut, was_cut) = cap_size(&long);
+        assert!(was_cut && cut.ends_with('é'), "{}", &cut[cut.len() - 20..]);
+        // Cut inside a quote that is removed anyway: nothing of the reader's is lost.
+        let quoted = format!(
+            "<p>Start.</p><div class=\"gmail_quote\">{}</div>",
+            filler.repeat(MAX_HTML_BYTES / filler.len() + 10)
+        );
+        let converted = html_to_text(&quoted);
+        assert_eq!(converted.text, "Start.");
+        assert!(converted.notes.is_empty(), "{:?}", converted.notes);
+    }
+
+    #[test]
+    fn html_then_reply_text_gives_the_reader_text() {
+        // HTML without client markup: the plain-text rules still find the header.
+        let html = html_page(
+            "<p>Count me in for the meetup.</p><p>On Mon, Jan 6, 2025 at 9:00 AM Dispatch &lt;editor@news.example.com&gt; wrote:</p><p>Spring issue</p>",
+        );
+        assert_eq!(reply_text(&html_text(&html)), HTML_REPLY);
+    }
+}

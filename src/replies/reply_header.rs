@@ -1,0 +1,381 @@
+//! Reply headers: the line a mail client writes above the quoted message ("On … wrote:",
+//! "Le … a écrit :", "Am … schrieb:"), also when wrapped over up to three lines, and the
+//! quoted header blocks of Outlook ("From: … Sent: … To: … Subject: …"), in the languages of
+//! common mail clients.
+//!
+//! [`super::extract`] cuts the reply there. Line-based string code on a decoded body: it must
+//! not depend on MIME decoding, classification, the store or the importer.
+
+use super::extract::{is_blank, is_quoted};
+
+/// Lines longer than this are never taken for a reply header: headers are short, and skipping
+/// huge lines keeps the scan cheap on pathological input.
+const MAX_HEADER_LINE: usize = 1_000;
+
+/// A reply header ("On … wrote:") spans at most this many lines when a client wraps it.
+const MAX_HEADER_LINES: usize = 3;
+
+/// Which field of a quoted header block a line names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HeaderKey {
+    From,
+    Other(&'static str),
+}
+
+/// The sender field of quoted header blocks, in the languages of common mail clients.
+const FROM_KEYS: &[&str] = &[
+    "from",
+    "de",
+    "von",
+    "van",
+    "da",
+    "från",
+    "fra",
+    "od",
+    "от",
+    "lähettäjä",
+    "feladó",
+    "expéditeur",
+    "remitente",
+    "mittente",
+    "afzender",
+    "avsändare",
+    "发件人",
+    "寄件者",
+    "差出人",
+];
+
+/// The other fields of quoted header blocks (date, recipients, subject).
+const OTHER_KEYS: &[&str] = &[
+    "sent",
+    "date",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "reply-to",
+    "envoyé",
+    "envoyé le",
+    "à",
+    "a",
+    "objet",
+    "sujet",
+    "copie à",
+    "message du",
+    "gesendet",
+    "an",
+    "betreff",
+    "datum",
+    "kopie",
+    "verzonden",
+    "aan",
+    "onderwerp",
+    "inviato",
+    "oggetto",
+    "data",
+    "enviado",
+    "enviada",
+    "para",
+    "assunto",
+    "asunto",
+    "fecha",
+    "skickat",
+    "till",
+    "ämne",
+    "sendt",
+    "til",
+    "emne",
+    "dato",
+    "lähetetty",
+    "vastaanottaja",
+    "aihe",
+    "päivämäärä",
+    "wysłano",
+    "wysłane",
+    "do",
+    "temat",
+    "отправлено",
+    "кому",
+    "тема",
+    "дата",
+    "elküldve",
+    "címzett",
+    "tárgy",
+    "dátum",
+    "发送时间",
+    "收件人",
+    "主题",
+    "日期",
+    "送信日時",
+    "宛先",
+    "件名",
+    "日付",
+];
+
+/// The header field a line starts with, if any ("From: …", "*Sent:* …", "Objet\u{a0}: …").
+fn header_key(line: &str) -> Option<HeaderKey> {
+    let t = line.trim().trim_start_matches('*');
+    let colon = t.find([':', '：'])?;
+    let key = t[..colon].trim_matches(|c: char| c.is_whitespace() || c == '*');
+    if key.chars().count() > 20 {
+        return None;
+    }
+    let key = key.to_lowercase();
+    if FROM_KEYS.contains(&key.as_str()) {
+        return Some(HeaderKey::From);
+    }
+    OTHER_KEYS
+        .iter()
+        .find(|k| **k == key)
+        .map(|k| HeaderKey::Other(k))
+}
+
+/// A quoted header block ("From: … / Sent: … / To: … / Subject: …") starting at line `i`: a
+/// run of non-blank lines, starting with a field, holding a sender field and at least three
+/// distinct fields. Three fields keep a reader's own "From: Paris / To: Rome" out.
+pub(super) fn is_header_block(lines: &[&str], i: usize) -> bool {
+    if header_key(lines[i]).is_none() {
+        return false;
+    }
+    let mut keys: Vec<HeaderKey> = Vec::new();
+    for line in lines.iter().skip(i).take(8) {
+        if is_blank(line) {
+            break;
+        }
+        if let Some(k) = header_key(line)
+            && !keys.contains(&k)
+        {
+            keys.push(k);
+        }
+    }
+    keys.contains(&HeaderKey::From) && keys.len() >= 3
+}
+
+/// Verbs that end reply headers ("… wrote:", "… a écrit :", "… schrieb:").
+const HEADER_VERBS: &[&str] = &[
+    "wrote",
+    "writes",
+    "a écrit",
+    "schrieb",
+    "geschrieben",
+    "escribió",
+    "escribio",
+    "schreef",
+    "ha scritto",
+    "scrisse",
+    "escreveu",
+    "skrev",
+    "kirjoitti",
+    "napisał",
+    "napisała",
+    "napisał(a)",
+    "napsal",
+    "napsala",
+    "napísal",
+    "napisao",
+    "írta",
+    "написал",
+    "написала",
+    "написал(а)",
+    "a scris",
+    "yazdı",
+    "έγραψε",
+    "kirjutas",
+    "rašė",
+    "写道",
+    "寫道",
+    "のメッセージ",
+];
+
+/// Words that open reply headers in common languages ("On", "Le", "Am", "El", "Op", "Il", "In
+/// data", "Em", "Den", "W dniu", "Dnia").
+const HEADER_OPENERS: &[&str] = &[
+    "on", "le", "am", "el", "op", "il", "in data", "em", "den", "på", "w dniu", "dnia", "dne", "在",
+];
+
+/// How a reply header ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HeaderEnd {
+    /// "… wrote:" (or the verb without colon)
+    Verb { colon: bool },
+    /// "… schrieb Name:" — the verb before the sender's name, as in German or Dutch.
+    VerbThenName,
+    /// "…, "Name" <name@example.com>:" — the date-and-address form of some clients.
+    AddressColon,
+}
+
+/// Words after the verb in a "… schrieb Name:" header: the sender's name is short.
+const MAX_NAME_WORDS: usize = 6;
+
+/// If line `j` ends a reply header, the index of the header's first line.
+pub(super) fn reply_header_ending_at(lines: &[&str], j: usize) -> Option<usize> {
+    let end_line = clean_header_line(lines[j]);
+    if end_line.len() > MAX_HEADER_LINE || !may_end_header(&end_line) {
+        return None;
+    }
+    let start = header_start(lines, j);
+    let joined = lines[start..=j]
+        .iter()
+        .map(|l| clean_header_line(l))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let ending = header_ending(&joined)?;
+    is_reply_header(&joined, ending).then_some(start)
+}
+
+/// A candidate header line without surrounding blanks and without the dashes Zoho puts around
+/// its header ("---- On … wrote ----").
+fn clean_header_line(line: &str) -> String {
+    line.trim()
+        .trim_matches('-')
+        .trim()
+        .trim_start_matches('*')
+        .to_string()
+}
+
+/// Split of a header into its text and whether it ends with a colon.
+fn without_colon(text: &str) -> (String, bool) {
+    let lower = text.trim_end().to_lowercase();
+    match lower.strip_suffix([':', '：']) {
+        Some(b) => (b.trim_end().to_string(), true),
+        None => (lower, false),
+    }
+}
+
+/// Cheap test on a header's last line: it ends with a colon or with a header verb.
+fn may_end_header(line: &str) -> bool {
+    let (body, colon) = without_colon(line);
+    colon || HEADER_VERBS.iter().any(|v| ends_with_word(&body, v))
+}
+
+fn header_ending(text: &str) -> Option<HeaderEnd> {
+    let (body, colon) = without_colon(text);
+    if HEADER_VERBS.iter().any(|v| ends_with_word(&body, v)) {
+        return Some(HeaderEnd::Verb { colon });
+    }
+    if !colon {
+        return None;
+    }
+    let address_end = body.ends_with('>')
+        || body.ends_with(')')
+        || body
+            .rsplit(char::is_whitespace)
+            .next()
+            .is_some_and(|w| w.contains('@'));
+    if address_end {
+        return Some(HeaderEnd::AddressColon);
+    }
+    let verb_then_name = HEADER_VERBS.iter().any(|v| {
+        word_positions(&body, v).any(|end| body[end..].split_whitespace().count() <= MAX_NAME_WORDS)
+    });
+    verb_then_name.then_some(HeaderEnd::VerbThenName)
+}
+
+/// `text` ends with `word`, and the character before it is not a letter.
+fn ends_with_word(text: &str, word: &str) -> bool {
+    text.strip_suffix(word)
+        .is_some_and(|rest| rest.chars().next_back().is_none_or(|c| !c.is_alphabetic()))
+}
+
+/// Byte offsets just past each occurrence of `word` in `text` as a whole word.
+fn word_positions<'t>(text: &'t str, word: &'t str) -> impl Iterator<Item = usize> + 't {
+    text.match_indices(word).filter_map(move |(at, w)| {
+        let before_ok = text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphabetic());
+        let end = at + w.len();
+        let after_ok = text[end..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphabetic());
+        (before_ok && after_ok).then_some(end)
+    })
+}
+
+/// First line of a header whose last line is `j`. A last line that carries the date (or the
+/// opening word) is the whole header; otherwise the header was wrapped, and it starts at the
+/// earliest of the two lines above that opens like a header, else at the nearest with a date.
+fn header_start(lines: &[&str], j: usize) -> usize {
+    let last = clean_header_line(lines[j]);
+    if has_date_digits(&last) || starts_with_opener(&last) {
+        return j;
+    }
+    let above: Vec<usize> = (j.saturating_sub(MAX_HEADER_LINES - 1)..j)
+        .rev()
+        .take_while(|&k| !is_blank(lines[k]) && !is_quoted(lines[k]))
+        .collect();
+    let opener = above
+        .iter()
+        .rev()
+        .find(|&&k| starts_with_opener(&clean_header_line(lines[k])));
+    let dated = above
+        .iter()
+        .find(|&&k| has_date_digits(&clean_header_line(lines[k])));
+    opener.or(dated).copied().unwrap_or(j)
+}
+
+fn starts_with_opener(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    HEADER_OPENERS.iter().any(|o| {
+        lower
+            .strip_prefix(o)
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_whitespace() || c == ','))
+    })
+}
+
+/// Digits outside e-mail addresses: a date or time, not the numbers in "user123@host".
+fn has_date_digits(text: &str) -> bool {
+    text.split_whitespace()
+        .filter(|w| !w.contains('@'))
+        .any(|w| w.chars().any(|c| c.is_ascii_digit()))
+}
+
+/// A clock time ("9:00", "17.50") somewhere in the text.
+fn has_time(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    chars.windows(4).enumerate().any(|(i, w)| {
+        let before_ok = i == 0 || !chars[i - 1].is_ascii_digit();
+        let after_ok = chars.get(i + 4).is_none_or(|c| !c.is_ascii_digit());
+        before_ok
+            && after_ok
+            && w[0].is_ascii_digit()
+            && (w[1] == ':' || w[1] == '.')
+            && w[2].is_ascii_digit()
+            && w[3].is_ascii_digit()
+    }) || chars.windows(5).any(|w| {
+        w[0].is_ascii_digit()
+            && w[1].is_ascii_digit()
+            && (w[2] == ':' || w[2] == '.')
+            && w[3].is_ascii_digit()
+            && w[4].is_ascii_digit()
+    })
+}
+
+/// Whether the joined lines form a reply header with the given ending. Besides the ending, a
+/// header names a date, and a time, an address or an opening word ("On …") confirm it — so that
+/// a reader's "In 2019 the author wrote:" is not taken for one.
+fn is_reply_header(text: &str, ending: HeaderEnd) -> bool {
+    if text.chars().count() > 400 {
+        return false;
+    }
+    let dated = has_date_digits(text);
+    let opener = starts_with_opener(text);
+    let confirmed = has_time(text) || opener || text.contains('@');
+    match ending {
+        HeaderEnd::Verb { colon: true } => (dated && confirmed) || has_bracketed_address(text),
+        HeaderEnd::Verb { colon: false } => dated && opener,
+        HeaderEnd::VerbThenName => dated && (opener || has_time(text)),
+        HeaderEnd::AddressColon => dated && text.contains('@'),
+    }
+}
+
+/// "<someone@example.com>" (also HTML-escaped as "&lt;…&gt;").
+fn has_bracketed_address(text: &str) -> bool {
+    let t = text.replace("&lt;", "<").replace("&gt;", ">");
+    t.split('<').skip(1).any(|rest| {
+        rest.split('>')
+            .next()
+            .is_some_and(|inner| inner.contains('@'))
+    })
+}
