@@ -283,8 +283,8 @@ fn stage_issue(
     warnings: &mut Vec<Warning>,
 ) -> anyhow::Result<()> {
     let slug = issue.id.slug();
-    let eml = preview_message(newsletter, issue, r);
-    check_issue(issue, r, warnings);
+    let preview = preview_message(newsletter, issue, r);
+    check_issue(issue, r, preview.html_part_len, warnings);
     let html = r
         .email_html
         .replace(compose::UNSUBSCRIBE_MARK, &out.unsubscribe);
@@ -293,15 +293,20 @@ fn stage_issue(
         .replace(compose::UNSUBSCRIBE_MARK, &out.unsubscribe);
     staged.stage(out.email.join(format!("{slug}.html")), html.as_bytes())?;
     staged.stage(out.email.join(format!("{slug}.txt")), text.as_bytes())?;
-    staged.stage(out.email.join(format!("{slug}.eml")), &eml)?;
+    staged.stage(out.email.join(format!("{slug}.eml")), &preview.eml)?;
     staged.stage(
         out.web.join(&slug).join("index.html"),
         r.web_html.as_bytes(),
     )
 }
 
-fn check_issue(issue: &Issue, r: &RenderedIssue, warnings: &mut Vec<Warning>) {
-    if let Some((_, message)) = crate::preflight::gmail_clipping(&r.email_html) {
+fn check_issue(
+    issue: &Issue,
+    r: &RenderedIssue,
+    html_part_len: usize,
+    warnings: &mut Vec<Warning>,
+) {
+    if let Some((_, message)) = crate::preflight::gmail_clipping(html_part_len) {
         warnings.push(Warning {
             message: format!("{}: {}: {message}", issue.path.display(), issue.id),
         });

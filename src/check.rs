@@ -301,7 +301,7 @@ impl Preflight {
     }
 
     fn size(&self) -> Option<Finding> {
-        let (clipped, message) = crate::preflight::gmail_clipping(&self.rendered.email_html)?;
+        let (clipped, message) = crate::preflight::gmail_clipping(self.encoded_html_bytes())?;
         let severity = if clipped {
             Severity::Error
         } else {

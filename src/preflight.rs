@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::issue::{Issue, IssueId};
-use crate::outgoing::compose::{self, UNSUBSCRIBE_MARK};
+use crate::outgoing::compose;
 
 /// Gmail clips a message whose HTML is larger than about 102 KB, hiding the rest (the
 /// unsubscribe link included) behind "View entire message".
@@ -18,21 +18,16 @@ pub const GMAIL_CLIP_WARN_BYTES: usize = 90_000;
 pub const SUBJECT_WARN_CHARS: usize = 78;
 
 /// The size of an email's HTML part as sent (its encoded body, what Gmail's clipping counts),
-/// for a recipient whose unsubscribe link is as long as [`UNSUBSCRIBE_MARK`]. Measured on the
+/// for a recipient whose unsubscribe link is as long as [`compose::UNSUBSCRIBE_MARK`]. Measured on the
 /// part itself, whatever the text of the issue holds.
 pub fn html_part_len(html: &str) -> usize {
-    let pieces = compose::encode_pieces(html);
-    let mut link = String::new();
-    compose::quoted_printable(UNSUBSCRIBE_MARK, &mut link);
-    let joins = pieces.len().saturating_sub(1);
-    pieces.iter().map(String::len).sum::<usize>() + joins * (link.len() + 2 * "=\r\n".len())
+    compose::pieces_len(&compose::encode_pieces(html))
 }
 
-/// What `build` and `check` say about an email whose HTML is `html` (measured by
-/// [`html_part_len`]): nothing up to [`GMAIL_CLIP_WARN_BYTES`], else the message and whether
+/// What `build` and `check` say about an email whose HTML part is `bytes` long as sent
+/// ([`html_part_len`]): nothing up to [`GMAIL_CLIP_WARN_BYTES`], else the message and whether
 /// Gmail clips it.
-pub fn gmail_clipping(html: &str) -> Option<(bool, String)> {
-    let bytes = html_part_len(html);
+pub fn gmail_clipping(bytes: usize) -> Option<(bool, String)> {
     (bytes > GMAIL_CLIP_WARN_BYTES).then(|| {
         (
             bytes > GMAIL_CLIP_BYTES,

@@ -55,6 +55,16 @@ impl Shared {
     }
 }
 
+/// The length of a body encoded in `pieces` as sent to a recipient whose unsubscribe link is as
+/// long as [`UNSUBSCRIBE_MARK`]: the pieces, the encoded link between each two, and the soft
+/// line breaks around it.
+pub(crate) fn pieces_len(pieces: &[String]) -> usize {
+    let mut link = String::new();
+    quoted_printable(UNSUBSCRIBE_MARK, &mut link);
+    let joins = pieces.len().saturating_sub(1);
+    pieces.iter().map(String::len).sum::<usize>() + joins * (link.len() + 2 * "=\r\n".len())
+}
+
 /// A body quoted-printable encoded in pieces, split where the personal unsubscribe link goes.
 pub(crate) fn encode_pieces(body: &str) -> Vec<String> {
     body.split(UNSUBSCRIBE_MARK)
@@ -82,6 +92,12 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The size of the HTML part's body as sent ([`crate::preflight::html_part_len`]), from the
+    /// pieces already encoded.
+    pub fn html_part_len(&self) -> usize {
+        pieces_len(&self.parts[1].1)
+    }
+
     /// The complete message for one recipient, CRLF line ends.
     pub fn message(&self, p: &Personal<'_>) -> Vec<u8> {
         let body_len: usize = self

@@ -17,8 +17,8 @@ pub fn preview_unsubscribe(newsletter: &Newsletter) -> Links {
 
 /// The `.eml` a subscriber would receive, addressed to a placeholder and dated on the issue's
 /// date so that building twice gives the same bytes.
-pub fn preview_message(newsletter: &Newsletter, issue: &Issue, r: &RenderedIssue) -> Vec<u8> {
-    let shared = shared_message(newsletter, issue, r);
+pub fn preview_message(newsletter: &Newsletter, issue: &Issue, r: &RenderedIssue) -> Preview {
+    let prepared = shared_message(newsletter, issue, r).prepare();
     let domain = sender_domain(newsletter);
     let message_id = format!("{}.preview@{domain}", issue.id.slug());
     let date = issue
@@ -26,12 +26,22 @@ pub fn preview_message(newsletter: &Newsletter, issue: &Issue, r: &RenderedIssue
         .and_hms_opt(9, 0, 0)
         .map(|d| d.and_utc().to_rfc2822())
         .unwrap_or_default();
-    shared.message(&compose::Personal {
-        to: PREVIEW_RECIPIENT,
-        message_id: &message_id,
-        date: &date,
-        unsubscribe: &preview_unsubscribe(newsletter),
-    })
+    Preview {
+        eml: prepared.message(&compose::Personal {
+            to: PREVIEW_RECIPIENT,
+            message_id: &message_id,
+            date: &date,
+            unsubscribe: &preview_unsubscribe(newsletter),
+        }),
+        html_part_len: prepared.html_part_len(),
+    }
+}
+
+/// The preview `.eml` of an issue, and the size of its HTML part as sent (measured on the
+/// encoding the message already made).
+pub struct Preview {
+    pub eml: Vec<u8>,
+    pub html_part_len: usize,
 }
 
 /// The domain of the From address, for Message-IDs and List-Id.
