@@ -42,7 +42,7 @@ const QUIT_WAIT: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum SmtpError {
     #[error(
-        "config.yaml has no smtp section: add smtp.host, smtp.port and smtp.security (see docs/sending.md)"
+        "config.yaml has no smtp section: add smtp.host, smtp.port and smtp.security (see “smtp settings” in the README)"
     )]
     NotConfigured,
     #[error(
