@@ -272,7 +272,7 @@ pub struct SendArgs {
     /// Send one copy to this address only; the send log is left untouched.
     #[arg(long, value_name = "EMAIL", conflicts_with = "dry_run")]
     pub test: Option<String>,
-    /// Say whom the issue would go to; send and record nothing.
+    /// Say whom the issue would go to and what the preflight finds; send and record nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Do not ask for confirmation (required when standard input is not a terminal).

@@ -481,6 +481,77 @@ fn verbose_shows_the_smtp_exchange_with_the_password_and_tokens_redacted() {
     stack.wait_for_messages(&tester, 1, Duration::from_secs(20));
 }
 
+/// V1N2 with a `javascript:` link on line 10: an error of the preflight.
+const ISSUE_2_ACTIVE: &str = "---\nvolume: 1\nnumber: 2\ntitle: Second thoughts\ndate: 2030-01-21\nquestion: What did you unlearn this year?\n---\nHello again,\n\n[Tap here](javascript:alert(1)) for the second issue.\n";
+/// V1N2 with an image without alt text on line 10: a warning of the preflight.
+const ISSUE_2_NO_ALT: &str = "---\nvolume: 1\nnumber: 2\ntitle: Second thoughts\ndate: 2030-01-21\nquestion: What did you unlearn this year?\n---\nHello again,\n\n![](https://example.org/chart.png)\n\nThe second issue, fixed.\n";
+
+#[test]
+fn preflight_errors_stop_the_send_before_anything_is_recorded_and_warnings_do_not() {
+    let stack = mailstack();
+    let folder = Folder::new(&starttls(&stack, &trusted(&stack)));
+    let readers = people("send-preflight", 2);
+    folder.subscribe(&readers);
+    let issue = folder.path().join("issues/v1n2-second.md");
+    std::fs::write(&issue, ISSUE_2_ACTIVE).unwrap();
+    let finding = "issues/v1n2-second.md:10: `javascript:alert(1)` (in <a href>) runs code";
+
+    let out = folder.ok(&["send", "v1n2", "--dry-run"]);
+    let said = stdout(&out);
+    assert!(said.contains("preflight: 1 error, 0 warnings\n"), "{said}");
+    assert!(said.contains(&format!("  error: {finding}")), "{said}");
+    assert!(
+        said.contains("`dispatch send` would stop on the error: run `dispatch check v1n2`"),
+        "{said}"
+    );
+
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!(
+            "error: V1N2 was not sent: the preflight found 1 error:\n  {finding}"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("run `dispatch check v1n2` for the full report and fix it before sending"),
+        "{said}"
+    );
+    assert!(!folder.send_recorded(), "no send is recorded");
+    assert!(folder.deliveries().is_empty(), "no delivery is recorded");
+    let out = folder.ok(&["send", "v1n2", "--dry-run"]);
+    assert!(
+        stdout(&out).contains("V1N2 “Second thoughts” would go to 2 active subscribers:"),
+        "{}",
+        text(&out)
+    );
+
+    // With the link fixed, a warning is shown and the issue goes out.
+    std::fs::write(&issue, ISSUE_2_NO_ALT).unwrap();
+    let out = folder.ok(&["send", "v1n2", "--yes"]);
+    assert!(
+        stderr(&out).contains(
+            "warning: issues/v1n2-second.md:10: the image https://example.org/chart.png has no alt text"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout(&out).contains("delivered        2  of 2"),
+        "{}",
+        text(&out)
+    );
+    for (email, _) in &readers {
+        // The refused send made no connection: the one message each reader has is the fixed issue.
+        let files = stack.wait_for_messages(email, 1, Duration::from_secs(20));
+        assert_eq!(files.len(), 1, "{email} got {files:?}");
+        let (_, message) = parse(&files[0]);
+        let body = message.body_text(0).unwrap();
+        assert!(body.contains("The second issue, fixed."), "{body}");
+        assert!(!body.contains("Tap here"), "{body}");
+    }
+}
+
 #[test]
 fn test_copy_goes_to_one_address_and_leaves_the_send_log_alone() {
     let stack = mailstack();

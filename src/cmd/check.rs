@@ -8,8 +8,7 @@ use dispatch::newsletter::Newsletter;
 
 pub fn run(dir: &Path, args: &CheckArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
-    let preflight = Preflight::prepare(&newsletter, &args.issue)?;
-    let mut findings = preflight.offline_findings();
+    let (preflight, mut findings) = offline(&newsletter, &args.issue)?;
     let links = if args.offline {
         "links not checked (--offline)".to_string()
     } else {
@@ -39,11 +38,28 @@ pub fn run(dir: &Path, args: &CheckArgs, runtime: &tokio::runtime::Runtime) -> a
     Ok(())
 }
 
-fn count(findings: &[Finding], severity: Severity) -> usize {
+/// The preflight that needs no network, findings sorted: what `check --offline` reports and
+/// what `send` runs before mailing.
+pub fn offline(newsletter: &Newsletter, issue: &str) -> anyhow::Result<(Preflight, Vec<Finding>)> {
+    let preflight = Preflight::prepare(newsletter, issue)?;
+    let mut findings = preflight.offline_findings();
+    check::sort(&mut findings);
+    Ok((preflight, findings))
+}
+
+/// One finding on one line: `issues/v1n2.md:12: message`.
+pub fn line(dir: &Path, finding: &Finding) -> String {
+    match &finding.place {
+        Some(place) => format!("{}: {}", check::display_place(dir, place), finding.message),
+        None => finding.message.clone(),
+    }
+}
+
+pub fn count(findings: &[Finding], severity: Severity) -> usize {
     findings.iter().filter(|f| f.severity == severity).count()
 }
 
-fn counts(findings: &[Finding]) -> String {
+pub fn counts(findings: &[Finding]) -> String {
     [
         (Severity::Error, "error"),
         (Severity::Warning, "warning"),
@@ -71,14 +87,7 @@ fn print_groups(dir: &Path, findings: &[Finding]) {
         }
         println!("\n{heading}:");
         for finding in group {
-            match &finding.place {
-                Some(place) => println!(
-                    "  {}: {}",
-                    check::display_place(dir, place),
-                    finding.message
-                ),
-                None => println!("  {}", finding.message),
-            }
+            println!("  {}", line(dir, finding));
         }
     }
 }

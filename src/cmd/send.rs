@@ -3,6 +3,8 @@ use std::path::Path;
 
 use super::plural;
 use crate::cli::SendArgs;
+use dispatch::check::Severity;
+use dispatch::issue::IssueId;
 use dispatch::newsletter::Newsletter;
 use dispatch::outgoing::message::Message;
 use dispatch::outgoing::smtp::Settings;
@@ -19,7 +21,8 @@ pub fn run(dir: &Path, args: &SendArgs, runtime: &tokio::runtime::Runtime) -> an
     if args.dry_run {
         let store = newsletter.store()?;
         let plan = Plan::load(&store, issue.id, PREVIEW)?;
-        print_dry_run(&plan, &issue.title);
+        let preflight = Preflight::run(dir, &newsletter, &args.issue)?;
+        print_dry_run(&plan, &issue.title, &preflight);
         return Ok(());
     }
     let settings = Settings::from_config(&newsletter)?;
@@ -53,6 +56,13 @@ pub fn run(dir: &Path, args: &SendArgs, runtime: &tokio::runtime::Runtime) -> an
             issue.id
         );
     }
+    let preflight = Preflight::run(dir, &newsletter, &args.issue)?;
+    if let Some(refusal) = preflight.refusal(issue.id) {
+        return Err(refusal);
+    }
+    for warning in &preflight.warnings {
+        eprintln!("warning: {warning}");
+    }
     if !args.yes {
         confirm(&question(&plan, &issue.title))?;
     }
@@ -84,6 +94,53 @@ pub fn run(dir: &Path, args: &SendArgs, runtime: &tokio::runtime::Runtime) -> an
         );
     }
     finished(summary.issue, summary.after.failed, summary.after.deferred)
+}
+
+/// The errors and warnings of the offline preflight `dispatch check` runs, one line each.
+struct Preflight {
+    errors: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Preflight {
+    /// Runs the checks of `dispatch check --offline` (the links, which need the network, are
+    /// left to `check`); notes are left out.
+    fn run(dir: &Path, newsletter: &Newsletter, issue: &str) -> anyhow::Result<Preflight> {
+        let (_, findings) = super::check::offline(newsletter, issue)?;
+        let lines = |severity: Severity| -> Vec<String> {
+            findings
+                .iter()
+                .filter(|f| f.severity == severity)
+                .map(|f| super::check::line(dir, f))
+                .collect()
+        };
+        Ok(Preflight {
+            errors: lines(Severity::Error),
+            warnings: lines(Severity::Warning),
+        })
+    }
+
+    /// Why the issue must not be sent, when the preflight found errors.
+    fn refusal(&self, issue: IssueId) -> Option<anyhow::Error> {
+        if self.errors.is_empty() {
+            return None;
+        }
+        let listed: String = self.errors.iter().map(|e| format!("\n  {e}")).collect();
+        Some(anyhow::anyhow!(
+            "{issue} was not sent: the preflight found {} error{}:{listed}\n{}",
+            self.errors.len(),
+            plural(self.errors.len() as i64),
+            self.fix_hint(issue)
+        ))
+    }
+
+    fn fix_hint(&self, issue: IssueId) -> String {
+        format!(
+            "run `dispatch check {}` for the full report and fix {} before sending",
+            issue.slug(),
+            if self.errors.len() == 1 { "it" } else { "them" }
+        )
+    }
 }
 
 /// A send left with failed or deferred recipients.
@@ -153,7 +210,7 @@ fn confirm(question: &str) -> anyhow::Result<()> {
     }
 }
 
-fn print_dry_run(plan: &Plan, title: &str) {
+fn print_dry_run(plan: &Plan, title: &str, preflight: &Preflight) {
     match &plan.started_at {
         Some(started) => println!(
             "{} “{title}”: the send started {started}; {} of {} subscriber{} still to mail{}",
@@ -179,6 +236,29 @@ fn print_dry_run(plan: &Plan, title: &str) {
         println!("  … and {more} more");
     }
     print_outside(plan.outside);
+    let (errors, warnings) = (preflight.errors.len(), preflight.warnings.len());
+    if errors + warnings == 0 {
+        println!("preflight: no errors or warnings");
+    } else {
+        println!(
+            "preflight: {errors} error{}, {warnings} warning{}",
+            plural(errors as i64),
+            plural(warnings as i64)
+        );
+    }
+    for error in &preflight.errors {
+        println!("  error: {error}");
+    }
+    for warning in &preflight.warnings {
+        println!("  warning: {warning}");
+    }
+    if errors > 0 {
+        println!(
+            "`dispatch send` would stop on the error{}: {}",
+            plural(errors as i64),
+            preflight.fix_hint(plan.issue)
+        );
+    }
     println!("dry run: nothing was sent or recorded");
 }
 
