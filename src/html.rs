@@ -1,4 +1,18 @@
-//! Small HTML text helpers shared by the renderers and the feed reader.
+//! Small HTML text helpers shared by the renderers, `check` and the feed reader.
+
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::{BufferQueue, TokenSink, Tokenizer, TokenizerOpts};
+
+/// Runs html5ever's tokenizer over the whole of `html` into `sink`, and gives the sink back
+/// with what it collected.
+pub fn tokenize<S: TokenSink>(html: &str, sink: S) -> S {
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
+    let _ = tokenizer.feed(&input);
+    tokenizer.end();
+    tokenizer.sink
+}
 
 /// Decodes numeric entities and the named ones that turn up in hand-written HTML; any
 /// other `&…;` stays as written.

@@ -6,10 +6,7 @@
 
 use std::cell::RefCell;
 
-use html5ever::tendril::StrTendril;
-use html5ever::tokenizer::{
-    BufferQueue, StartTag, TagToken, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
-};
+use html5ever::tokenizer::{StartTag, TagToken, Token, TokenSink, TokenSinkResult};
 
 /// Schemes that run code or embed a document instead of pointing at one.
 const SCHEMES: &[&str] = &["javascript:", "vbscript:", "data:"];
@@ -103,12 +100,7 @@ impl TokenSink for Sink {
 
 /// Every piece of active content in `html`, in document order.
 pub fn find(html: &str) -> Vec<Active> {
-    let input = BufferQueue::default();
-    input.push_back(StrTendril::from_slice(html));
-    let tokenizer = Tokenizer::new(Sink::default(), TokenizerOpts::default());
-    let _ = tokenizer.feed(&input);
-    tokenizer.end();
-    tokenizer.sink.found.take()
+    crate::html::tokenize(html, Sink::default()).found.take()
 }
 
 #[cfg(test)]

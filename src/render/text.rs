@@ -24,11 +24,9 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{
-    BufferQueue, CharacterTokens, EndTag, StartTag, TagToken, Token, TokenSink, TokenSinkResult,
-    Tokenizer, TokenizerOpts,
+    CharacterTokens, EndTag, StartTag, TagToken, Token, TokenSink, TokenSinkResult,
 };
 
 use pulldown_cmark::{Alignment, Event, HeadingLevel, LinkType, Tag, TagEnd};
@@ -1137,12 +1135,9 @@ impl TokenSink for HtmlSink {
 }
 
 fn html_pieces(html: &str) -> Vec<HtmlPiece> {
-    let input = BufferQueue::default();
-    input.push_back(StrTendril::from_slice(html));
-    let tokenizer = Tokenizer::new(HtmlSink::default(), TokenizerOpts::default());
-    let _ = tokenizer.feed(&input);
-    tokenizer.end();
-    tokenizer.sink.pieces.take()
+    crate::html::tokenize(html, HtmlSink::default())
+        .pieces
+        .take()
 }
 
 #[cfg(test)]
