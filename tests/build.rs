@@ -4,7 +4,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use common::cli::{dispatch, init, stderr, stdout, write_issue};
 
 /// Runs dispatch, insists that it succeeds, and returns its standard output.
@@ -336,12 +335,7 @@ fn unknown_issue_and_bad_names_are_errors() {
 #[test]
 fn init_refuses_a_non_empty_folder() {
     let (_tmp, dir) = init();
-    let out = Command::cargo_bin("dispatch")
-        .unwrap()
-        .arg("init")
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = common::cli::RunToEnd::run(common::cli::command(None, &["init"]).arg(&dir));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
 }

@@ -30,13 +30,11 @@ fn mode(path: &Path) -> u32 {
 
 /// Runs `dispatch ARGS…` under `umask`; `args` include `--dir` or `init DIR` as needed.
 fn with_umask(umask: &str, args: &[&str]) -> Output {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
-        .arg(assert_cmd::cargo::cargo_bin("dispatch"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = common::cli::RunToEnd::run(&mut common::cli::command_under(
+        &format!("umask {umask}"),
+        None,
+        args,
+    ));
     assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     out
 }
@@ -187,14 +185,7 @@ fn a_killed_build_is_repaired_by_the_next() {
     watcher
         .watch(&build, notify::RecursiveMode::Recursive)
         .unwrap();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dispatch"))
-        .arg("--dir")
-        .arg(&dir)
-        .arg("build")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::cli::spawn(&mut common::cli::command(Some(&dir), &["build"]));
     let staging = build.join(".staging");
     let mut staged = 0;
     while staged < 50 {

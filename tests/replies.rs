@@ -7,8 +7,10 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
+use std::process::Command;
+
 use async_imap::Session;
+use common::cli::{RunToEnd as _, command};
 use common::mailstack::{MailStack, PASSWORD, mailstack, unique_user};
 use dispatch::issue::IssueId;
 use dispatch::store::Store;
@@ -131,17 +133,14 @@ impl Folder {
     }
 
     fn dispatch(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("dispatch").unwrap();
-        cmd.arg("--dir")
-            .arg(self.path())
-            .args(args)
-            .env(PASSWORD_ENV, PASSWORD);
+        let mut cmd = command(Some(self.path()), args);
+        cmd.env(PASSWORD_ENV, PASSWORD);
         cmd
     }
 
     /// Runs a command that must succeed; returns its standard output.
     fn run(&self, args: &[&str]) -> String {
-        let out = self.dispatch(args).output().unwrap();
+        let out = self.dispatch(args).run();
         assert!(
             out.status.success(),
             "dispatch {args:?} failed:\n{}{}",
@@ -709,7 +708,7 @@ fn imports_over_starttls_and_imaps_with_the_servers_certificate() {
     Imap::login(stack, &editor).append("INBOX", &[flowed_reply(&people)]);
 
     let untrusted = Folder::new(stack, &editor, "INBOX", Connection::Imaps(None));
-    let out = untrusted.dispatch(&["replies", "import"]).output().unwrap();
+    let out = untrusted.dispatch(&["replies", "import"]).run();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not trusted"), "{err}");
@@ -755,8 +754,7 @@ fn verbose_shows_the_imap_exchange_without_the_password() {
     let out = folder
         .dispatch(&["-v", "replies", "import"])
         .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
+        .run();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     for step in [
@@ -779,8 +777,7 @@ fn clear_errors_for_login_mailbox_and_password() {
     let out = folder
         .dispatch(&["replies", "import"])
         .env_remove(PASSWORD_ENV)
-        .output()
-        .unwrap();
+        .run();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -791,8 +788,7 @@ fn clear_errors_for_login_mailbox_and_password() {
     let out = folder
         .dispatch(&["replies", "import"])
         .env(PASSWORD_ENV, "wrong-password")
-        .output()
-        .unwrap();
+        .run();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refused the login"), "{err}");
     assert!(
@@ -800,7 +796,7 @@ fn clear_errors_for_login_mailbox_and_password() {
         "the password is never printed: {err}"
     );
 
-    let out = folder.dispatch(&["replies", "import"]).output().unwrap();
+    let out = folder.dispatch(&["replies", "import"]).run();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("\"Nowhere\" cannot be opened"), "{err}");
     assert!(err.contains("imap.mailbox"), "{err}");
@@ -844,8 +840,7 @@ fn moderation_commands() {
 
     let out = stack_free
         .dispatch(&["replies", "approve", "1", "99"])
-        .output()
-        .unwrap();
+        .run();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no reply with id 99"));
     assert!(
@@ -886,8 +881,7 @@ fn moderation_commands() {
     let out = stack_free
         .dispatch(&["replies", "edit", "1"])
         .env("VISUAL", &emptier)
-        .output()
-        .unwrap();
+        .run();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("left unchanged"));
     assert!(
@@ -895,11 +889,15 @@ fn moderation_commands() {
             .run(&["replies", "show", "1"])
             .contains("Café meetings")
     );
-    stack_free
+    let out = stack_free
         .dispatch(&["replies", "edit", "1"])
         .env("VISUAL", &editor)
-        .assert()
-        .success();
+        .run();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         stack_free
             .run(&["replies", "show", "1"])
@@ -918,13 +916,10 @@ fn extract_prints_the_readers_text_outside_a_folder() {
     let dir = tempfile::tempdir().unwrap();
     let message = dir.path().join("reply.eml");
     std::fs::write(&message, plain_latin1_reply(&people, "x@example.org")).unwrap();
-    let out = Command::cargo_bin("dispatch")
-        .unwrap()
+    let out = command(None, &["replies", "extract"])
         .current_dir(dir.path())
-        .args(["replies", "extract"])
         .arg(&message)
-        .output()
-        .unwrap();
+        .run();
     assert!(
         out.status.success(),
         "{}",
@@ -936,13 +931,9 @@ fn extract_prints_the_readers_text_outside_a_folder() {
     );
 
     let body = "Thanks: count me in.\n\nOn Mon, 4 Mar 2024 at 09:00, Robin Field <editor@example.test> wrote:\n> Who is coming?\n\n-- \nAnn\n";
-    let out = Command::cargo_bin("dispatch")
-        .unwrap()
+    let out = command(None, &["replies", "extract", "-"])
         .current_dir(dir.path())
-        .args(["replies", "extract", "-"])
-        .write_stdin(body)
-        .output()
-        .unwrap();
+        .run_with(body.as_bytes());
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),

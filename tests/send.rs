@@ -6,11 +6,12 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command as StdCommand, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
+use common::cli::{RunToEnd as _, command, signal, spawn};
 use common::mailstack::{MailStack, mailstack, unique_user};
+use common::watch;
 use dispatch::issue::IssueId;
 use dispatch::store::Store;
 use dispatch::store::replies::{Approval, Filter, NewReply, insert_reply};
@@ -53,13 +54,11 @@ impl Folder {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::cargo_bin("dispatch").unwrap();
-        command.arg("--dir").arg(self.path()).args(args);
-        command
+        command(Some(self.path()), args)
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
+        self.command(args).run()
     }
 
     fn ok(&self, args: &[&str]) -> Output {
@@ -96,18 +95,23 @@ impl Folder {
     /// Starts `dispatch send v1n2 --yes` in the background; returns once its first delivery
     /// is recorded.
     fn send_under_way(&self) -> std::process::Child {
-        let mut send = StdCommand::new(assert_cmd::cargo::cargo_bin("dispatch"))
-            .arg("--dir")
-            .arg(self.path())
-            .args(["send", "v1n2", "--yes"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        // The database is looked at again each time the file watcher reports a change in the
+        // folder (SQLite writes its journal there at each recorded delivery).
+        let (changes, mut watcher) = watch::watcher();
+        notify::Watcher::watch(
+            &mut watcher,
+            self.path(),
+            notify::RecursiveMode::NonRecursive,
+        )
+        .unwrap();
+        let mut send = spawn(&mut self.command(&["send", "v1n2", "--yes"]));
+        let deadline = Instant::now() + Duration::from_secs(60);
         while self.counts().sent == 0 {
             assert!(send.try_wait().unwrap().is_none(), "the send ended early");
-            std::thread::yield_now();
+            assert!(
+                watch::changed(&changes, deadline),
+                "no delivery recorded within 60 s"
+            );
         }
         send
     }
@@ -386,7 +390,7 @@ fn resumes_after_kill_9_and_mails_nobody_twice_but_the_reported_in_flight() {
         stack.wait_for_messages(email, 1, Duration::from_secs(60));
     }
     // Postfix may still be handing a double over to Dovecot.
-    std::thread::sleep(Duration::from_secs(2));
+    stack.wait_for_postfix_queue(Duration::from_secs(60));
     let deliveries = folder.deliveries();
     let mut doubles = 0;
     for (email, _) in &readers {
@@ -446,8 +450,7 @@ fn verbose_shows_the_smtp_exchange_with_the_password_and_tokens_redacted() {
         .command(&["-v", "send", "v1n2", "--test", &tester])
         .env("DISPATCH_TEST_SMTP_PASSWORD", "secret")
         .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
+        .run();
     assert!(out.status.success(), "{}", text(&out));
     let log = stderr(&out);
     for step in [
@@ -579,7 +582,8 @@ fn test_copy_goes_to_one_address_and_leaves_the_send_log_alone() {
             .contains("https://news.example.test/unsubscribe/TEST")
     );
     assert!(!folder.send_recorded(), "the send log is untouched");
-    std::thread::sleep(Duration::from_millis(500));
+    // Whatever the send handed to Postfix has reached its mailbox.
+    stack.wait_for_postfix_queue(Duration::from_secs(60));
     for (email, _) in &readers {
         assert!(mailbox(&stack, email).is_empty(), "{email} got mail");
     }
@@ -639,6 +643,8 @@ mod fake_smtp {
     pub struct FakeSmtp {
         pub port: u16,
         pub seen: Arc<Mutex<Seen>>,
+        /// Tells of each message whose DATA begins, by recipient.
+        pub data_begun: std::sync::mpsc::Receiver<String>,
     }
 
     impl FakeSmtp {
@@ -648,6 +654,7 @@ mod fake_smtp {
             let port = std_listener.local_addr().unwrap().port();
             let seen = Arc::new(Mutex::new(Seen::default()));
             let shared = Arc::clone(&seen);
+            let (data_sender, data_begun) = std::sync::mpsc::channel();
             let acceptor = rules.tls.as_ref().map(|(cert, key)| acceptor(cert, key));
             let rules = Arc::new(rules);
             std::thread::spawn(move || {
@@ -663,15 +670,16 @@ mod fake_smtp {
                         };
                         shared.lock().unwrap().connections += 1;
                         let (rules, seen) = (Arc::clone(&rules), Arc::clone(&shared));
+                        let data = data_sender.clone();
                         match acceptor.clone() {
                             None => {
-                                tokio::spawn(session(stream, rules, seen));
+                                tokio::spawn(session(stream, rules, seen, data));
                             }
                             Some(acceptor) => {
                                 tokio::spawn(async move {
                                     // A client that refuses our certificate ends here.
                                     if let Ok(tls) = acceptor.accept(stream).await {
-                                        let _ = session(tls, rules, seen).await;
+                                        let _ = session(tls, rules, seen, data).await;
                                     }
                                 });
                             }
@@ -679,7 +687,11 @@ mod fake_smtp {
                     }
                 });
             });
-            FakeSmtp { port, seen }
+            FakeSmtp {
+                port,
+                seen,
+                data_begun,
+            }
         }
 
         pub fn accepted(&self, who: &str) -> usize {
@@ -720,6 +732,7 @@ mod fake_smtp {
         stream: impl AsyncRead + AsyncWrite + Unpin,
         rules: Arc<Rules>,
         seen: Arc<Mutex<Seen>>,
+        data_begun: std::sync::mpsc::Sender<String>,
     ) -> std::io::Result<()> {
         let (read, mut write) = tokio::io::split(stream);
         let mut read = BufReader::new(read);
@@ -782,6 +795,7 @@ mod fake_smtp {
                     .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
                     .await?;
                 let attempt = bump(&mut seen.lock().unwrap().data, &who);
+                let _ = data_begun.send(who.clone());
                 let drop_now = rules.drop_once.contains(&who) && attempt == 1;
                 let mut body = String::new();
                 loop {
@@ -956,8 +970,7 @@ fn a_refused_login_stops_before_anything_is_recorded() {
     let out = folder
         .command(&["send", "v1n2", "--yes"])
         .env("DISPATCH_TEST_FAKE_SMTP_PASSWORD", password)
-        .output()
-        .unwrap();
+        .run();
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains(
@@ -1368,11 +1381,7 @@ fn sigterm_stops_a_send_after_the_messages_in_flight() {
     );
     folder.subscribe(&people("send-term", 200));
     let send = folder.send_under_way();
-    let kill = StdCommand::new("kill")
-        .args(["-TERM", &send.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    signal(&send, "TERM");
     let out = send.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
@@ -1405,28 +1414,16 @@ fn a_second_sigterm_quits_at_once_with_143_leaving_the_message_in_flight() {
     });
     let folder = Folder::new(&plain(server.port, ""));
     folder.subscribe(&addresses(&["ann"]));
-    let mut send = StdCommand::new(assert_cmd::cargo::cargo_bin("dispatch"))
-        .arg("--dir")
-        .arg(folder.path())
-        .args(["send", "v1n2", "--yes"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    while server.seen.lock().unwrap().data.is_empty() {
+    let mut send = spawn(&mut folder.command(&["send", "v1n2", "--yes"]));
+    if server
+        .data_begun
+        .recv_timeout(Duration::from_secs(60))
+        .is_err()
+    {
         assert!(send.try_wait().unwrap().is_none(), "the send ended early");
-        std::thread::yield_now();
+        panic!("the send did not begin a message within 60 s");
     }
-    let pid = send.id().to_string();
-    let term = || {
-        let kill = StdCommand::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-    };
-    term();
+    signal(&send, "TERM");
     let mut lines = std::io::BufReader::new(send.stderr.take().unwrap()).lines();
     let notice = lines
         .find(|l| {
@@ -1438,7 +1435,7 @@ fn a_second_sigterm_quits_at_once_with_143_leaving_the_message_in_flight() {
         notice.unwrap(),
         "stopping (SIGTERM): finishing the messages in flight (press Ctrl-C again to quit now)"
     );
-    term();
+    signal(&send, "TERM");
     let out = send.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(143));
     assert_eq!(

@@ -9,14 +9,17 @@ mod common;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use common::cli::{config, newsletter, write_issue};
+use common::cli::{RunToEnd as _, command, config, newsletter, signal, spawn, write_issue};
 use common::mailstack::{MailStack, PASSWORD, mailstack, unique_user};
 use dispatch::issue::IssueId;
 use dispatch::store::Store;
+
+/// What the server says on stderr after each build it serves.
+const REBUILT: &str = "rebuilt";
 
 const ISSUE_FILE: &str = "v1n2-previews.md";
 const TITLE: &str = "Previews in a real browser";
@@ -38,28 +41,17 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Server {
-        Server::spawn(Command::new(env!("CARGO_BIN_EXE_dispatch")), dir)
+        Server::spawn(command(None, &[]), dir)
     }
 
     /// `dispatch serve` allowed at most `files` open files (`ulimit -n`).
     fn start_with_file_limit(dir: &Path, files: u32) -> Server {
-        let mut shell = Command::new("sh");
-        shell
-            .arg("-c")
-            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_dispatch"));
+        let shell = common::cli::command_under(&format!("ulimit -n {files}"), None, &[]);
         Server::spawn(shell, dir)
     }
 
     fn spawn(mut command: Command, dir: &Path) -> Server {
-        let mut child = command
-            .arg("--dir")
-            .arg(dir)
-            .args(["serve", "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("dispatch serve starts");
+        let mut child = spawn(command.arg("--dir").arg(dir).args(["serve", "--port", "0"]));
         let stderr = Arc::new((Mutex::new(String::new()), Condvar::new()));
         collect(child.stderr.take().expect("piped stderr"), stderr.clone());
         let first_line = first_line(child.stdout.take().expect("piped stdout"));
@@ -102,23 +94,34 @@ impl Server {
         all.clone()
     }
 
-    fn version(&self) -> String {
-        let (status, body) = http(&self.addr, "GET", "/__dispatch/version", None);
-        assert_eq!(status, 200, "{body}");
-        body
+    /// How many builds (the first one included) the server has reported on stderr so far.
+    fn rebuilds(&self) -> usize {
+        self.stderr().matches(REBUILT).count()
     }
 
-    /// Waits, as the live-reload script does, until the build version moves past `old` and
-    /// `path` shows `text` (another rebuild may come first).
-    fn wait_for_rebuild(&self, old: &str, path: &str, text: &str) {
+    /// Waits for the server's report of each rebuild after the first `seen` until one shows
+    /// `text` at `path` (another rebuild may come first), at most 30 s in all.
+    fn wait_for_rebuild(&self, seen: usize, path: &str, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.version() == old || !http(&self.addr, "GET", path, None).1.contains(text) {
+        let mut seen = seen;
+        loop {
+            let (lock, written) = &*self.stderr;
+            let all = lock.lock().unwrap();
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (all, _) = written
+                .wait_timeout_while(all, left, |all| all.matches(REBUILT).count() <= seen)
+                .unwrap();
+            let count = all.matches(REBUILT).count();
+            drop(all);
             assert!(
-                Instant::now() < deadline,
+                count > seen,
                 "{path} did not show {text:?} within 30 s\n--- stderr\n{}",
                 self.stderr()
             );
-            std::thread::sleep(Duration::from_millis(100));
+            seen = count;
+            if http(&self.addr, "GET", path, None).1.contains(text) {
+                return;
+            }
         }
     }
 }
@@ -241,17 +244,18 @@ fn load(url: &str, origin: &str) -> Loaded {
         .stderr(std::fs::File::create(&err).expect("log file"))
         .spawn()
         .expect("chromium starts");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("chromium runs") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+    // A thread waits for Chromium to exit and says so; after 90 s without that, it is killed.
+    let pid = child.id();
+    let (exited, exit) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = exited.send(child.wait().expect("chromium runs"));
+    });
+    let status = match exit.recv_timeout(Duration::from_secs(90)) {
+        Ok(status) => status,
+        Err(_) => {
+            common::cli::signal_pid(pid, "KILL");
             panic!("chromium did not finish loading {url} within 90 s");
         }
-        std::thread::sleep(Duration::from_millis(50));
     };
     let log = std::fs::read_to_string(&err).unwrap_or_default();
     assert!(
@@ -306,10 +310,10 @@ fn pages_load_in_chromium_and_follow_edits() {
     assert!(text.contains(TITLE), "{text}");
 
     // An edit is rebuilt and shows on the next load.
-    let before = server.version();
+    let before = server.rebuilds();
     let edited = "Previews that follow every edit";
     std::fs::write(&path, issue(edited)).expect("the issue is edited");
-    server.wait_for_rebuild(&before, "/v1n2/", edited);
+    server.wait_for_rebuild(before, "/v1n2/", edited);
     for path in ["/", "/v1n2/", "/email/v1n2"] {
         let dom = load_clean(&server, path);
         assert!(dom.contains(edited), "{path} shows the old title:\n{dom}");
@@ -450,8 +454,8 @@ fn verbose_shows_requests_with_the_unsubscribe_token_redacted() {
     let db = dir.join("subscribers.db");
     let (id, secret) = add_subscriber(&db, "reader@example.org");
     let token = dispatch::outgoing::token::unsubscribe_token(&secret, id);
-    let mut verbose = Command::new(env!("CARGO_BIN_EXE_dispatch"));
-    verbose.arg("-v").env_remove("RUST_LOG");
+    let mut verbose = command(None, &["-v"]);
+    verbose.env_remove("RUST_LOG");
     let server = Server::spawn(verbose, &dir);
     let (status, _) = http(&server.addr, "GET", &format!("/unsubscribe/{token}"), None);
     assert_eq!(status, 200);
@@ -644,14 +648,7 @@ fn links_delivered_by_send_unsubscribe_through_serve_and_replies_import() {
         )
     };
     let run = |args: &[&str]| {
-        let out = assert_cmd::Command::cargo_bin("dispatch")
-            .expect("the dispatch binary")
-            .env(PASSWORD_ENV, PASSWORD)
-            .arg("--dir")
-            .arg(&dir)
-            .args(args)
-            .output()
-            .expect("dispatch runs");
+        let out = command(Some(&dir), args).env(PASSWORD_ENV, PASSWORD).run();
         assert!(
             out.status.success(),
             "dispatch {args:?} failed\n{}{}",
@@ -945,9 +942,7 @@ fn sigterm_stops_the_server_cleanly() {
     write_issue(&dir, ISSUE_FILE, &issue(TITLE));
     let mut server = Server::start(&dir);
     assert_eq!(http(&server.addr, "GET", "/", None).0, 200);
-    let pid = server.child.id().to_string();
-    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(kill.success());
+    signal(&server.child, "TERM");
     let status = server.child.wait().unwrap();
     assert_eq!(
         status.code(),

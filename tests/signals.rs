@@ -3,7 +3,10 @@
 
 use std::io::Read as _;
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+
+mod common;
+
+use common::cli::{command, signal, spawn};
 
 #[test]
 fn sigterm_stops_an_imap_import_with_a_message() {
@@ -17,22 +20,12 @@ fn sigterm_stops_an_imap_import_with_a_message() {
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
     std::fs::create_dir(dir.path().join("issues")).unwrap();
 
-    let mut import = Command::new(env!("CARGO_BIN_EXE_dispatch"))
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["replies", "import"])
-        .env("DISPATCH_TEST_SIGNAL_IMAP", "secret")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut import = spawn(
+        command(Some(dir.path()), &["replies", "import"])
+            .env("DISPATCH_TEST_SIGNAL_IMAP", "secret"),
+    );
     let (_silent, _) = listener.accept().unwrap();
-    let kill = Command::new("kill")
-        .args(["-TERM", &import.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    signal(&import, "TERM");
     let status = import.wait().unwrap();
     let mut stderr = String::new();
     import

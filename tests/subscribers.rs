@@ -1,9 +1,11 @@
 //! End-to-end tests of `dispatch subscribers …` on temporary newsletter folders.
 
+mod common;
+
 use std::path::Path;
 use std::process::Output;
 
-use assert_cmd::Command;
+use common::cli::{RunToEnd as _, command};
 use serde_json::Value;
 
 const CONFIG: &str = "newsletter:\n  title: The Test List\n  url: https://list.example.org/\n  from: \"Ed <ed@example.org>\"\n";
@@ -15,12 +17,7 @@ fn folder() -> tempfile::TempDir {
 }
 
 fn dispatch(dir: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("dispatch")
-        .unwrap()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
+    command(None, args).current_dir(dir).run()
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {

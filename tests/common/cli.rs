@@ -1,23 +1,109 @@
 //! Running the real binary on newsletter folders made by `dispatch init`.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Command, Output, Stdio};
 
-use assert_cmd::Command;
+/// The binary under test, for a wrapper that starts it (`sh -c 'ulimit …; exec "$0" "$@"'`).
+pub const BIN: &str = env!("CARGO_BIN_EXE_dispatch");
 
 /// The time limit the tests give each HTTP request (see `web::SLOW`).
 pub const TIMEOUT: &str = "500ms";
 
+/// `dispatch ARGS…`, or `dispatch --dir DIR ARGS…` when `dir` is given, not started yet: the
+/// one place the tests build a command line for the binary. Add environment with `.env`.
+pub fn command(dir: Option<&Path>, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    if let Some(dir) = dir {
+        command.arg("--dir").arg(dir);
+    }
+    command.args(args);
+    command
+}
+
+/// [`command`] started through `sh -c "SETUP && exec dispatch …"`, so that it runs under what the
+/// shell `setup` sets (`umask 077`, `ulimit -n 64`).
+pub fn command_under(setup: &str, dir: Option<&Path>, args: &[&str]) -> Command {
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(format!("{setup} && exec \"$0\" \"$@\""))
+        .arg(BIN);
+    if let Some(dir) = dir {
+        shell.arg("--dir").arg(dir);
+    }
+    shell.args(args);
+    shell
+}
+
+/// Runs `command` to its end with `input` on its standard input; returns what it printed.
+pub fn output(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dispatch starts");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    // Written from a thread so that a child that prints before reading cannot deadlock us.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("dispatch runs");
+    let _ = writer.join();
+    out
+}
+
+/// `command.run()` runs a command made by [`command`] to its end with nothing on its standard
+/// input, `command.run_with(input)` with `input`: the same as [`output`], written in a chain.
+pub trait RunToEnd {
+    fn run(&mut self) -> Output;
+    fn run_with(&mut self, input: &[u8]) -> Output;
+}
+
+impl RunToEnd for Command {
+    fn run(&mut self) -> Output {
+        output(self, b"")
+    }
+
+    fn run_with(&mut self, input: &[u8]) -> Output {
+        output(self, input)
+    }
+}
+
+/// Starts `command` as a long-running child (`serve`, `send`, `replies import`): standard input
+/// closed, standard output and error piped for the test to read.
+pub fn spawn(command: &mut Command) -> Child {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dispatch starts")
+}
+
+/// Sends `signal` (`TERM`, `INT`, …) to a running child.
+pub fn signal(child: &Child, signal: &str) {
+    signal_pid(child.id(), signal);
+}
+
+/// Sends `signal` (`TERM`, `KILL`, …) to process `pid`.
+pub fn signal_pid(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
 /// Runs `dispatch --dir DIR ARGS…` with the test time limit.
 pub fn dispatch(dir: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("dispatch")
-        .expect("the dispatch binary is built")
-        .env("DISPATCH_HTTP_TIMEOUT", TIMEOUT)
-        .arg("--dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("dispatch runs")
+    output(
+        command(Some(dir), args).env("DISPATCH_HTTP_TIMEOUT", TIMEOUT),
+        b"",
+    )
 }
 
 pub fn stdout(out: &Output) -> String {
@@ -57,12 +143,7 @@ pub fn fails(dir: &Path, args: &[&str]) -> Output {
 pub fn init() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("a temporary folder");
     let dir = tmp.path().join("news");
-    let out = Command::cargo_bin("dispatch")
-        .expect("the dispatch binary is built")
-        .arg("init")
-        .arg(&dir)
-        .output()
-        .expect("dispatch init runs");
+    let out = output(command(None, &["init"]).arg(&dir), b"");
     assert!(out.status.success(), "{}", stderr(&out));
     (tmp, dir)
 }
@@ -143,16 +224,13 @@ impl Fixture {
     /// Runs `dispatch --dir DIR ARGS…` in the fixture's folder. The environment is the same on
     /// every machine: no `DISPATCH_*` variable, help wrapped at 100 columns.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = Command::cargo_bin("dispatch")
-            .expect("the dispatch binary is built")
-            .env_remove("DISPATCH_HTTP_TIMEOUT")
-            .env("COLUMNS", "100")
-            .current_dir(&self.dir)
-            .arg("--dir")
-            .arg(&self.dir)
-            .args(args)
-            .output()
-            .expect("dispatch runs");
+        let out = output(
+            command(Some(&self.dir), args)
+                .env_remove("DISPATCH_HTTP_TIMEOUT")
+                .env("COLUMNS", "100")
+                .current_dir(&self.dir),
+            b"",
+        );
         Run {
             status: out.status.code(),
             stdout: self.redact(&stdout(&out)),

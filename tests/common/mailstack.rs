@@ -8,12 +8,17 @@
 //! STARTTLS, IMAPS is TLS from the start. TLS clients trust exactly [`MailStack::ca_file`] (a
 //! self-signed certificate for `localhost` and `127.0.0.1`).
 
+use std::collections::HashSet;
 use std::fs;
+use std::io::{Read as _, Seek as _, SeekFrom};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread;
+
+use notify::{RecursiveMode, Watcher as _};
+
+use super::watch::{changed, watcher};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The domain whose every address is a mailbox on the test servers.
@@ -129,19 +134,32 @@ impl MailStack {
 
     /// Waits until `user`'s INBOX holds at least `n` messages and returns their files
     /// (from `new/` and `cur/`, oldest delivery first). `user` is a local part or a whole
-    /// `@example.test` address. Panics when `timeout` passes first.
+    /// `@example.test` address. Panics when `timeout` passes first. The Maildir is looked at
+    /// again each time the file watcher reports a change in it (or, before Dovecot makes it at
+    /// the first delivery, in the folder of all Maildirs).
     ///
     /// An IMAP session that sees a message moves it from `new/` to `cur/`, renaming it; a
     /// returned path can therefore go stale while a client is connected to that mailbox.
     pub fn wait_for_messages(&self, user: &str, n: usize, timeout: Duration) -> Vec<PathBuf> {
         let dir = self.user_maildir(user);
+        let (changes, mut watcher) = watcher();
+        watcher
+            .watch(&self.maildir, RecursiveMode::NonRecursive)
+            .expect("the Maildirs are watched");
+        let mut watching = false;
         let deadline = Instant::now() + timeout;
         loop {
+            if !watching && dir.is_dir() {
+                watcher
+                    .watch(&dir, RecursiveMode::Recursive)
+                    .expect("the Maildir is watched");
+                watching = true;
+            }
             let files = message_files(&dir);
             if files.len() >= n {
                 return files;
             }
-            if Instant::now() >= deadline {
+            if !changed(&changes, deadline) {
                 panic!(
                     "timed out after {timeout:?} waiting for {n} message(s) to {}@{DOMAIN}: \
                      {} in {}{}",
@@ -151,9 +169,83 @@ impl MailStack {
                     log_excerpt(local_part(user)),
                 );
             }
-            thread::sleep(Duration::from_millis(20));
         }
     }
+
+    /// Waits until Postfix has finished with every message it had queued when called: each
+    /// queue id its log shows entering the queue (`qmgr: ID: from=<…>`) is logged `removed`,
+    /// which it is once Dovecot has stored the message. The log is read again each time the
+    /// file watcher reports that it grew. Panics when `timeout` passes first.
+    pub fn wait_for_postfix_queue(&self, timeout: Duration) {
+        let log = maillog();
+        let (changes, mut watcher) = watcher();
+        watcher
+            .watch(&log, RecursiveMode::NonRecursive)
+            .expect("the Postfix log is watched");
+        let mut reader = LogReader::default();
+        let mut queued: HashSet<String> = HashSet::new();
+        for line in reader.read(&log) {
+            if let Some(id) = queue_id(&line, "from=<") {
+                queued.insert(id);
+            } else if let Some(id) = queue_id(&line, "removed") {
+                queued.remove(&id);
+            }
+        }
+        let deadline = Instant::now() + timeout;
+        while !queued.is_empty() {
+            if !changed(&changes, deadline) {
+                panic!(
+                    "timed out after {timeout:?} waiting for Postfix to deliver {queued:?} \
+                     (see {})",
+                    log.display()
+                );
+            }
+            for line in reader.read(&log) {
+                if let Some(id) = queue_id(&line, "removed") {
+                    queued.remove(&id);
+                }
+            }
+        }
+    }
+}
+
+/// Postfix's log of the running test servers.
+fn maillog() -> PathBuf {
+    Path::new(&var("DISPATCH_TEST_MAILSTACK")).join("postfix/maillog")
+}
+
+/// Reads a growing log, returning the whole lines added since the last read.
+#[derive(Default)]
+struct LogReader {
+    offset: u64,
+    partial: String,
+}
+
+impl LogReader {
+    fn read(&mut self, path: &Path) -> Vec<String> {
+        let mut added = String::new();
+        if let Ok(mut file) = fs::File::open(path)
+            && file.seek(SeekFrom::Start(self.offset)).is_ok()
+            && let Ok(n) = file.read_to_string(&mut added)
+        {
+            self.offset += n as u64;
+        }
+        self.partial.push_str(&added);
+        let Some(end) = self.partial.rfind('\n') else {
+            return Vec::new();
+        };
+        let rest = self.partial.split_off(end + 1);
+        let lines = std::mem::replace(&mut self.partial, rest);
+        lines.lines().map(str::to_string).collect()
+    }
+}
+
+/// The queue id of a Postfix queue manager line `… postfix/qmgr[PID]: ID: WHAT…`.
+fn queue_id(line: &str, what: &str) -> Option<String> {
+    let (_, rest) = line.split_once("/qmgr[")?;
+    let (_, rest) = rest.split_once("]: ")?;
+    let (id, rest) = rest.split_once(": ")?;
+    rest.starts_with(what).then(|| id.to_string())
 }
 
 fn local_part(user: &str) -> String {
@@ -174,7 +266,7 @@ fn message_files(dir: &Path) -> Vec<PathBuf> {
                 continue;
             }
             let Ok(meta) = entry.metadata() else {
-                continue; // moved from new/ to cur/ meanwhile; found on the next poll
+                continue; // moved from new/ to cur/ meanwhile; found at the next change
             };
             if meta.is_file() {
                 files.push((meta.modified().unwrap_or(UNIX_EPOCH), entry.path()));

@@ -3,4 +3,5 @@
 
 pub mod cli;
 pub mod mailstack;
+pub mod watch;
 pub mod web;
