@@ -360,16 +360,7 @@ fn is_recipient_of(recipient: &BouncedRecipient, email: &str) -> bool {
 
 /// Text from a message, safe to print on a terminal: control characters escaped.
 fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+    crate::address::escape_controls(text).into_owned()
 }
 
 /// Unsubscribes the subscriber a valid token names at once. Without one, the sender is
