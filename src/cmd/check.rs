@@ -68,7 +68,7 @@ pub fn counts(findings: &[Finding]) -> String {
     .iter()
     .map(|(severity, name)| {
         let n = count(findings, *severity);
-        format!("{n} {name}{}", if n == 1 { "" } else { "s" })
+        format!("{n} {name}{}", super::plural(n))
     })
     .collect::<Vec<_>>()
     .join(", ")
