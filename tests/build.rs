@@ -156,6 +156,66 @@ fn plain_text_is_readable() {
     assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
 }
 
+/// The three outputs of one built issue: email HTML, plain text, web page.
+fn built(dir: &Path, slug: &str) -> [String; 3] {
+    [
+        read(dir, &format!("build/email/{slug}.html")),
+        read(dir, &format!("build/email/{slug}.txt")),
+        read(dir, &format!("build/web/{slug}/index.html")),
+    ]
+}
+
+#[test]
+fn without_approved_replies_the_section_shows_only_the_question() {
+    let (_tmp, dir) = init();
+    write_issue(&dir, "v1n2.md", ISSUE_2);
+    ok(&dir, &["build", "1.2"]);
+    for out in built(&dir, "v1n2") {
+        assert!(!out.contains("Last time I asked"), "{out}");
+        assert!(!out.contains("Nobody has answered"), "{out}");
+        assert!(
+            !out.contains("What would you like to read about here?"),
+            "{out}"
+        );
+        assert!(
+            out.contains("What did you build this week? Just hit reply"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn the_replies_note_stands_in_for_missing_replies_escaped_in_html() {
+    let (_tmp, dir) = init();
+    let note = r#"replies_note: 'Your answers to <b>"what to read"</b> & more: next time.'"#;
+    let issue = ISSUE_2.replacen("question:", &format!("{note}\nquestion:"), 1);
+    write_issue(&dir, "v1n2.md", &issue);
+    ok(&dir, &["build", "1.2"]);
+    let [email, text, web] = built(&dir, "v1n2");
+    for html in [&email, &web] {
+        assert!(
+            html.contains(
+                "Your answers to &lt;b&gt;&quot;what to read&quot;&lt;/b&gt; &amp; more: next time."
+            ),
+            "{html}"
+        );
+        assert!(!html.contains("<b>\"what"), "{html}");
+        assert!(!html.contains("Last time I asked"), "{html}");
+    }
+    assert!(
+        text.contains("Your answers to <b>\"what to read\"</b> & more: next time."),
+        "{text}"
+    );
+    assert!(!text.contains("Last time I asked"), "{text}");
+    let wrong = ISSUE_2.replacen("question:", "replies_note: [a, b]\nquestion:", 1);
+    write_issue(&dir, "v1n2.md", &wrong);
+    let err = fails(&dir, &["build", "1.2"]);
+    assert!(
+        err.contains("v1n2.md:7") && err.contains("replies_note"),
+        "{err}"
+    );
+}
+
 #[test]
 fn eml_is_a_complete_multipart_message() {
     let (_tmp, dir) = init();

@@ -80,6 +80,8 @@ struct FrontMatter {
     preheader: Option<String>,
     #[serde(default)]
     question: Option<String>,
+    #[serde(default)]
+    replies_note: Option<String>,
 }
 
 /// One issue: its front matter and Markdown body.
@@ -90,6 +92,9 @@ pub struct Issue {
     pub date: NaiveDate,
     pub preheader: Option<String>,
     pub question: Option<String>,
+    /// The editor's own line for the "Just Hit Reply" section when the previous issue's question
+    /// has no approved replies; without it the section shows only this issue's question.
+    pub replies_note: Option<String>,
     /// The Markdown after the front matter.
     pub body: String,
     /// The file it was read from.
@@ -133,6 +138,7 @@ impl Issue {
             date,
             preheader: non_empty(front.preheader),
             question: non_empty(front.question),
+            replies_note: non_empty(front.replies_note),
             body: body.to_string(),
             path: path.to_path_buf(),
             body_line_offset,
@@ -402,6 +408,27 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("title"), "{e}");
         let e = parse("---\nvolume: 0\nnumber: 2\ntitle: T\ndate: 2019-05-14\n---\n").unwrap_err();
         assert_eq!((e.key.as_deref(), e.line), (Some("volume"), Some(2)), "{e}");
+    }
+
+    #[test]
+    fn replies_note_is_an_optional_string() {
+        assert_eq!(parse(GOOD).unwrap().replies_note, None);
+        let with = |line: &str| {
+            parse(&format!(
+                "---\nvolume: 5\nnumber: 2\ntitle: T\ndate: 2019-05-14\n{line}\n---\n"
+            ))
+        };
+        let i = with("replies_note: No answers yet, write in!").unwrap();
+        assert_eq!(i.replies_note.as_deref(), Some("No answers yet, write in!"));
+        assert_eq!(with("replies_note: ' '").unwrap().replies_note, None);
+        for wrong in ["replies_note: [a, b]", "replies_note: {a: b}"] {
+            let e = with(wrong).unwrap_err();
+            assert_eq!(
+                (e.key.as_deref(), e.line),
+                (Some("replies_note"), Some(6)),
+                "{wrong}: {e}"
+            );
+        }
     }
 
     #[test]
