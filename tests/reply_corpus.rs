@@ -1,125 +1,48 @@
 //! Reply-text extraction against the public reply-body corpora in `tests/data/reply-bodies`.
 //!
 //! Each `NAME.txt` input has a hand-written `NAME.expected` beside it: the text the reader
-//! wrote. The test prints a diff for every mismatch and the exact-match ratio per corpus. It
-//! fails when a case outside `KNOWN_MISMATCHES` does not match, and when a case in that list
+//! wrote. Extraction, comparison and the diff are those of `bench/replies-score`
+//! (`dispatch::replies::score`). The test prints a diff for every mismatch and the exact-match
+//! ratio per corpus. It fails when a case outside `KNOWN_MISMATCHES` does not match, and when a case in that list
 //! matches now (remove it from the list), so no new mismatch hides behind a good ratio.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use dispatch::replies::extract::reply_text;
+use dispatch::replies::score::{corpus_cases, diff, score_corpus};
 
 /// The cases (`CORPUS/NAME`, the input's file name without `.txt`) whose extraction does not
 /// match its expected text today. Empty: every case matches.
 const KNOWN_MISMATCHES: &[&str] = &[];
 
-/// Line endings unified, trailing whitespace removed from each line and from the whole text.
-fn canonical(text: &str) -> String {
-    text.replace("\r\n", "\n")
-        .replace('\r', "\n")
-        .lines()
-        .map(str::trim_end)
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim()
-        .to_string()
+/// A case's name in `KNOWN_MISMATCHES`: `CORPUS/NAME` for the input `NAME.txt`.
+fn case_name(corpus: &str, file: &str) -> String {
+    format!("{corpus}/{}", file.strip_suffix(".txt").unwrap_or(file))
 }
 
-/// Files of a corpus folder that describe the corpus rather than hold a message body.
-const METADATA: &[&str] = &["SOURCE.txt"];
-
-/// Every input `*.txt` of a corpus with its `*.expected`; an input without one fails the test.
-fn cases(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
-    let mut inputs: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| !METADATA.iter().any(|m| n == *m))
-        })
-        .collect();
-    inputs.sort();
-    inputs
-        .into_iter()
-        .map(|input| {
-            let expected = input.with_extension("expected");
-            assert!(
-                expected.is_file(),
-                "no expected text for {}",
-                input.display()
-            );
-            (input, expected)
-        })
-        .collect()
-}
-
-/// Longest line shown in a diff; some inputs have lines of hundreds of kilobytes.
-const DIFF_LINE_MAX: usize = 160;
-
-fn shorten(line: &str) -> String {
-    if line.chars().count() <= DIFF_LINE_MAX {
-        return line.to_string();
-    }
-    let head: String = line.chars().take(DIFF_LINE_MAX).collect();
-    format!("{head}… ({} chars)", line.chars().count())
-}
-
-/// A line-by-line diff, enough to see where extraction and expectation part ways.
-fn diff(expected: &str, actual: &str) -> String {
-    let e: Vec<String> = expected.lines().map(shorten).collect();
-    let a: Vec<String> = actual.lines().map(shorten).collect();
-    let mut out = String::new();
-    for i in 0..e.len().max(a.len()) {
-        match (e.get(i), a.get(i)) {
-            (Some(x), Some(y)) if x == y => out.push_str(&format!("    {x}\n")),
-            (x, y) => {
-                if let Some(x) = x {
-                    out.push_str(&format!("  - {x}\n"));
-                }
-                if let Some(y) = y {
-                    out.push_str(&format!("  + {y}\n"));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Runs one corpus; returns the names (`CORPUS/NAME`) of the cases that do not match and of
-/// all its cases.
+/// Runs one corpus through the scorer `bench/replies-score` uses; returns the names
+/// (`CORPUS/NAME`) of the cases that do not match and of all its cases.
 fn run_corpus(name: &str) -> (Vec<String>, Vec<String>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/reply-bodies")
         .join(name);
-    let cases = cases(&dir);
-    assert!(!cases.is_empty(), "no cases in {}", dir.display());
+    let cases = corpus_cases(&dir).unwrap_or_else(|e| panic!("{e:#}"));
+    let score = score_corpus(&dir).unwrap_or_else(|e| panic!("{e:#}"));
     let mut mismatched = Vec::new();
-    let mut names = Vec::new();
-    for (input, expected) in &cases {
-        let stem = input.file_stem().unwrap_or_default().to_string_lossy();
-        let case = format!("{name}/{stem}");
-        names.push(case.clone());
-        let raw = fs::read(input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
-        let body = String::from_utf8_lossy(&raw);
-        let want = canonical(&fs::read_to_string(expected).unwrap_or_default());
-        let got = canonical(&reply_text(&body));
-        if got != want {
-            mismatched.push(case);
-            println!(
-                "MISMATCH {name}/{}:\n{}",
-                input.display(),
-                diff(&want, &got)
-            );
-        }
+    for miss in &score.misses {
+        println!(
+            "MISMATCH {name}/{}:\n{}",
+            miss.name,
+            diff(&miss.expected, &miss.got)
+        );
+        mismatched.push(case_name(name, &miss.name));
     }
-    let total = cases.len();
-    let matched = total - mismatched.len();
     println!(
-        "{name}: {matched}/{total} exact ({:.1} %)",
-        100.0 * matched as f64 / total as f64
+        "{name}: {} of {} exact ({:.1} %)",
+        score.matched(),
+        score.total,
+        score.percent()
     );
+    let names = cases.iter().map(|c| case_name(name, &c.name)).collect();
     (mismatched, names)
 }
 
@@ -182,4 +105,74 @@ fn known_mismatches_are_judged_both_ways() {
     assert!(fixed[0].contains("c/b matches now: remove it"), "{fixed:?}");
     let stale = surprises(&mismatched, &all, &["c/a", "c/gone"]);
     assert!(stale[0].contains("no such case"), "{stale:?}");
+}
+
+/// Writes `files` (relative path, content) under a fresh temporary folder.
+fn corpus(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    dir
+}
+
+const REPLY: &str = "Count me in!\r\n\r\nOn Mon, 1 Jun 2026 at 09:00, Ed <ed@example.org> wrote:\r\n> Who is coming?\r\n";
+
+#[test]
+fn scorer_reads_emails_and_trimmed_folders() {
+    let message = format!(
+        "From: Ann <ann@example.org>\r\nTo: ed@example.org\r\nSubject: Re: V1N1\r\n\r\n{REPLY}"
+    );
+    let dir = corpus(&[
+        ("emails/whole", &message),
+        ("trimmed/whole", "Count me in!   \r\n\r\n"),
+        ("emails/bare", REPLY),
+        ("trimmed/bare", "Not what she wrote"),
+    ]);
+    let score = score_corpus(dir.path()).expect("score");
+    assert_eq!((score.matched(), score.total), (1, 2));
+    let misses: Vec<&str> = score.misses.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(misses, ["bare"]);
+    assert_eq!(score.misses[0].got, "Count me in!");
+    assert_eq!(score.misses[0].expected, "Not what she wrote");
+    assert!(
+        diff(&score.misses[0].expected, &score.misses[0].got).contains("  + Count me in!"),
+        "{}",
+        diff(&score.misses[0].expected, &score.misses[0].got)
+    );
+}
+
+#[test]
+fn scorer_reads_txt_and_expected_side_by_side() {
+    let dir = corpus(&[
+        ("a.txt", REPLY),
+        ("a.expected", "Count me in!\n"),
+        ("b.txt", REPLY),
+        ("b.expected", "Count me in!\n\n> Who is coming?"),
+        ("SOURCE.txt", "where the corpus comes from"),
+        ("LICENSE", "not a case"),
+    ]);
+    let score = score_corpus(dir.path()).expect("score");
+    assert_eq!((score.matched(), score.total), (1, 2));
+    let misses: Vec<&str> = score.misses.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(misses, ["b.txt"]);
+    assert_eq!(score.percent(), 50.0);
+}
+
+#[test]
+fn scorer_names_an_input_without_expected_text() {
+    let dir = corpus(&[("emails/lonely", REPLY), ("trimmed/other", "x")]);
+    let err = format!(
+        "{:#}",
+        score_corpus(dir.path()).expect_err("no expected text")
+    );
+    assert!(
+        err.contains("emails/lonely") && err.contains("trimmed/lonely"),
+        "{err}"
+    );
+    let empty = corpus(&[("notes.md", "nothing here")]);
+    let err = format!("{:#}", score_corpus(empty.path()).expect_err("no cases"));
+    assert!(err.contains("no cases"), "{err}");
 }

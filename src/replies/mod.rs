@@ -4,10 +4,12 @@
 //! messages; [`message`] decodes each (MIME) and asks [`classify`] what kind it is (with
 //! [`dsn`], `auto_reply`, `unsubscribe_request`, and [`auth_results`] for the sender) and
 //! [`extract`] for the reader's text (HTML through [`html_text`] first, reply headers by
-//! `reply_header`); [`import`] ties it to what we sent and stores it.
+//! `reply_header`); [`import`] ties it to what we sent and stores it; [`score`] measures
+//! extraction against a corpus.
 //!
-//! Only the sources and [`import`] do I/O or touch the store; the decoding, classification and
-//! extraction files turn bytes into values and must not depend on them.
+//! Only the sources, [`import`] and [`score`] (corpus files) do I/O, and only [`import`] touches
+//! the store; the decoding, classification and extraction files turn bytes into values and must
+//! not depend on them.
 
 pub mod auth_results;
 mod auto_reply;
@@ -22,6 +24,7 @@ pub mod maildir;
 pub mod mbox;
 pub mod message;
 mod reply_header;
+pub mod score;
 mod unsubscribe_request;
 
 use std::io::BufReader;
