@@ -27,9 +27,7 @@ pub fn reply_text(body: &str) -> String {
     let cut = find_cut(&lines, &fenced, &mut dropped);
     mark_quoted(&lines[..cut], &fenced[..cut], &mut dropped[..cut]);
     let mut kept = join_segments(&lines[..cut], &dropped[..cut]);
-    if cut < lines.len() {
-        strip_trailing_separators(&mut kept);
-    }
+    strip_trailing_separators(&mut kept);
     kept.join("\n").trim().to_string()
 }
 
@@ -185,11 +183,13 @@ fn trim_blank_lines<'s, 'a>(lines: &'s [&'a str]) -> &'s [&'a str] {
     &lines[start..end.max(start)]
 }
 
-/// Separator lines ("=====", "-----") and blank lines left at the end once the quoted part
-/// below them is gone.
+/// Lines at the end of the reply made only of delimiter characters ("--", "=====", "~~~~~",
+/// "####", "++++") or of invisible characters some clients append (U+1427 after a Gmail
+/// signature, zero-width spaces), and blank lines: left over once the quoted part below them
+/// is gone, or closing the message. Such lines followed by text stay.
 fn strip_trailing_separators(lines: &mut Vec<&str>) {
     while let Some(last) = lines.last() {
-        if is_blank(last) || is_rule(last) {
+        if is_blank(last) || is_rule(last) || is_invisible(last) {
             lines.pop();
         } else {
             break;
@@ -199,8 +199,25 @@ fn strip_trailing_separators(lines: &mut Vec<&str>) {
 
 /// A line made only of rule characters, at least two of them.
 fn is_rule(line: &str) -> bool {
-    let t = line.trim();
-    t.chars().count() >= 2 && t.chars().all(|c| "-_=*~—–".contains(c))
+    let t = line.trim_matches(|c: char| c.is_whitespace() || is_invisible_char(c));
+    t.chars().count() >= 2 && t.chars().all(|c| "-_=*~#+—–".contains(c))
+}
+
+/// Characters that show nothing: zero-width spaces and joiners, the byte-order mark, and the
+/// U+1427 mark Gmail puts under signatures.
+fn is_invisible_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{1427}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}'
+    )
+}
+
+/// A non-empty line of only invisible characters and whitespace.
+fn is_invisible(line: &str) -> bool {
+    line.chars().any(is_invisible_char)
+        && line
+            .chars()
+            .all(|c| c.is_whitespace() || is_invisible_char(c))
 }
 
 /// "-- " (RFC 3676), a bare "--", or a line of em/en dashes that some clients put above the
@@ -569,6 +586,28 @@ pub(crate) mod tests {
         }
         // A signature right under the text, without a blank line.
         assert_reply(&format!("{REPLY}\n-- \nAnn"));
+    }
+
+    #[test]
+    fn removes_trailing_delimiter_and_invisible_lines() {
+        for tail in [
+            "--",
+            "***",
+            "####",
+            "~~~~~",
+            "======",
+            "_______",
+            "++++",
+            "\u{1427}",
+            "\u{200b}",
+            "\u{200b} \u{feff}",
+        ] {
+            assert_reply(&format!("{REPLY}\n\n{tail}\n"));
+            assert_reply(&format!("{REPLY}\n{tail}\n\n"));
+        }
+        // Followed by text, a delimiter line is the reader's layout.
+        let body = "First point.\n\n####\n\nSecond point.";
+        assert_eq!(reply_text(body), body);
     }
 
     #[test]
