@@ -109,7 +109,7 @@ fn closes_wrapped_address(lines: &[&str], i: usize) -> bool {
 }
 
 /// Whether the next non-blank line from `from` on is quoted.
-fn followed_by_quote(lines: &[&str], from: usize) -> bool {
+pub(super) fn followed_by_quote(lines: &[&str], from: usize) -> bool {
     lines
         .iter()
         .skip(from)
@@ -495,12 +495,29 @@ pub(crate) mod tests {
             "2025年1月6日(月) 9:00 Dispatch <editor@news.example.com>:",
             "在 2025年1月6日 09:00，Dispatch <editor@news.example.com> 写道：",
             "пн, 6 янв. 2025 г. в 09:00, Dispatch <editor@news.example.com>:",
+            "6 января 2025 г., в 09:00, Dispatch <editor@news.example.com> написал:",
+            "6 січ. 2025 р. о 09:00 Dispatch <editor@news.example.com> пише:",
+            "2025-01-06 09:00 GMT+01:00 Dispatch <editor@news.example.com>:",
         ];
         for header in headers {
             // Followed by a quote, and followed directly by the unquoted message.
             assert_reply(&reply_with(&format!("{header}\n\n> Spring issue\n")));
             assert_reply(&reply_with(&format!("{header}\n\nSpring issue\n")));
         }
+    }
+
+    #[test]
+    fn removes_a_dated_address_line_above_a_quote() {
+        for header in [
+            "2025/1/6 Dispatch <editor@news.example.com>",
+            "2025-01-06 9:00 GMT+01:00 Dispatch <editor@news.example.com>",
+        ] {
+            assert_reply(&reply_with(&format!("{header}\n> Spring issue\n")));
+            assert_reply(&reply_with(&format!("{header}\n\n> Spring issue\n")));
+        }
+        // Without a quote below, such a line is the reader's.
+        let body = "Contact:\n\n2025/1/6 Dispatch <editor@news.example.com>\n\nSee you.";
+        assert_eq!(reply_text(body), body);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! [`super::extract`] cuts the reply there. Line-based string code on a decoded body: it must
 //! not depend on MIME decoding, classification, the store or the importer.
 
-use super::extract::{is_blank, is_quoted};
+use super::extract::{followed_by_quote, is_blank, is_quoted};
 
 /// Lines longer than this are never taken for a reply header: headers are short, and skipping
 /// huge lines keeps the scan cheap on pathological input.
@@ -177,6 +177,10 @@ const HEADER_VERBS: &[&str] = &[
     "написал",
     "написала",
     "написал(а)",
+    "пишет",
+    "пише",
+    "написав",
+    "написав(ла)",
     "a scris",
     "yazdı",
     "έγραψε",
@@ -210,6 +214,9 @@ const MAX_NAME_WORDS: usize = 6;
 /// If line `j` ends a reply header, the index of the header's first line.
 pub(super) fn reply_header_ending_at(lines: &[&str], j: usize) -> Option<usize> {
     let end_line = clean_header_line(lines[j]);
+    if is_dated_address_line(&end_line) && followed_by_quote(lines, j + 1) {
+        return Some(j);
+    }
     if end_line.len() > MAX_HEADER_LINE || !may_end_header(&end_line) {
         return None;
     }
@@ -221,6 +228,25 @@ pub(super) fn reply_header_ending_at(lines: &[&str], j: usize) -> Option<usize> 
         .join(" ");
     let ending = header_ending(&joined)?;
     is_reply_header(&joined, ending).then_some(start)
+}
+
+/// A line of only a numeric date (year first: "2024/3/5", "2024-03-05 14:22 GMT+01:00"), the
+/// sender's name and "<address>", without "wrote" or a colon, as some clients write above the
+/// quote. Only a header when quoted lines follow.
+fn is_dated_address_line(line: &str) -> bool {
+    let Some(first) = line.split_whitespace().next() else {
+        return false;
+    };
+    let parts: Vec<&str> = first.split(['/', '-', '.']).collect();
+    let numeric_date = parts.len() == 3
+        && parts[0].len() == 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 4 && p.chars().all(|c| c.is_ascii_digit()));
+    numeric_date
+        && line.len() <= MAX_HEADER_LINE
+        && line.ends_with('>')
+        && has_bracketed_address(line)
 }
 
 /// A candidate header line without surrounding blanks and without the dashes Zoho puts around
