@@ -87,6 +87,7 @@ fn find_cut(lines: &[&str], fenced: &[bool], dropped: &mut [bool]) -> usize {
         if let Some(start) = reply_header_ending_at(lines, i) {
             if followed_by_quote(lines, i + 1) {
                 dropped[start..=i].iter_mut().for_each(|d| *d = true);
+                mark_pipe_quote(lines, i + 1, dropped);
             } else {
                 return start;
             }
@@ -108,13 +109,33 @@ fn closes_wrapped_address(lines: &[&str], i: usize) -> bool {
         && prev.matches('<').count() > prev.matches('>').count()
 }
 
-/// Whether the next non-blank line from `from` on is quoted.
+/// Whether the next non-blank line from `from` on is quoted, with ">" or with "|".
 pub(super) fn followed_by_quote(lines: &[&str], from: usize) -> bool {
     lines
         .iter()
         .skip(from)
         .find(|l| !is_blank(l))
-        .is_some_and(|l| is_quoted(l))
+        .is_some_and(|l| is_quoted(l) || is_pipe_quoted(l))
+}
+
+/// A line quoted with "|" instead of ">", as some clients quote under a reply header. A
+/// Markdown table row ("| a | b |") ends with "|" too, and is not one.
+fn is_pipe_quoted(line: &str) -> bool {
+    line.trim_start()
+        .strip_prefix('|')
+        .is_some_and(|rest| !rest.trim_end().ends_with('|'))
+}
+
+/// Drops the "|"-quoted lines of the block starting at `from` (right under a reply header),
+/// up to the first line that is neither blank nor quoted that way.
+fn mark_pipe_quote(lines: &[&str], from: usize, dropped: &mut [bool]) {
+    for k in from..lines.len() {
+        if is_pipe_quoted(lines[k]) {
+            dropped[k] = true;
+        } else if !is_blank(lines[k]) {
+            break;
+        }
+    }
 }
 
 /// Drops quoted lines, and unquoted lines that are only the wrapped tail of a long quoted line
@@ -517,6 +538,23 @@ pub(crate) mod tests {
         }
         // Without a quote below, such a line is the reader's.
         let body = "Contact:\n\n2025/1/6 Dispatch <editor@news.example.com>\n\nSee you.";
+        assert_eq!(reply_text(body), body);
+    }
+
+    #[test]
+    fn removes_a_quote_marked_with_pipes_under_a_reply_header() {
+        for header in [
+            "2025/1/6 Dispatch <editor@news.example.com>",
+            "On Mon, Jan 6, 2025 at 9:00 AM Dispatch <editor@news.example.com> wrote:",
+        ] {
+            assert_reply(&reply_with(&format!(
+                "{header}\n| Spring issue\n|\n| is here.\n"
+            )));
+        }
+        let body = "On Mon, Jan 6, 2025 at 9:00 AM Dispatch <editor@news.example.com> wrote:\n| Will you come?\n\nYes, with two friends.";
+        assert_eq!(reply_text(body), "Yes, with two friends.");
+        // A Markdown table of the reader is no quote.
+        let body = "Scores:\n\n| team | points |\n| a | 3 |";
         assert_eq!(reply_text(body), body);
     }
 
