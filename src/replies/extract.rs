@@ -7,7 +7,7 @@
 //! decoding, classification, the store or the importer. Mail bodies are untrusted input: every
 //! scan is linear or bounded, and strings are only sliced at positions found in them.
 
-use super::reply_header::{is_header_block, reply_header_ending_at};
+use super::reply_header::{is_header_block, is_header_field, reply_header_ending_at};
 
 /// Quoted lines at least this long were probably wrapped by the quoting client, so an unquoted
 /// line squeezed between two quoted lines is the wrapped tail of a quote, not the reader's text.
@@ -19,16 +19,64 @@ const WRAPPED_QUOTE_LEN: usize = 60;
 /// lines), Outlook-style header blocks, "Original Message" and forwarding separators, signatures
 /// and device footers ("Sent from my iPhone", "Get Outlook for iOS"), confidentiality footers and
 /// trailing blank lines. Paragraph breaks, lists and indentation of the reader's text stay.
+///
+/// When cutting would leave nothing, the message is only a forward or only a quote: then the
+/// forwarded body (below its header fields), else the quote's text (one level of ">" removed),
+/// is what the reader sent, and is kept.
 pub fn reply_text(body: &str) -> String {
     let text = normalize_newlines(body);
     let lines: Vec<&str> = text.split('\n').collect();
-    let fenced = fenced_lines(&lines);
+    let (own, cut) = own_text(&lines);
+    if !own.is_empty() {
+        return own;
+    }
+    if cut < lines.len() && starts_forwarded_block(&lines, cut) {
+        let body = forwarded_body(&lines[cut + 1..]);
+        let (forwarded, _) = own_text(body);
+        if !forwarded.is_empty() {
+            return forwarded;
+        }
+    }
+    let unquoted: Vec<&str> = lines
+        .iter()
+        .filter(|l| is_quoted(l))
+        .map(|l| {
+            let rest = l.trim_start().strip_prefix('>').unwrap_or(l);
+            rest.strip_prefix(' ').unwrap_or(rest)
+        })
+        .collect();
+    own_text(&unquoted).0
+}
+
+/// The reader's text in `lines` by the quote and signature rules, and the index of the line
+/// where the material they did not write starts (`lines.len()` when there is none).
+fn own_text(lines: &[&str]) -> (String, usize) {
+    let fenced = fenced_lines(lines);
     let mut dropped = vec![false; lines.len()];
-    let cut = find_cut(&lines, &fenced, &mut dropped);
+    let cut = find_cut(lines, &fenced, &mut dropped);
     mark_quoted(&lines[..cut], &fenced[..cut], &mut dropped[..cut]);
     let mut kept = join_segments(&lines[..cut], &dropped[..cut]);
     strip_trailing_separators(&mut kept);
-    kept.join("\n").trim().to_string()
+    (kept.join("\n").trim().to_string(), cut)
+}
+
+/// Whether line `i` opens a forwarded or previous message ("Begin forwarded message:", "----
+/// Forwarded message ----", an Outlook header block), rather than a signature or footer.
+fn starts_forwarded_block(lines: &[&str], i: usize) -> bool {
+    is_forward_intro(lines[i])
+        || is_separator_with_text(lines[i])
+        || is_underscore_rule(lines[i])
+        || is_header_block(lines, i)
+}
+
+/// The lines of a forwarded message below its opening line: without the header fields
+/// ("From: …", "Subject: …") and blank lines at the top.
+fn forwarded_body<'s, 'a>(lines: &'s [&'a str]) -> &'s [&'a str] {
+    let mut i = 0;
+    while i < lines.len() && (is_blank(lines[i]) || is_header_field(lines[i])) {
+        i += 1;
+    }
+    &lines[i..]
 }
 
 /// CRLF and lone CR become LF, so every later step sees one kind of line break.
@@ -726,13 +774,32 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_reply_that_is_only_quote_or_signature_is_empty() {
+    fn a_reply_that_is_only_a_quote_or_a_forward_keeps_that_text() {
+        assert_eq!(
+            reply_text(
+                "On Mon, Jan 6, 2025 at 9:00 AM Dispatch <ed@example.com> wrote:\n> x\n>\n> y\n"
+            ),
+            "x\n\ny"
+        );
+        assert_eq!(reply_text("> Spring issue\n>> older\n"), "Spring issue");
+        assert_eq!(
+            reply_text(
+                "---------- Forwarded message ---------\nFrom: Dispatch <ed@example.com>\nDate: Mon, Jan 6, 2025\nSubject: Spring\nTo: <ann@example.org>\n\nSpring issue body\n\n-- \nDispatch"
+            ),
+            "Spring issue body"
+        );
+        assert_eq!(
+            reply_text(
+                "Begin forwarded message:\n\nFrom: Dispatch <ed@example.com>\nSubject: Spring\n\nSpring issue body"
+            ),
+            "Spring issue body"
+        );
+    }
+
+    #[test]
+    fn a_reply_that_is_only_a_signature_is_empty() {
         assert_eq!(reply_text(""), "");
         assert_eq!(reply_text("\n\n"), "");
-        assert_eq!(
-            reply_text("On Mon, Jan 6, 2025 at 9:00 AM Dispatch <ed@example.com> wrote:\n> x\n"),
-            ""
-        );
         assert_eq!(reply_text("-- \nAnn Reader"), "");
         assert_eq!(reply_text("Sent from my iPhone"), "");
     }

@@ -130,6 +130,11 @@ fn header_key(line: &str) -> Option<HeaderKey> {
         .map(|k| HeaderKey::Other(k))
 }
 
+/// A line that is a header field of a quoted or forwarded message ("From: …", "Objet : …").
+pub(super) fn is_header_field(line: &str) -> bool {
+    header_key(line).is_some()
+}
+
 /// A quoted header block ("From: … / Sent: … / To: … / Subject: …") starting at line `i`: a
 /// run of non-blank lines, starting with a field, holding a sender field and at least three
 /// distinct fields. Three fields keep a reader's own "From: Paris / To: Rome" out.
