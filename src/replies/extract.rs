@@ -312,6 +312,7 @@ const SEPARATOR_WORDS: &[&str] = &[
     "bericht",
     "wiadomo",
     "сообщение",
+    "повідомлення",
     "viesti",
     "origine",
     "weitergeleitet",
@@ -406,6 +407,7 @@ const DEVICE_PREFIXES: &[&str] = &[
     "wysłane z ",
     "отправлено с ",
     "отправлено из ",
+    "надіслано з ",
 ];
 
 /// A short, punctuation-free line such as "Sent from my iPhone" or "Gesendet von Outlook für
@@ -567,6 +569,9 @@ pub(crate) mod tests {
             "6 января 2025 г., в 09:00, Dispatch <editor@news.example.com> написал:",
             "6 січ. 2025 р. о 09:00 Dispatch <editor@news.example.com> пише:",
             "2025-01-06 09:00 GMT+01:00 Dispatch <editor@news.example.com>:",
+            "2025/01/06 9:00、Dispatch <editor@news.example.com>のメール:",
+            "2025年1月6日 9:00 Dispatch <editor@news.example.com> が書きました:",
+            "Dnia 6.01.2025 o 09:00 Dispatch <editor@news.example.com> pisze:",
         ];
         for header in headers {
             // Followed by a quote, and followed directly by the unquoted message.
@@ -627,6 +632,11 @@ pub(crate) mod tests {
             "De\u{a0}: Dispatch <editor@news.example.com>\n\u{a0}À\u{a0}: ann@example.org\nEnvoyé le : lundi 6 janvier 2025 09:00\nObjet\u{a0}: Numéro",
             "Von: Dispatch <editor@news.example.com>\nGesendet: Montag, 6. Januar 2025 09:00\nAn: ann@example.org\nBetreff: Frühlingsausgabe\n\nText",
             "From: Dispatch\n<editor@news.example.com>\nSent: Monday, January 6, 2025 9:00 AM\nTo: Ann\nSubject: Spring issue",
+            "Від: Dispatch <editor@news.example.com>\nНадіслано: 6 січня 2025 р. 9:00\nКому: ann@example.org\nТема: Весняний випуск",
+            "От: Dispatch <editor@news.example.com>\nОтправлено: 6 января 2025 г. 9:00\nКому: ann@example.org\nТема: Весенний выпуск",
+            "Od: Dispatch <editor@news.example.com>\nWysłano: 6 stycznia 2025 09:00\nDo: ann@example.org\nTemat: Wiosenny numer",
+            "发件人: Dispatch <editor@news.example.com>\n发送时间: 2025年1月6日 9:00\n收件人: ann@example.org\n主题: 春季刊",
+            "差出人: Dispatch <editor@news.example.com>\n送信日時: 2025年1月6日 9:00\n宛先: ann@example.org\n件名: 春号",
         ];
         for block in blocks {
             assert_reply(&reply_with(block));
@@ -683,6 +693,9 @@ pub(crate) mod tests {
             "Inviato da iPhone",
             "Verzonden vanaf mijn iPhone",
             "iPhoneから送信",
+            "Надіслано з iPhone",
+            "-------- Пересланное сообщение --------\nОт: Dispatch\nBody",
+            "-------- Переслане повідомлення --------\nВід: Dispatch\nBody",
         ];
         for rest in rests {
             assert_reply(&reply_with(rest));

@@ -33,6 +33,7 @@ const FROM_KEYS: &[&str] = &[
     "fra",
     "od",
     "от",
+    "від",
     "lähettäjä",
     "feladó",
     "expéditeur",
@@ -95,6 +96,10 @@ const OTHER_KEYS: &[&str] = &[
     "do",
     "temat",
     "отправлено",
+    "надіслано",
+    "відправлено",
+    "копия",
+    "копія",
     "кому",
     "тема",
     "дата",
@@ -194,6 +199,9 @@ const HEADER_VERBS: &[&str] = &[
     "写道",
     "寫道",
     "のメッセージ",
+    "のメール",
+    "が書きました",
+    "pisze",
 ];
 
 /// Words that open reply headers in common languages ("On", "Le", "Am", "El", "Op", "Il", "In
