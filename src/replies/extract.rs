@@ -585,13 +585,18 @@ pub(crate) mod tests {
         for header in [
             "2025/1/6 Dispatch <editor@news.example.com>",
             "2025-01-06 9:00 GMT+01:00 Dispatch <editor@news.example.com>",
+            "2025-01-06 9:00 GMT+01:00 Dispatch Editorial:",
         ] {
             assert_reply(&reply_with(&format!("{header}\n> Spring issue\n")));
             assert_reply(&reply_with(&format!("{header}\n\n> Spring issue\n")));
         }
         // Without a quote below, such a line is the reader's.
-        let body = "Contact:\n\n2025/1/6 Dispatch <editor@news.example.com>\n\nSee you.";
-        assert_eq!(reply_text(body), body);
+        for body in [
+            "Contact:\n\n2025/1/6 Dispatch <editor@news.example.com>\n\nSee you.",
+            "Plan:\n\n2025-01-06 9:00 meet at the harbour:\n\nbring maps.",
+        ] {
+            assert_eq!(reply_text(body), body);
+        }
     }
 
     #[test]

@@ -243,9 +243,10 @@ pub(super) fn reply_header_ending_at(lines: &[&str], j: usize) -> Option<usize> 
     is_reply_header(&joined, ending).then_some(start)
 }
 
-/// A line of only a numeric date (year first: "2024/3/5", "2024-03-05 14:22 GMT+01:00"), the
-/// sender's name and "<address>", without "wrote" or a colon, as some clients write above the
-/// quote. Only a header when quoted lines follow.
+/// A line of only a numeric date (year first: "2024/3/5", "2024-03-05 14:22 GMT+01:00") and
+/// the sender: "Name <address>" without "wrote" or a colon, or, after a date with a time, a
+/// name and a colon, as some clients write above the quote. Only a header when quoted lines
+/// follow.
 fn is_dated_address_line(line: &str) -> bool {
     let Some(first) = line.split_whitespace().next() else {
         return false;
@@ -256,10 +257,9 @@ fn is_dated_address_line(line: &str) -> bool {
         && parts
             .iter()
             .all(|p| !p.is_empty() && p.len() <= 4 && p.chars().all(|c| c.is_ascii_digit()));
-    numeric_date
-        && line.len() <= MAX_HEADER_LINE
-        && line.ends_with('>')
-        && has_bracketed_address(line)
+    let sender_end = (line.ends_with('>') && has_bracketed_address(line))
+        || (line.ends_with([':', '：']) && has_time(line));
+    numeric_date && line.len() <= MAX_HEADER_LINE && sender_end
 }
 
 /// A candidate header line without surrounding blanks and without the dashes Zoho puts around
