@@ -120,6 +120,8 @@ pub struct Config {
     #[serde(default)]
     pub imap: Option<Imap>,
     #[serde(default)]
+    pub host: Option<Host>,
+    #[serde(default)]
     pub feeds: Vec<String>,
     #[serde(default = "default_database")]
     pub database: PathBuf,
@@ -228,6 +230,63 @@ fn default_mailbox() -> String {
     "INBOX".to_string()
 }
 
+/// `host:`: the public side, `dispatch host`, run behind an HTTPS proxy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// The public base URL readers reach the host at (default: `newsletter.url`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The address the host listens on; the proxy in front forwards to it.
+    #[serde(default = "default_host_listen")]
+    pub listen: String,
+    /// Proxies whose `X-Forwarded-For` header names the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Days a signup may stay unconfirmed before it is forgotten.
+    #[serde(default = "default_pending_days")]
+    pub pending_days: u32,
+    /// Confirmation emails one address may receive per day.
+    #[serde(default = "default_confirmations_per_day")]
+    pub confirmations_per_day: u32,
+    /// Signups one client address may post per hour.
+    #[serde(default = "default_signups_per_hour")]
+    pub signups_per_hour: u32,
+}
+
+pub const DEFAULT_HOST_LISTEN: &str = "127.0.0.1:8080";
+
+fn default_host_listen() -> String {
+    DEFAULT_HOST_LISTEN.to_string()
+}
+
+fn default_pending_days() -> u32 {
+    7
+}
+
+fn default_confirmations_per_day() -> u32 {
+    3
+}
+
+fn default_signups_per_hour() -> u32 {
+    20
+}
+
+impl Host {
+    /// The addresses of `trusted_proxies` (validated at load).
+    pub fn trusted_proxies(&self) -> Vec<std::net::IpAddr> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| p.trim().parse().ok())
+            .collect()
+    }
+
+    /// The listen address (validated at load).
+    pub fn listen_addr(&self) -> Option<std::net::SocketAddr> {
+        self.listen.trim().parse().ok()
+    }
+}
+
 impl Config {
     /// Reads and validates `config.yaml` of a newsletter folder.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
@@ -300,6 +359,9 @@ impl Config {
                 ),
             ));
         }
+        if let Some(host) = &self.host {
+            validate_host(host, &err)?;
+        }
         for (i, feed) in self.feeds.iter().enumerate() {
             if !(feed.starts_with("https://") || feed.starts_with("http://")) {
                 return Err(err(
@@ -323,13 +385,84 @@ impl Config {
 
     /// The web archive's base URL, always ending in `/`.
     pub fn base_url(&self) -> String {
-        let url = self.newsletter.url.trim();
-        if url.ends_with('/') {
-            url.to_string()
-        } else {
-            format!("{url}/")
+        with_slash(&self.newsletter.url)
+    }
+
+    /// The public base URL of `dispatch host`, ending in `/`, when a `host:` section exists:
+    /// `host.url`, or `newsletter.url`.
+    pub fn host_url(&self) -> Option<String> {
+        let host = self.host.as_ref()?;
+        Some(match &host.url {
+            Some(url) => with_slash(url),
+            None => self.base_url(),
+        })
+    }
+}
+
+fn with_slash(url: &str) -> String {
+    let url = url.trim();
+    if url.ends_with('/') {
+        url.to_string()
+    } else {
+        format!("{url}/")
+    }
+}
+
+fn validate_host(host: &Host, err: &impl Fn(&str, String) -> YamlError) -> Result<(), YamlError> {
+    if let Some(url) = &host.url {
+        let parsed = url::Url::parse(url.trim())
+            .map_err(|e| err("host.url", format!("`{url}` is not a URL: {e}")))?;
+        let loopback = parsed
+            .host_str()
+            .is_some_and(|h| is_loopback(h.trim_start_matches('[').trim_end_matches(']')));
+        if !(parsed.scheme() == "https" || parsed.scheme() == "http" && loopback) {
+            return Err(err(
+                "host.url",
+                format!(
+                    "`{url}` must be an https URL (http is accepted on loopback only, for tests)"
+                ),
+            ));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(err(
+                "host.url",
+                format!("`{url}` must be a base URL, without `?…` or `#…`"),
+            ));
         }
     }
+    if host.listen_addr().is_none() {
+        return Err(err(
+            "host.listen",
+            format!(
+                "`{}` is not an address and port, such as {DEFAULT_HOST_LISTEN}",
+                host.listen
+            ),
+        ));
+    }
+    for proxy in &host.trusted_proxies {
+        if proxy.trim().parse::<std::net::IpAddr>().is_err() {
+            return Err(err(
+                "host.trusted_proxies",
+                format!("`{proxy}` is not an IP address, such as 127.0.0.1"),
+            ));
+        }
+    }
+    if !(1..=365).contains(&host.pending_days) {
+        return Err(err("host.pending_days", "must be between 1 and 365".into()));
+    }
+    if !(1..=100).contains(&host.confirmations_per_day) {
+        return Err(err(
+            "host.confirmations_per_day",
+            "must be between 1 and 100".into(),
+        ));
+    }
+    if !(1..=100_000).contains(&host.signups_per_hour) {
+        return Err(err(
+            "host.signups_per_hour",
+            "must be between 1 and 100000".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a host is a loopback name or address, where `security: none` is acceptable.
@@ -433,6 +566,33 @@ mod tests {
         let e = parse(&src).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("smtp.timeout"));
         assert!(e.to_string().contains("between 1 and 3600 seconds"), "{e}");
+    }
+
+    #[test]
+    fn host_section_defaults_and_checks() {
+        let c = parse(&format!("{GOOD}host: {{}}\n")).unwrap();
+        assert_eq!(c.host_url().as_deref(), Some("https://example.com/"));
+        let host = c.host.unwrap();
+        assert_eq!(host.listen_addr(), Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!((host.pending_days, host.confirmations_per_day), (7, 3));
+        assert!(parse(GOOD).unwrap().host_url().is_none());
+        let c = parse(&format!(
+            "{GOOD}host:\n  url: http://127.0.0.1:9000\n  trusted_proxies: [127.0.0.1, \"::1\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.host_url().as_deref(), Some("http://127.0.0.1:9000/"));
+        assert_eq!(c.host.unwrap().trusted_proxies().len(), 2);
+        for (bad, key) in [
+            ("  url: http://news.example.com/\n", "host.url"),
+            ("  url: https://news.example.com/?a=1\n", "host.url"),
+            ("  listen: 8080\n", "host.listen"),
+            ("  trusted_proxies: [proxy.local]\n", "host.trusted_proxies"),
+            ("  pending_days: 0\n", "host.pending_days"),
+        ] {
+            let e = parse(&format!("{GOOD}host:\n{bad}")).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+            assert_eq!(e.line, Some(6), "{e}");
+        }
     }
 
     #[test]
