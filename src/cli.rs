@@ -252,7 +252,9 @@ pub enum SubscribersCommand {
     },
     /// Print the list: one subscriber a line, or a JSON array with --json.
     List {
-        /// Print a JSON array of objects (email, name, status, created_at).
+        /// Print a JSON array of objects (id, email, name, status: pending, active, unsubscribed
+        /// or bounced, created_at, source: form, import or command line, consent_at,
+        /// confirmed_at).
         #[arg(long)]
         json: bool,
     },
