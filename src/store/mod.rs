@@ -133,6 +133,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE deliveries ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
     "#,
+    // The message a reply was extracted from, as plain text (capped by the importer), for
+    // the editor to compare in `dispatch replies review`; NULL for replies imported before.
+    r#"
+    ALTER TABLE replies ADD COLUMN original TEXT;
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]
