@@ -91,7 +91,10 @@ struct Line {
     bold: bool,
 }
 
-const KEYS: &str = "a approve · A anonymously · n note · e edit · r reject · s skip · o original · q quit · ? help";
+/// The keys on the last line, and the short form for a narrow terminal.
+const KEYS: &str =
+    "a approve  A anon.  n note  e edit  r reject  s skip  o original  q quit  ? help";
+const KEYS_SHORT: &str = "a A n e r s o q  ? help";
 
 const HELP: &[&str] = &[
     "a          approve: publish it under the name shown",
@@ -392,10 +395,11 @@ impl Terminal {
             }
         }
         let more = screen.scroll + rows < wrapped.len();
-        let last = match (&screen.notice, more) {
-            (Some(notice), _) => notice.clone(),
-            (None, true) => format!("space: more · {KEYS}"),
-            (None, false) => KEYS.to_string(),
+        let more = if more { "space: more  " } else { "" };
+        let last = match &screen.notice {
+            Some(notice) => notice.clone(),
+            None if more.len() + KEYS.len() <= width => format!("{more}{KEYS}"),
+            None => format!("{more}{KEYS_SHORT}"),
         };
         queue!(
             self.out,
