@@ -36,6 +36,10 @@ pub struct Incoming {
     pub date: Option<DateTime<Utc>>,
     /// What the reader wrote: the body without quotes, reply headers and signatures.
     pub text: String,
+    /// The body as text before extraction (quotes and signatures still in), for the editor to
+    /// compare with `text`.
+    #[serde(default)]
+    pub original: String,
     pub kind: Kind,
     /// What shows that the From address is really the sender's: a DKIM, SPF or DMARC pass
     /// for its domain in an `Authentication-Results` field of the editor's own server
@@ -92,6 +96,7 @@ pub fn parse(raw: &[u8], ctx: &Context) -> Result<Incoming, ParseError> {
     let references = id_list(msg.references());
     let kind = classify(&msg, &subject, from_address.as_deref(), ctx);
     let sender_verified = sender_verified(&msg, from_address.as_deref(), ctx);
+    let body = body_text(&msg);
     Ok(Incoming {
         message_id: msg
             .message_id()
@@ -103,7 +108,8 @@ pub fn parse(raw: &[u8], ctx: &Context) -> Result<Incoming, ParseError> {
         from_name,
         to: recipients(&msg),
         date: msg.date().and_then(to_utc),
-        text: reader_text(&msg),
+        original: body.text.clone(),
+        text: reader_text(body),
         subject,
         kind,
         sender_verified,
@@ -191,8 +197,7 @@ fn to_utc(date: &mail_parser::DateTime) -> Option<DateTime<Utc>> {
 // Body
 
 /// What the reader wrote, followed by a line for each limit that cut the body.
-fn reader_text(msg: &Message) -> String {
-    let body = body_text(msg);
+fn reader_text(body: HtmlText) -> String {
     let text = reply_text(&body.text);
     if body.notes.is_empty() {
         return text;

@@ -4,11 +4,12 @@
 //! messages; [`message`] decodes each (MIME) and asks [`classify`] what kind it is (with
 //! [`dsn`], `auto_reply`, `unsubscribe_request`, and [`auth_results`] for the sender) and
 //! [`extract`] for the reader's text (HTML through [`html_text`] first, reply headers by
-//! `reply_header`); [`import`] ties it to what we sent and stores it; [`score`] measures
-//! extraction against a corpus.
+//! `reply_header`); [`import`] ties it to what we sent and stores it; [`review`] orders the
+//! pending replies for the editor and stores each decision; [`score`] measures extraction
+//! against a corpus.
 //!
-//! Only the sources, [`import`] and [`score`] (corpus files) do I/O, and only [`import`] touches
-//! the store; the decoding, classification and extraction files turn bytes into values and must
+//! Only the sources, [`import`] and [`score`] (corpus files) do I/O, and only [`import`] and
+//! [`review`] touch the store; the decoding, classification and extraction files turn bytes into values and must
 //! not depend on them.
 
 pub mod auth_results;
@@ -24,6 +25,7 @@ pub mod maildir;
 pub mod mbox;
 pub mod message;
 mod reply_header;
+pub mod review;
 pub mod score;
 mod unsubscribe_request;
 
