@@ -7,6 +7,7 @@
 //! decoding, classification, the store or the importer. Mail bodies are untrusted input: every
 //! scan is linear or bounded, and strings are only sliced at positions found in them.
 
+use super::languages::all;
 use super::reply_header::{is_header_block, is_header_field, reply_header_ending_at};
 
 /// Quoted lines at least this long were probably wrapped by the quoting client, so an unquoted
@@ -296,42 +297,10 @@ fn is_signature_delimiter(line: &str) -> bool {
     t == "--" || (!t.is_empty() && t.chars().all(|c| c == '—' || c == '–'))
 }
 
-/// Words that appear inside the dashed separators clients put above a quoted or forwarded
-/// message ("-----Original Message-----", "---------- Forwarded message ---------").
-const SEPARATOR_WORDS: &[&str] = &[
-    "original",
-    "forward",
-    "message",
-    "nachricht",
-    "besked",
-    "meddelande",
-    "melding",
-    "mensaje",
-    "messaggio",
-    "mensagem",
-    "bericht",
-    "wiadomo",
-    "сообщение",
-    "повідомлення",
-    "viesti",
-    "origine",
-    "weitergeleitet",
-    "reenviado",
-    "inoltrato",
-    "doorgestuurd",
-    "videresendt",
-    "vidarebefordrat",
-    "wrote",
-    "schrieb",
-    "écrit",
-    "escribió",
-    "原始邮件",
-    "原始郵件",
-    "転送",
-];
-
-/// A line like "-----Original Message-----": at least three dashes on both sides of a few
-/// words naming a previous or forwarded message.
+/// A line like "-----Original Message-----" or "---------- Weitergeleitete Nachricht ---------":
+/// at least three dashes on both sides of a few words naming a previous or forwarded message
+/// (the separator words of [`super::languages`], or an attribution verb as in Zoho's "---- On
+/// … wrote ----").
 fn is_separator_with_text(line: &str) -> bool {
     let t = line.trim();
     let inner = t.trim_start_matches('-');
@@ -342,7 +311,9 @@ fn is_separator_with_text(line: &str) -> bool {
         return false;
     }
     let core = core.trim().to_lowercase();
-    !core.is_empty() && SEPARATOR_WORDS.iter().any(|w| core.contains(w))
+    !core.is_empty()
+        && (all(|l| l.separators).any(|w| core.contains(w))
+            || all(|l| l.verbs).any(|w| core.contains(w)))
 }
 
 /// "________________________________": Outlook's line above the quoted header block, and the
@@ -352,63 +323,16 @@ fn is_underscore_rule(line: &str) -> bool {
     t.len() >= 2 && t.chars().all(|c| c == '_')
 }
 
-const FORWARD_INTROS: &[&str] = &[
-    "begin forwarded message",
-    "forwarded message:",
-    "début du message réexpédié",
-    "début du message transféré",
-    "anfang der weitergeleiteten nachricht",
-    "inicio del mensaje reenviado",
-    "inizio messaggio inoltrato",
-    "begin doorgestuurd bericht",
-    "início da mensagem reencaminhada",
-    "vidarebefordrat meddelande",
-];
-
-/// Apple Mail's "Begin forwarded message:" and its translations.
+/// Apple Mail's "Begin forwarded message:" and its translations: the whole line, up to a colon.
 fn is_forward_intro(line: &str) -> bool {
     let t = line.trim().to_lowercase();
-    FORWARD_INTROS.iter().any(|p| t.starts_with(p))
+    all(|l| l.forward_intros).any(|p| {
+        t.strip_prefix(p).is_some_and(|rest| {
+            rest.trim_matches(|c: char| c.is_whitespace() || c == ':' || c == '：')
+                .is_empty()
+        })
+    })
 }
-
-/// Openings of the footers that mail apps append ("Sent from my iPhone", "Get Outlook for
-/// iOS", and their translations).
-const DEVICE_PREFIXES: &[&str] = &[
-    "sent from ",
-    "sent via ",
-    "sent with ",
-    "sent using ",
-    "get outlook for ",
-    "download outlook for ",
-    "gesendet von ",
-    "gesendet mit ",
-    "von meinem ",
-    "outlook für ",
-    "envoyé de ",
-    "envoyé depuis ",
-    "envoyé à partir de ",
-    "envoyé avec ",
-    "obtenir outlook pour ",
-    "télécharger outlook pour ",
-    "enviado desde ",
-    "enviado de ",
-    "enviado do ",
-    "enviado con ",
-    "obtener outlook para ",
-    "inviato da ",
-    "inviato con ",
-    "verzonden met ",
-    "verzonden vanaf ",
-    "verstuurd vanaf ",
-    "verstuurd met ",
-    "skickat från ",
-    "sendt fra ",
-    "lähetetty ",
-    "wysłane z ",
-    "отправлено с ",
-    "отправлено из ",
-    "надіслано з ",
-];
 
 /// A short, punctuation-free line such as "Sent from my iPhone" or "Gesendet von Outlook für
 /// Android<https://…>". A sentence that merely starts the same way ("Sent from my desk, which
@@ -421,7 +345,7 @@ fn is_device_signature(line: &str) -> bool {
     {
         return t.chars().count() <= 40;
     }
-    DEVICE_PREFIXES.iter().any(|p| lower.starts_with(p))
+    all(|l| l.device_footers).any(|p| lower.starts_with(p))
         && t.split_whitespace().count() <= 9
         && !t.contains([',', ';', '!', '?', ':', '.'])
 }

@@ -20,6 +20,7 @@ mod html_tags;
 pub mod html_text;
 pub mod imap;
 pub mod import;
+mod languages;
 pub mod maildir;
 pub mod mbox;
 pub mod message;
