@@ -72,7 +72,7 @@ fn surprises(mismatched: &[String], all: &[String], known: &[&str]) -> Vec<Strin
     out
 }
 
-const CORPORA: &[&str] = &["github", "crisp", "kinds"];
+const CORPORA: &[&str] = &["github", "crisp", "kinds", "languages"];
 
 #[test]
 fn reply_corpora_match_expected_text() {

@@ -496,6 +496,10 @@ pub(crate) mod tests {
             "2025/01/06 9:00、Dispatch <editor@news.example.com>のメール:",
             "2025年1月6日 9:00 Dispatch <editor@news.example.com> が書きました:",
             "Dnia 6.01.2025 o 09:00 Dispatch <editor@news.example.com> pisze:",
+            "Dispatch <editor@news.example.com> schrieb am Mo., 6. Jan. 2025, 09:00:",
+            "Dispatch <editor@news.example.com> schreef op ma 6 jan. 2025 om 09:00:",
+            "Вторник, 6 января 2025, 9:00 +03:00 от Dispatch <editor@news.example.com>:",
+            "Dispatch <editor@news.example.com> 於 2025年1月6日 週一 上午9:00寫道：",
         ];
         for header in headers {
             // Followed by a quote, and followed directly by the unquoted message.

@@ -78,6 +78,10 @@ enum HeaderEnd {
 /// Words after the verb in a "… schrieb Name:" header: the sender's name is short.
 const MAX_NAME_WORDS: usize = 6;
 
+/// Words after the verb in a "Name schreef op di 4 mrt. 2025 om 07:15:" header, where the
+/// date follows the verb behind an opening word ("am", "op", "den"): a date with a time.
+const MAX_DATE_WORDS: usize = 12;
+
 /// If line `j` ends a reply header, the index of the header's first line.
 pub(super) fn reply_header_ending_at(lines: &[&str], j: usize) -> Option<usize> {
     let end_line = clean_header_line(lines[j]);
@@ -159,7 +163,14 @@ fn header_ending(text: &str) -> Option<HeaderEnd> {
         return Some(HeaderEnd::AddressColon);
     }
     let verb_then_name = all(|l| l.verbs).any(|v| {
-        word_positions(&body, v).any(|end| body[end..].split_whitespace().count() <= MAX_NAME_WORDS)
+        word_positions(&body, v).any(|end| {
+            let after = &body[end..];
+            let words = after.split_whitespace().count();
+            words <= MAX_NAME_WORDS
+                || (words <= MAX_DATE_WORDS
+                    && starts_with_opener(after.trim_start())
+                    && has_time(after))
+        })
     });
     verb_then_name.then_some(HeaderEnd::VerbThenName)
 }
