@@ -7,6 +7,7 @@
 //! decoding, classification, the store or the importer. Mail bodies are untrusted input: every
 //! scan is linear or bounded, and strings are only sliced at positions found in them.
 
+use super::html_text::{HtmlText, html_to_text, html_to_text_unmarked};
 use super::languages::all;
 use super::reply_header::{is_header_block, is_header_field, reply_header_ending_at};
 
@@ -47,6 +48,33 @@ pub fn reply_text(body: &str) -> String {
         })
         .collect();
     own_text(&unquoted).0
+}
+
+/// The reader's own text in an HTML body: the parts mail clients mark as quote or signature
+/// removed ([`html_to_text`]), then the plain-text rules. When that leaves nothing, the reply
+/// is only a quote or a forward: the plain-text rules then run on the whole body, marked quotes
+/// included, and keep the quoted or forwarded text as they do for a plain-text reply.
+pub fn html_reply_text(html: &str) -> HtmlText {
+    let marked = html_to_text(html);
+    let text = reply_text(&marked.text);
+    if !text.is_empty() {
+        return HtmlText {
+            text,
+            notes: marked.notes,
+        };
+    }
+    let whole = html_to_text_unmarked(html);
+    HtmlText {
+        text: reply_text(&whole.text),
+        notes: whole.notes,
+    }
+}
+
+/// Whether `text` holds a line that opens a forwarded or previous message ("---------- Forwarded
+/// message ---------", "Begin forwarded message:", Outlook's underscore rule).
+pub(super) fn opens_forward(text: &str) -> bool {
+    text.lines()
+        .any(|l| is_separator_with_text(l) || is_forward_intro(l) || is_underscore_rule(l))
 }
 
 /// The reader's text in `lines` by the quote and signature rules, and the index of the line

@@ -13,8 +13,7 @@ use mail_parser::{HeaderValue, Message, MessageParser, MessagePart, MimeHeaders,
 use serde::{Deserialize, Serialize};
 
 use super::classify::{Kind, classify};
-use super::extract::reply_text;
-use super::html_text::{HtmlText, html_to_text};
+use super::extract::{html_reply_text, reply_text};
 
 /// A parsed incoming mail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,19 +191,22 @@ fn to_utc(date: &mail_parser::DateTime) -> Option<DateTime<Utc>> {
 
 /// What the reader wrote, followed by a line for each limit that cut the body.
 fn reader_text(msg: &Message) -> String {
-    let body = body_text(msg);
-    let text = reply_text(&body.text);
-    if body.notes.is_empty() {
-        return text;
+    match body(msg) {
+        Body::Plain(text) => reply_text(&text),
+        Body::Html(html) => html_reply_text(html).with_notes(),
     }
-    let mut lines = vec![text];
-    lines.extend(body.notes);
-    lines.join("\n\n").trim_start().to_string()
 }
 
-/// The body as text: the text/plain parts when there are any (format=flowed unwrapped), else
-/// the HTML part converted to text.
-fn body_text(msg: &Message) -> HtmlText {
+/// The body a reply's text is taken from.
+enum Body<'m> {
+    /// The text/plain parts, format=flowed unwrapped.
+    Plain(String),
+    /// The HTML part, when there is no plain text.
+    Html(&'m str),
+}
+
+/// The text/plain parts when there are any (format=flowed unwrapped), else the HTML part.
+fn body<'m>(msg: &'m Message) -> Body<'m> {
     let (text_body, html_body) = if msg.text_body.is_empty() && msg.html_body.is_empty() {
         let inline = inline_text_parts(msg);
         (inline.clone(), inline)
@@ -218,23 +220,20 @@ fn body_text(msg: &Message) -> HtmlText {
         .collect();
     // Some clients send an empty plain alternative next to the real HTML body.
     if plain.iter().any(|t| !t.trim().is_empty()) {
-        return HtmlText {
-            text: plain.join("\n"),
-            ..HtmlText::default()
-        };
+        return Body::Plain(plain.join("\n"));
     }
     html_body
         .iter()
         .filter_map(|&id| msg.parts.get(id as usize))
         .find_map(|part| match &part.body {
-            PartType::Html(html) => Some(html_to_text(html)),
+            PartType::Html(html) => Some(Body::Html(html.as_ref())),
             // Outside a body mail-parser keeps text/html as text.
             PartType::Text(html) if part.is_content_type("text", "html") => {
-                Some(html_to_text(html))
+                Some(Body::Html(html.as_ref()))
             }
             _ => None,
         })
-        .unwrap_or_default()
+        .unwrap_or(Body::Plain(String::new()))
 }
 
 /// The text and HTML parts that are not attachments. mail-parser names no body part when a
