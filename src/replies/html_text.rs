@@ -796,6 +796,9 @@ mod tests {
             "<div>Count me in for the meetup.</div><div id=\"qt\" style=\"\"><div>On Mon, Jan 6, 2025, at 09:00, Dispatch wrote:</div><blockquote type=\"cite\" id=\"qt-qt\">Spring issue</blockquote></div>",
         );
         assert_html_reply(
+            "<div>Count me in for the meetup.</div><div id=\"AppleOriginalContents\"><div>On 6 Jan 2025, at 09:00, Dispatch wrote:</div><div>Spring issue</div></div>",
+        );
+        assert_html_reply(
             "<div class=\"ydp1a2b yahoo-style-wrap\">Count me in for the meetup.</div><div id=\"ydp9f8eyahoo_quoted_77\" class=\"ydp9f8eyahoo_quoted\"><div>On Monday, January 6, 2025, Dispatch wrote:</div><div>Spring issue</div></div>",
         );
     }
