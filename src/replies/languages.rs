@@ -305,6 +305,16 @@ pub(super) const LANGUAGES: &[Language] = &[
         device_footers: EMPTY,
     },
     Language {
+        name: "Korean",
+        openers: EMPTY,
+        verbs: &["님이 작성"],
+        from: &["보낸 사람", "보낸사람"],
+        fields: &["보낸 날짜", "날짜", "받는 사람", "받는사람", "참조", "제목"],
+        separators: &["전달된 메일", "원본 메일", "원본 메시지"],
+        forward_intros: &["전달된 메일"],
+        device_footers: EMPTY,
+    },
+    Language {
         name: "Chinese",
         openers: &["在", "于"],
         verbs: &["写道", "寫道"],
