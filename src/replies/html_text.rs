@@ -236,8 +236,9 @@ enum Mark {
 ///   `blockquote.gmail_quote`; `gmail_signature`. Older Gmail wraps both in `gmail_extra`,
 ///   which needs no rule of its own.
 /// - Outlook desktop: the header block in a div with a thin top border; Outlook web:
-///   `#appendonsend`, `#divRplyFwdMsg`; Outlook for Mac: `#OLK_SRC_BODY_SECTION`. All three
-///   put the original message after the header, so the rest of the document goes.
+///   `#appendonsend`, `#divRplyFwdMsg`; Outlook for Mac and mobile: `#OLK_SRC_BODY_SECTION`,
+///   `#mail-editor-reference-message-container`. All put the original message after the
+///   header, so the rest of the document goes; so does Zimbra's `hr#zwchr`.
 /// - Apple Mail: `blockquote type=cite` (attribution inside), `#AppleOriginalContents`,
 ///   `#AppleMailSignature`.
 /// - Thunderbird: `div.moz-cite-prefix` (the attribution) and `blockquote type=cite`,
@@ -245,6 +246,7 @@ enum Mark {
 /// - Yahoo: `yahoo_quoted`, also with a `ydp…` prefix (`ydp5e1fyahoo_quoted`).
 /// - Proton Mail: `protonmail_quote`, `protonmail_signature_block`.
 /// - Fastmail: `div#qt` / `div.qt` around the quote, `blockquote#qt`.
+/// - GMX and WEB.DE: `div name=quote` below the quoted header block.
 fn marker(tag: &Tag) -> Option<Mark> {
     if tag.closing {
         return None;
@@ -254,6 +256,8 @@ fn marker(tag: &Tag) -> Option<Mark> {
         || tag.has_id("appendonsend")
         || tag.has_id("stopSpelling")
         || tag.has_id("OLK_SRC_BODY_SECTION")
+        || tag.has_id("mail-editor-reference-message-container")
+        || (is("hr") && tag.has_id("zwchr"))
         || (is("div") && is_outlook_header_border(tag));
     if rest {
         return Some(Mark::Rest);
@@ -275,6 +279,10 @@ fn marker(tag: &Tag) -> Option<Mark> {
         || tag.has_id("AppleMailSignature")
         || tag.has_id("AppleOriginalContents")
         || class_ends_with(tag, "yahoo_quoted")
+        || (is("div")
+            && tag
+                .attr("name")
+                .is_some_and(|n| n.eq_ignore_ascii_case("quote")))
         || tag.has_class("protonmail_signature_block");
     element.then_some(Mark::Element)
 }
@@ -301,21 +309,21 @@ fn class_ends_with(tag: &Tag, suffix: &str) -> bool {
 
 /// Outlook desktop puts the quoted header ("From: … Sent: …") in a div with a thin top border.
 fn is_outlook_header_border(tag: &Tag) -> bool {
-    let style: String = tag
-        .attr("style")
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    [
-        "border-top:solid#e1e1e1",
-        "border-top:solid#b5c4df",
-        "border-top:solidrgb(225,225,225)",
-    ]
-    .iter()
-    .any(|b| style.contains(b))
+    let style = tag.attr("style").unwrap_or("").to_ascii_lowercase();
+    style.split(';').any(|decl| {
+        let Some((property, value)) = decl.split_once(':') else {
+            return false;
+        };
+        let value: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+        property.trim() == "border-top"
+            && value.contains("solid")
+            && OUTLOOK_RULE_COLOURS.iter().any(|c| value.contains(c))
+    })
 }
+
+/// Colours of the thin rule Outlook draws above a quoted header block, in either notation.
+const OUTLOOK_RULE_COLOURS: &[&str] =
+    &["#e1e1e1", "#b5c4df", "rgb(225,225,225)", "rgb(181,196,223)"];
 
 /// End (byte offset past the closing tag) of the element opened by `tags[i]`; the end of the
 /// document when it is never closed.
@@ -800,6 +808,36 @@ mod tests {
         );
         assert_html_reply(
             "<div class=\"ydp1a2b yahoo-style-wrap\">Count me in for the meetup.</div><div id=\"ydp9f8eyahoo_quoted_77\" class=\"ydp9f8eyahoo_quoted\"><div>On Monday, January 6, 2025, Dispatch wrote:</div><div>Spring issue</div></div>",
+        );
+    }
+
+    #[test]
+    fn html_removes_outlook_rules_zimbra_and_gmx_quotes() {
+        for style in [
+            "border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm",
+            "border-top: 1pt solid rgb(225, 225, 225); padding: 3pt 0in 0in",
+            "BORDER-TOP: #b5c4df 1pt solid; PADDING-TOP: 3pt",
+        ] {
+            assert_html_reply(&format!(
+                "<div>Count me in for the meetup.</div><div style=\"{style}\"><p><b>From:</b> Dispatch</p></div><p>Spring issue body</p>"
+            ));
+        }
+        // Another border is layout, not a quote.
+        let html = html_page(
+            "<div>Count me in for the meetup.</div><div style=\"border-top: 1px solid #000\">Saturday</div>",
+        );
+        assert_eq!(
+            reply_text(&html_text(&html)),
+            "Count me in for the meetup.\nSaturday"
+        );
+        assert_html_reply(
+            "<div>Count me in for the meetup.</div><div id=\"mail-editor-reference-message-container\"><div><b>From: </b>Dispatch</div><div>Spring issue body</div></div>",
+        );
+        assert_html_reply(
+            "<div>Count me in for the meetup.</div><hr id=\"zwchr\"><div><b>From: </b>Dispatch<br><b>Sent: </b>Monday</div><div>Spring issue body</div>",
+        );
+        assert_html_reply(
+            "<div>Count me in for the meetup.</div><div><b>Gesendet:</b> Montag, 06. Januar 2025 um 09:00 Uhr<br><b>Von:</b> Dispatch &lt;editor@news.example.com&gt;<br><b>An:</b> ann@example.org<br><b>Betreff:</b> Frühlingsausgabe</div><div name=\"quote\" style=\"margin:10px 5px 5px 10px; border-left:2px solid #C3D9E5\"><div>Spring issue</div></div>",
         );
     }
 
