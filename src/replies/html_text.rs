@@ -89,9 +89,14 @@ pub fn looks_like_html(body: &str) -> bool {
     let head = t
         .get(..t.floor_char_boundary(t.len().min(4096)))
         .unwrap_or("");
-    scan_tags(head)
-        .first()
-        .is_some_and(|tag| tag.start == 0 && HTML_OPENERS.contains(&tag.name.as_str()))
+    scan_tags(head).first().is_some_and(|tag| {
+        let after_name = head
+            .get(1 + tag.name.len()..)
+            .and_then(|r| r.chars().next());
+        tag.start == 0
+            && HTML_OPENERS.contains(&tag.name.as_str())
+            && after_name.is_some_and(|c| c.is_whitespace() || c == '>' || c == '/')
+    })
 }
 
 /// Elements an HTML mail body starts with.
@@ -713,10 +718,17 @@ mod tests {
             "</a>",
             "<table><tr><td>",
             "\n",
+            "<p class=MsoNormal>",
+            "</p>",
+            " id=qt",
+            " name=quote",
+            "---------- Forwarded message ---------",
         ];
         for seed in 0..300 {
             let html = noise(seed, (seed as usize * 11) % 300, &alphabet);
             let _ = html_text(&html);
+            let _ = html_reply_text(&html);
+            let _ = looks_like_html(&html);
         }
     }
 
@@ -907,6 +919,7 @@ mod tests {
             "Hi Ann, <b> is bold.",
             "<https://example.org/> is the link.",
             "<ann@example.org> wrote this",
+            "<a@example.org> wrote this",
             "> quoted\nanswer",
             "",
         ] {
