@@ -21,6 +21,7 @@ mod html_tags;
 pub mod html_text;
 pub mod imap;
 pub mod import;
+mod languages;
 pub mod maildir;
 pub mod mbox;
 pub mod message;
@@ -222,14 +223,19 @@ pub fn import_maildir(
 }
 
 /// The reader's own text that import would store: for a whole message (RFC 5322) its
-/// extracted text, for a bare body the body without quotes and signature.
+/// extracted text, for a bare body (plain text or HTML) the body without quotes and signature.
 pub fn extract_text(raw: &[u8]) -> anyhow::Result<String> {
     if looks_like_message(raw) {
         let incoming = message::parse(raw, &import::parse_context(None))
             .map_err(|e| anyhow::anyhow!("cannot read the message: {e}"))?;
         Ok(incoming.text)
     } else {
-        Ok(extract::reply_text(&String::from_utf8_lossy(raw)))
+        let body = String::from_utf8_lossy(raw);
+        if html_text::looks_like_html(&body) {
+            Ok(extract::html_reply_text(&body).with_notes())
+        } else {
+            Ok(extract::reply_text(&body))
+        }
     }
 }
 
