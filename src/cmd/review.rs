@@ -147,7 +147,7 @@ fn session(
                 KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
                     return Ok(());
                 }
-                KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
+                KeyCode::Char('q') => return Ok(()),
                 KeyCode::Char('a') => Decision::Approve,
                 KeyCode::Char('A') => Decision::ApproveAnonymously,
                 KeyCode::Char('r') => Decision::Reject,
