@@ -89,6 +89,23 @@ fn review(dir: &Path, args: &[&str], setup: impl FnOnce(&mut Command)) -> OsSess
     session
 }
 
+/// `dispatch replies review` on a pseudo-terminal of `cols` × `rows`, started once that size
+/// is set (the pty's own default is set first, while the process starts).
+fn sized(dir: &Path, cols: u16, rows: u16) -> OsSession {
+    let mut session = Session::spawn(command_under(
+        &format!("until [ \"$(stty size)\" = '{rows} {cols}' ]; do sleep 0.01; done"),
+        Some(dir),
+        &["replies", "review"],
+    ))
+    .expect("dispatch starts on a pty");
+    session.set_expect_timeout(Some(SCREEN_TIMEOUT));
+    session
+        .get_process_mut()
+        .set_window_size(cols, rows)
+        .unwrap();
+    session
+}
+
 /// Waits until `text` is on the screen (in what the program wrote since the last wait).
 fn sees(session: &mut OsSession, text: &str) -> String {
     match session.expect(text) {
@@ -264,9 +281,13 @@ fn hostile_text_is_shown_escaped_small_screens_page_and_signals_restore_the_term
         &hostile,
     )]);
 
-    // Ctrl-C quits like q, with the summary.
-    let mut s = review(dir.path(), &[], |_| {});
+    // A terminal that reports no size is drawn as 80×24; Ctrl-C quits like q, with the
+    // summary.
+    let mut s = sized(dir.path(), 0, 0);
     sees(&mut s, "Reply 1 of 1");
+    let screen = sees(&mut s, "Line 14 of a long answer.");
+    assert!(!screen.contains("Line 15 "), "{screen:?}");
+    sees(&mut s, "space: more");
     press(&mut s, "\u{3}");
     let (rest, code) = ends(&mut s);
     assert_eq!(code, 0, "{rest}");
@@ -276,15 +297,8 @@ fn hostile_text_is_shown_escaped_small_screens_page_and_signals_restore_the_term
     );
 
     // A terminal of eight rows, 40 columns: the header fills the first page, the text follows
-    // page by page. dispatch starts once the size is set (the pty's own default comes first).
-    let mut s = Session::spawn(command_under(
-        "until [ \"$(stty size)\" = '8 40' ]; do sleep 0.01; done",
-        Some(dir.path()),
-        &["replies", "review"],
-    ))
-    .expect("dispatch starts on a pty");
-    s.set_expect_timeout(Some(SCREEN_TIMEOUT));
-    s.get_process_mut().set_window_size(40, 8).unwrap();
+    // page by page.
+    let mut s = sized(dir.path(), 40, 8);
     sees(&mut s, "Reply 1 of 1");
     let first_page = sees(&mut s, "space: more");
     assert!(!first_page.contains("gone?"), "{first_page:?}");

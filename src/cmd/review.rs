@@ -99,7 +99,7 @@ const KEYS_SHORT: &str = "a A n e r s o q  ? help";
 const HELP: &[&str] = &[
     "a          approve: publish it under the name shown",
     "A          approve anonymously: publish it as \u{201c}A reader\u{201d}",
-    "n          add or change your note (Enter saves, an empty note removes it, Esc cancels)",
+    "n          add or change your note (Enter saves, empty removes, Esc cancels)",
     "e          edit the reader's text in $VISUAL or $EDITOR",
     "r          reject: kept, never published",
     "s          skip: it comes back on the next run",
@@ -147,7 +147,7 @@ fn session(
                 KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
                     return Ok(());
                 }
-                KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
+                KeyCode::Char('q') => return Ok(()),
                 KeyCode::Char('a') => Decision::Approve,
                 KeyCode::Char('A') => Decision::ApproveAnonymously,
                 KeyCode::Char('r') => Decision::Reject,
@@ -368,8 +368,8 @@ impl Terminal {
     /// Draws `lines` from `screen.scroll` (kept within the text) and the last line: the
     /// notice, or the keys. Returns the number of text rows, a page.
     fn draw(&mut self, lines: &[Line], screen: &mut Screen) -> std::io::Result<usize> {
-        let (width, height) = terminal::size()?;
-        let width = usize::from(width.max(1));
+        let (width, height) = screen_size()?;
+        let width = usize::from(width);
         let rows = usize::from(height.saturating_sub(1));
         let wrapped: Vec<(bool, String)> = lines
             .iter()
@@ -414,8 +414,8 @@ impl Terminal {
 
     /// Shows `prompt` and the text typed so far on the last line, with the cursor after it.
     fn prompt(&mut self, prompt: &str, text: &str) -> std::io::Result<()> {
-        let (width, height) = terminal::size()?;
-        let width = usize::from(width.max(1));
+        let (width, height) = screen_size()?;
+        let width = usize::from(width);
         let line = format!("{prompt}{}", terminal_line(text));
         // The end of what was typed stays in sight on a narrow terminal.
         let shown = tail(&line, width.saturating_sub(1));
@@ -436,6 +436,17 @@ impl Drop for Terminal {
     fn drop(&mut self) {
         let _ = restore();
     }
+}
+
+/// The terminal's columns and rows; 80×24 when it reports no size (a serial line, a pty
+/// whose size nobody set), as other terminal programs assume.
+fn screen_size() -> std::io::Result<(u16, u16)> {
+    let (width, height) = terminal::size()?;
+    Ok(if width == 0 || height == 0 {
+        (80, 24)
+    } else {
+        (width, height)
+    })
 }
 
 /// The terminal as it was: the cursor shown, the main screen back, raw mode off.

@@ -17,6 +17,7 @@ pub enum Decision {
     Approve,
     /// Published as "A reader".
     ApproveAnonymously,
+    /// Kept, never published.
     Reject,
     /// Left pending: the next run shows it again.
     Skip,
