@@ -53,7 +53,15 @@ fn output_files(dir: &Path) -> Vec<PathBuf> {
 fn init_new_build_writes_every_output() {
     let (_tmp, dir) = init();
     let out = ok(&dir, &["new", "--title", "Second: the sequel"]);
-    assert!(out.starts_with("V1N2: "), "{out}");
+    assert!(
+        out.starts_with("created V1N2 in issues/v1n2-second-the-sequel.md\nnext: write it, then preview it with `dispatch --dir "),
+        "the file and the next step: {out}"
+    );
+    assert!(
+        out.contains("serve` and check it with `dispatch --dir "),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("check v1n2`"), "{out}");
     let created = std::fs::read_dir(dir.join("issues")).unwrap().count();
     assert_eq!(created, 2);
     // Overwrite the new issue with known content.
@@ -76,10 +84,25 @@ fn init_new_build_writes_every_output() {
     ] {
         assert!(dir.join(rel).is_file(), "{rel} missing");
     }
-    assert_eq!(
-        ok(&dir, &["new", "--volume", "2"]).split(':').next(),
-        Some("V2N1")
+    assert!(ok(&dir, &["new", "--volume", "2"]).starts_with("created V2N1 in "));
+}
+
+/// Without --title and without a terminal to ask on, the file is named after the day and the
+/// next step says to set the title.
+#[test]
+fn new_without_a_title_names_the_file_after_the_day() {
+    let (_tmp, dir) = init();
+    let today = chrono::Local::now().date_naive().format("%Y-%m-%d");
+    let out = ok(&dir, &["new"]);
+    let file = format!("issues/v1n2-{today}.md");
+    assert!(
+        out.starts_with(&format!("created V1N2 in {file}\n")),
+        "{out}"
     );
+    assert!(out.contains("next: set its title and write it"), "{out}");
+    let text = read(&dir, &file);
+    assert!(text.contains("title: Untitled\n"), "{text}");
+    assert!(!out.contains("untitled"), "{out}");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod docs;
 pub mod init;
 pub mod links;
 pub mod log;
@@ -22,7 +23,7 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli, runtime: &Runtime) -> anyhow::Result<()> {
     let dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     match cli.command {
-        Command::Init { path } => init::run(&path),
+        Command::Init { path, .. } => init::run(&path),
         Command::New { volume, title } => new::run(&dir, volume, title.as_deref()),
         Command::Build { issues } => build::run(&dir, &issues),
         Command::Subscribers { command } => subscribers::run(&dir, command),
@@ -31,6 +32,8 @@ pub fn run(cli: Cli, runtime: &Runtime) -> anyhow::Result<()> {
         Command::Check(args) => check::run(&dir, &args, runtime),
         Command::Serve { port, listen } => serve::run(&dir, port, listen, runtime),
         Command::Replies { command } => replies::run(&dir, command, runtime),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { out } => docs::man(out.as_deref()),
     }
 }
 

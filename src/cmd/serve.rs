@@ -2,6 +2,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
+use dispatch::newsletter::Newsletter;
+use dispatch::serve::ListenError;
+
 pub fn run(
     dir: &Path,
     port: u16,
@@ -15,13 +18,10 @@ pub fn run(
         );
     }
     let (ready, bound) = tokio::sync::oneshot::channel();
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let announce = async {
             if let Ok(bound) = bound.await {
-                println!(
-                    "serving {} on http://{bound}/ (emails under /email/v1n1)",
-                    dir.display()
-                );
+                println!("{}", start_line(dir, bound));
             }
         };
         let served = dispatch::serve::serve(
@@ -32,5 +32,36 @@ pub fn run(
             Arc::new(super::report::Stderr::new()),
         );
         futures::join!(served, announce).0
+    });
+    served.map_err(|err| match err.downcast::<ListenError>() {
+        Ok(err) if err.source.kind() == std::io::ErrorKind::AddrInUse => in_use(err, listen),
+        Ok(err) => err.into(),
+        Err(err) => err,
     })
+}
+
+/// `serving DIR on http://ADDR/ (newest email: http://ADDR/email/v1n2)`: the email named is
+/// one the first build made.
+fn start_line(dir: &Path, bound: SocketAddr) -> String {
+    let email = Newsletter::open(dir)
+        .ok()
+        .and_then(|n| dispatch::serve::newest_email(&n));
+    let about = match email {
+        Some(issue) => format!("newest email: http://{bound}/email/{}", issue.slug()),
+        None => "no email is built yet".to_string(),
+    };
+    format!("serving {} on http://{bound}/ ({about})", dir.display())
+}
+
+/// A taken address, with the option that chooses another.
+fn in_use(err: ListenError, listen: Option<SocketAddr>) -> anyhow::Error {
+    let port = err.addr.port();
+    let message = match listen {
+        Some(addr) => format!("{addr} is already in use: choose another address with --listen"),
+        None => format!(
+            "port {port} is already in use (perhaps by another `dispatch serve`): choose another with --port, e.g. `dispatch serve --port {}`, or --port 0 for any free one",
+            port.saturating_add(1)
+        ),
+    };
+    anyhow::Error::new(err).context(message)
 }

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::{Batch, Store, now};
+use crate::issue::IssueId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -83,6 +84,18 @@ pub fn deactivate(batch: &Batch<'_>, id: i64, status: Status) -> rusqlite::Resul
         )?
         .execute(params![id, status.as_str(), now()])?;
     Ok(changed == 1)
+}
+
+/// One subscriber with what the store knows around them, for `subscribers show`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Details {
+    pub subscriber: Subscriber,
+    /// When the row last changed (its status or name), RFC 3339 UTC.
+    pub updated_at: String,
+    /// How many issues were delivered to this subscriber.
+    pub delivered: i64,
+    /// The last issue delivered and when its delivery was recorded.
+    pub last_delivered: Option<(IssueId, String)>,
 }
 
 /// Errors the editor acts on when changing the list by hand.
@@ -188,6 +201,52 @@ impl Store {
     /// The subscriber with this address (any case).
     pub fn subscriber(&self, email: &str) -> anyhow::Result<Option<Subscriber>> {
         Ok(find(&self.conn, email)?)
+    }
+
+    /// The subscriber with this address (any case) or, for a number, this id, with their
+    /// dates and deliveries.
+    pub fn subscriber_details(&self, email_or_id: &str) -> anyhow::Result<Option<Details>> {
+        let key = email_or_id.trim();
+        let found = match key.parse::<i64>() {
+            Ok(id) => self
+                .conn
+                .query_row(
+                    "SELECT id, email, name, status, created_at FROM subscribers WHERE id = ?1",
+                    [id],
+                    subscriber_row,
+                )
+                .optional()?,
+            Err(_) => find(&self.conn, key)?,
+        };
+        let Some(subscriber) = found else {
+            return Ok(None);
+        };
+        let updated_at: String = self.conn.query_row(
+            "SELECT updated_at FROM subscribers WHERE id = ?1",
+            [subscriber.id],
+            |r| r.get(0),
+        )?;
+        let delivered: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM deliveries WHERE subscriber_id = ?1 AND state = 'sent'",
+            [subscriber.id],
+            |r| r.get(0),
+        )?;
+        let last_delivered = self
+            .conn
+            .query_row(
+                "SELECT volume, number, updated_at FROM deliveries
+                 WHERE subscriber_id = ?1 AND state = 'sent'
+                 ORDER BY updated_at DESC, volume DESC, number DESC LIMIT 1",
+                [subscriber.id],
+                |r| Ok((IssueId::new(r.get(0)?, r.get(1)?), r.get::<_, String>(2)?)),
+            )
+            .optional()?;
+        Ok(Some(Details {
+            subscriber,
+            updated_at,
+            delivered,
+            last_delivered,
+        }))
     }
 
     /// Calls `each` for every subscriber in the order they were added, without holding the
