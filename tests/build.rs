@@ -472,3 +472,26 @@ fn the_example_newsletter_builds() {
         }
     }
 }
+
+/// On a terminal, `new` without --title asks for one. The terminal is a pseudo-terminal made by
+/// `script` (util-linux), fed the answer on its standard input.
+#[test]
+fn new_asks_for_the_title_on_a_terminal() {
+    let (_tmp, dir) = init();
+    let line = format!("'{}' --dir '{}' new", common::cli::BIN, dir.display());
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]);
+    let out = common::cli::output(&mut script, b"Asked on a terminal\n");
+    let said = stdout(&out);
+    assert!(out.status.success(), "{said}\n{}", stderr(&out));
+    assert!(
+        said.contains("title of V1N2 (empty to name the file after today): "),
+        "{said}"
+    );
+    assert!(
+        said.contains("created V1N2 in issues/v1n2-asked-on-a-terminal.md"),
+        "{said}"
+    );
+    let text = read(&dir, "issues/v1n2-asked-on-a-terminal.md");
+    assert!(text.contains("title: Asked on a terminal\n"), "{text}");
+}

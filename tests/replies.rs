@@ -864,6 +864,14 @@ fn moderation_commands() {
         "{shown}"
     );
     assert!(shown.contains("Café meetings"), "{shown}");
+    let out = stack_free.dispatch(&["replies", "show", "99"]).run();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("error: there is no reply #99 (`dispatch replies list` shows them)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // `edit` through a scripted editor; an emptied text changes nothing.
     let editor = stack_free.path().join("editor.sh");

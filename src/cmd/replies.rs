@@ -391,7 +391,15 @@ fn unsubscribes(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn show(dir: &Path, id: i64) -> anyhow::Result<()> {
-    let r = Newsletter::open(dir)?.store()?.reply(id)?;
+    let r = Newsletter::open(dir)?.store()?.reply(id).map_err(|err| {
+        match err.downcast_ref::<dispatch::store::replies::UnknownReplies>() {
+            // The store's wording speaks of changes; showing changes nothing.
+            Some(_) => {
+                anyhow::anyhow!("there is no reply #{id} (`dispatch replies list` shows them)")
+            }
+            None => err,
+        }
+    })?;
     let mut out = std::io::stdout().lock();
     let from = match &r.from_name {
         Some(name) => format!("{name} <{}>", r.from_address),

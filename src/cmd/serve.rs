@@ -50,7 +50,9 @@ fn start_line(dir: &Path, bound: SocketAddr) -> String {
         Some(issue) => format!("newest email: http://{bound}/email/{}", issue.slug()),
         None => "no email is built yet".to_string(),
     };
-    format!("serving {} on http://{bound}/ ({about})", dir.display())
+    // `.` says little in a start line: the folder's full path says which newsletter it is.
+    let shown = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    format!("serving {} on http://{bound}/ ({about})", shown.display())
 }
 
 /// A taken address, with the option that chooses another.
