@@ -103,6 +103,14 @@ fn new_without_a_title_names_the_file_after_the_day() {
     let text = read(&dir, &file);
     assert!(text.contains("title: Untitled\n"), "{text}");
     assert!(!out.contains("untitled"), "{out}");
+    // The placeholder is a warning of the preflight until the title is set.
+    let report = ok(&dir, &["check", "v1n2", "--offline"]);
+    assert!(
+        report.contains(&format!(
+            "{file}: the title is still “Untitled”, the placeholder `dispatch new` writes"
+        )),
+        "{report}"
+    );
 }
 
 #[test]

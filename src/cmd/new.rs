@@ -30,7 +30,7 @@ pub fn run(dir: &Path, volume: Option<u32>, title: Option<&str>) -> anyhow::Resu
     let mut text = new_issue_text(id, today, "Hi friend,");
     if let Some(title) = &title {
         text = text.replacen(
-            "title: Untitled",
+            &format!("title: {}", dispatch::issue::PLACEHOLDER_TITLE),
             &format!("title: {}", yaml_string(title)),
             1,
         );
