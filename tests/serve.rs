@@ -1024,3 +1024,26 @@ fn a_taken_port_is_refused_before_building() {
     );
     assert!(common::cli::stdout(&out).is_empty());
 }
+
+/// A first build that fails is said in the start line, not passed over: the error is on
+/// stderr, and the pages show it.
+#[test]
+fn the_start_line_says_when_the_first_build_failed() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    write_issue(
+        &dir,
+        ISSUE_FILE,
+        &issue(TITLE).replace("2030-03-04", "2030-13-45"),
+    );
+    let server = Server::start(&dir);
+    assert!(
+        server.start_line.contains(
+            "(the build failed, see the error above; the pages show it until it is fixed)"
+        ),
+        "{}",
+        server.start_line
+    );
+    server.wait_for_stderr("is not a day of the calendar");
+    let (status, page) = http(&server.addr, "GET", "/", None);
+    assert_eq!(status, 500, "{page}");
+}

@@ -10,8 +10,11 @@ use crate::cli::Cli;
 
 /// `dispatch completions SHELL`: the completion script on standard output.
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    // Made whole first: clap_complete panics when its writer fails (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "dispatch", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut Cli::command(), "dispatch", &mut out);
+    out.write_all(&script)?;
     out.flush()?;
     Ok(())
 }
