@@ -37,7 +37,7 @@ pub enum Command {
     /// Create the next issue's file, with its front matter filled in.
     New {
         /// Start this volume (number 1) instead of continuing the latest one.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         volume: Option<u32>,
         /// The new issue's title; without it, dispatch asks on a terminal, and otherwise names
         /// the file after today's date.
@@ -388,6 +388,13 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("dispatch init a"), "{err}");
         assert!(super::Cli::try_parse_from(["dispatch", "init", "b"]).is_ok());
+    }
+
+    #[test]
+    fn volume_zero_is_a_usage_error() {
+        let err = super::Cli::try_parse_from(["dispatch", "new", "--volume", "0"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(super::Cli::try_parse_from(["dispatch", "new", "--volume", "2"]).is_ok());
     }
 
     #[test]
