@@ -405,6 +405,39 @@ mod tests {
     }
 
     #[test]
+    fn details_by_address_or_number_with_the_last_delivery() {
+        use crate::store::sends::SentDelivery;
+        let mut store = Store::open_in_memory().unwrap();
+        let ann = store
+            .add_subscriber("ann@example.org", Some("Ann"))
+            .unwrap();
+        for (issue, at) in [
+            (IssueId::new(1, 1), "2030-01-07T09:00:00Z"),
+            (IssueId::new(1, 2), "2030-01-21T09:00:00Z"),
+        ] {
+            let sent = [SentDelivery {
+                subscriber_id: ann,
+                message_id: &format!("{}.{ann}@x", issue.slug()),
+            }];
+            store.record_sent(issue, at, &sent).unwrap();
+        }
+        let by_address = store
+            .subscriber_details("ANN@example.org")
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_address.subscriber.email, "ann@example.org");
+        assert_eq!(by_address.delivered, 2);
+        assert_eq!(
+            by_address.last_delivered,
+            Some((IssueId::new(1, 2), "2030-01-21T09:00:00Z".to_string()))
+        );
+        let by_number = store.subscriber_details(&ann.to_string()).unwrap();
+        assert_eq!(by_number, Some(by_address));
+        assert_eq!(store.subscriber_details("99").unwrap(), None);
+        assert_eq!(store.subscriber_details("zed@example.org").unwrap(), None);
+    }
+
+    #[test]
     fn addresses_are_unique_case_insensitively() {
         let mut store = Store::open_in_memory().unwrap();
         store
