@@ -503,3 +503,35 @@ fn new_asks_for_the_title_on_a_terminal() {
     let text = read(&dir, "issues/v1n2-asked-on-a-terminal.md");
     assert!(text.contains("title: Asked on a terminal\n"), "{text}");
 }
+
+/// `init` names what it wrote and the next step, and every file it names exists.
+#[test]
+fn init_names_its_files_and_the_next_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("news");
+    let out = common::cli::output(common::cli::command(None, &["init"]).arg(&dir), b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    let mut lines = said.lines();
+    let created = lines.next().unwrap_or_default();
+    assert!(
+        created.ends_with(
+            ": config.yaml, .gitignore, templates/ and the first issue, issues/v1n1-hello-world.md"
+        ),
+        "{said}"
+    );
+    for name in [
+        "config.yaml",
+        ".gitignore",
+        "templates",
+        "issues/v1n1-hello-world.md",
+    ] {
+        assert!(dir.join(name).exists(), "{name} is named but missing");
+    }
+    let next = lines.next().unwrap_or_default();
+    assert!(
+        next.starts_with("next: set newsletter.title, url and from in ")
+            && next.contains(&format!("`dispatch --dir {} build`", dir.display())),
+        "{said}"
+    );
+}
