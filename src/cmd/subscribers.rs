@@ -156,7 +156,11 @@ fn export(store: &Store, file: Option<&Path>) -> anyhow::Result<()> {
             let count = write_csv(store, &mut out)?;
             let bytes = out.into_inner().map_err(|e| e.into_error())?;
             dispatch::fsutil::write_private(path, &bytes)?;
-            println!("exported {count} subscribers to {}", path.display());
+            println!(
+                "exported {count} subscriber{} to {}",
+                super::plural(count),
+                path.display()
+            );
         }
         None => {
             let stdout = std::io::stdout().lock();
