@@ -242,6 +242,8 @@ fn list_remove_and_count() {
         ok(d, &["subscribers", "count"]).trim(),
         "1 active, 0 unsubscribed, 0 bounced"
     );
+    let out = ok(d, &["subscribers", "export", "one.csv"]);
+    assert!(out.starts_with("exported 1 subscriber to "), "{out}");
     // Adding back a removed address is allowed; re-subscribing an unsubscribed one is not.
     ok(d, &["subscribers", "add", "bob@example.org"]);
     ok(d, &["subscribers", "unsubscribe", "bob@example.org"]);
