@@ -148,7 +148,7 @@ fn unsubscribed_and_bounced_addresses_stay_so_on_reimport() {
     )
     .unwrap();
     let out = ok(d, &["subscribers", "import", "b.csv"]);
-    assert!(out.contains("1 added, 1 names filled in"), "{out}");
+    assert!(out.contains("1 added, 1 name filled in"), "{out}");
     let items = list(d);
     assert_eq!(find(&items, "ann@example.org")["status"], "unsubscribed");
     assert_eq!(find(&items, "bea@example.org")["name"], "Bea");

@@ -140,7 +140,11 @@ fn import(store: &mut Store, file: &Path) -> anyhow::Result<()> {
 fn print_import(label: &str, c: &ImportCounts) {
     let mut parts = vec![format!("{} added", c.added)];
     if c.named > 0 {
-        parts.push(format!("{} names filled in", c.named));
+        parts.push(format!(
+            "{} name{} filled in",
+            c.named,
+            super::plural(c.named)
+        ));
     }
     if c.deactivated > 0 {
         parts.push(format!("{} marked unsubscribed or bounced", c.deactivated));
