@@ -81,6 +81,18 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Run the newsletter's public side behind an HTTPS proxy: the web archive, the signup
+    /// form's double opt-in with its confirmation and welcome emails, and one-click
+    /// unsubscribe. Needs a `host:` and an `smtp:` section in config.yaml.
+    ///
+    /// One line per request goes to standard error (no client addresses, no tokens). Stops
+    /// on SIGTERM or Ctrl-C after answering the requests under way.
+    Host {
+        /// Address to listen on (default: `host.listen`, 127.0.0.1:8080); port 0 picks a
+        /// free one, printed on standard output.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Readers' replies: import them from the mailbox, moderate them, see what gets published.
     Replies {
         #[command(subcommand)]
@@ -291,13 +303,16 @@ pub enum SubscribersCommand {
         /// Print a JSON array of objects instead, one per subscriber in the order they were
         /// added.
         ///
-        /// Fields: `id` (number), `email`, `name` (null when unknown), `status` (`active`,
-        /// `unsubscribed` or `bounced`) and `created_at` (when it was added, RFC 3339 UTC). An
-        /// empty list is `[]`.
+        /// Fields: `id` (number), `email`, `name` (null when unknown), `status` (`pending`,
+        /// `active`, `unsubscribed` or `bounced`), `created_at` (when it was added), `source`
+        /// (`form`, `import` or `command line`; null for addresses added before it was
+        /// recorded), `consent_at` and `confirmed_at` (null when unknown). Times are RFC 3339,
+        /// UTC. An empty list is `[]`.
         #[arg(long)]
         json: bool,
     },
-    /// Print one subscriber: status, dates, deliveries and their personal unsubscribe link.
+    /// Print one subscriber: status, dates, source and consent, deliveries, and their personal
+    /// unsubscribe link.
     Show {
         /// The address (any case), or the subscriber's number.
         #[arg(value_name = "EMAIL|ID")]

@@ -278,6 +278,12 @@ fn show_prints_one_subscriber_with_their_unsubscribe_links() {
     assert_eq!(field(&ann, "number "), "1");
     assert_eq!(field(&ann, "status "), "active");
     assert_eq!(field(&ann, "delivered "), "no issue yet");
+    assert_eq!(field(&ann, "source "), "command line");
+    let consent = field(&ann, "consent ");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&consent).is_ok(),
+        "{consent}"
+    );
     let added = field(&ann, "added ");
     assert!(
         chrono::DateTime::parse_from_rfc3339(&added).is_ok(),

@@ -28,8 +28,13 @@ pub fn run(dir: &Path, command: SubscribersCommand) -> anyhow::Result<()> {
         SubscribersCommand::Unsubscribe { email } => unsubscribe(&mut store, &email),
         SubscribersCommand::Count => {
             let c = store.subscriber_counts()?;
+            let pending = if c.pending > 0 {
+                format!(", {} pending", c.pending)
+            } else {
+                String::new()
+            };
             println!(
-                "{} active, {} unsubscribed, {} bounced",
+                "{} active, {} unsubscribed, {} bounced{pending}",
                 c.active, c.unsubscribed, c.bounced
             );
             Ok(())
@@ -260,6 +265,20 @@ fn show_rows(details: &Details, links: &Links) -> Vec<(&'static str, String)> {
         rows.push(("status since", details.updated_at.clone()));
     } else if details.updated_at != s.created_at {
         rows.push(("changed", details.updated_at.clone()));
+    }
+    rows.push((
+        "source",
+        s.source
+            .map_or("unknown (added before it was recorded)", |source| {
+                source.as_str()
+            })
+            .to_string(),
+    ));
+    if let Some(at) = &s.consent_at {
+        rows.push(("consent", at.clone()));
+    }
+    if let Some(at) = &s.confirmed_at {
+        rows.push(("confirmed", at.clone()));
     }
     rows.push((
         "delivered",
