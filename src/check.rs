@@ -318,6 +318,13 @@ impl Preflight {
             let place = Some(self.config_place("newsletter.subject"));
             findings.push(Finding::new(Severity::Warning, place, message));
         }
+        if let Some(message) = crate::preflight::placeholder_title(&self.issue.title) {
+            findings.push(Finding::new(
+                Severity::Warning,
+                Some(self.issue_place()),
+                message,
+            ));
+        }
         if let Some(message) = crate::preflight::subject_too_long(subject) {
             findings.push(Finding::new(
                 Severity::Warning,

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// A newsletter publishing pipeline: Markdown issues in; email, web archive and readers'
-/// replies out.
+/// dispatch turns Markdown issues into email and a web archive, mails them to your
+/// subscribers and reads their replies.
 #[derive(Debug, Parser)]
-#[command(name = "dispatch", version, about, max_term_width = 100)]
+#[command(name = "dispatch", version, max_term_width = 100)]
 pub struct Cli {
     /// The newsletter folder (default: the current directory).
     #[arg(long, global = true, value_name = "DIR")]
@@ -29,13 +29,18 @@ pub enum Command {
         /// Where to create it (must be empty or not exist yet).
         #[arg(value_name = "DIR")]
         path: PathBuf,
+        /// Takes the place of the global `--dir`, which `init` refuses: the new folder is its
+        /// argument.
+        #[arg(long = "dir", id = "dir", hide = true, value_name = "DIR", value_parser = refuse_init_dir)]
+        misplaced_dir: Option<PathBuf>,
     },
     /// Create the next issue's file, with its front matter filled in.
     New {
         /// Start this volume (number 1) instead of continuing the latest one.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         volume: Option<u32>,
-        /// The new issue's title.
+        /// The new issue's title; without it, dispatch asks on a terminal, and otherwise names
+        /// the file after today's date.
         #[arg(long)]
         title: Option<String>,
     },
@@ -69,6 +74,7 @@ pub enum Command {
     /// one-click unsubscribe URL when `newsletter.unsubscribe_url` is set.
     Serve {
         /// Port on 127.0.0.1 (0 picks a free one; the address is printed on standard output).
+        /// A port already taken is refused before anything is built.
         #[arg(long, default_value_t = 8000, conflicts_with = "listen")]
         port: u16,
         /// Address to listen on instead, e.g. 0.0.0.0:8000 behind an HTTPS proxy.
@@ -92,6 +98,27 @@ pub enum Command {
         #[command(subcommand)]
         command: RepliesCommand,
     },
+    /// Print a shell completion script, e.g. `dispatch completions bash >
+    /// ~/.local/share/bash-completion/completions/dispatch`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on standard output, or write one page per command to a
+    /// folder with --out (e.g. `dispatch man | man -l -`).
+    Man {
+        /// Write dispatch.1 and a page for each command (dispatch-send.1, …) into this folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// `init` takes its folder as an argument; a `--dir` beside it would be silently ignored.
+fn refuse_init_dir(dir: &str) -> Result<PathBuf, String> {
+    Err(format!(
+        "`init` takes the new folder as its argument, not --dir: run `dispatch init {dir}`"
+    ))
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,7 +127,7 @@ pub enum RepliesCommand {
     /// and store readers' replies. Never marks, moves or deletes mail.
     Import {
         /// Read this mbox file instead of the IMAP mailbox.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "maildir")]
         mbox: Option<PathBuf>,
         /// Read this Maildir (its cur/ and new/) instead of the IMAP mailbox.
         #[arg(long, value_name = "DIR")]
@@ -120,11 +147,13 @@ pub enum RepliesCommand {
     },
     /// Show one reply in full.
     Show {
+        /// The reply's number, as `replies list` shows it.
         #[arg(value_name = "ID")]
         id: i64,
     },
     /// Approve replies for publication in the issue after the one they answer.
     Approve {
+        /// The replies' numbers, as `replies list` shows them.
         #[arg(value_name = "ID", required = true)]
         ids: Vec<i64>,
         /// The editor's note printed after the reply.
@@ -139,11 +168,13 @@ pub enum RepliesCommand {
     },
     /// Reject replies: they are kept but never published.
     Reject {
+        /// The replies' numbers, as `replies list` shows them.
         #[arg(value_name = "ID", required = true)]
         ids: Vec<i64>,
     },
     /// Edit a reply's text in $VISUAL or $EDITOR; an empty text leaves it unchanged.
     Edit {
+        /// The reply's number, as `replies list` shows it.
         #[arg(value_name = "ID")]
         id: i64,
     },
@@ -164,17 +195,20 @@ pub enum RepliesCommand {
     Unsubscribes,
     /// Confirm unsubscribe requests: their subscribers are unsubscribed.
     ConfirmUnsubscribe {
+        /// The requests' numbers, as `replies unsubscribes` shows them.
         #[arg(value_name = "ID", required = true)]
         ids: Vec<i64>,
     },
     /// Dismiss unsubscribe requests: their subscribers stay subscribed.
     DismissUnsubscribe {
+        /// The requests' numbers, as `replies unsubscribes` shows them.
         #[arg(value_name = "ID", required = true)]
         ids: Vec<i64>,
     },
     /// Print the reader's own text that import would store for a message (RFC 5322) or a bare
     /// text body; `-` reads standard input. Works outside a newsletter folder.
     Extract {
+        /// The message or text file, or `-` for standard input.
         #[arg(value_name = "FILE|-")]
         file: PathBuf,
     },
@@ -271,21 +305,41 @@ pub enum SubscribersCommand {
     /// Write the whole list as CSV (email, name, status, created_at) to FILE, or to standard
     /// output.
     Export {
+        /// The CSV file to write (default: standard output).
         #[arg(value_name = "FILE.csv")]
         file: Option<PathBuf>,
     },
-    /// Print the list: one subscriber a line, or a JSON array with --json.
+    /// Print the list: one subscriber a line (address, name, status, separated by tabs), or a
+    /// JSON array with --json.
     List {
-        /// Print a JSON array of objects (id, email, name, status: pending, active, unsubscribed
-        /// or bounced, created_at, source: form, import or command line, consent_at,
-        /// confirmed_at).
+        /// Print a JSON array of objects instead, one per subscriber in the order they were
+        /// added.
+        ///
+        /// Fields: `id` (number), `email`, `name` (null when unknown), `status` (`pending`,
+        /// `active`, `unsubscribed` or `bounced`), `created_at` (when it was added), `source`
+        /// (`form`, `import` or `command line`; null for addresses added before it was
+        /// recorded), `consent_at` and `confirmed_at` (null when unknown). Times are RFC 3339,
+        /// UTC. An empty list is `[]`.
         #[arg(long)]
         json: bool,
     },
+    /// Print one subscriber: status, dates, source and consent, deliveries, and their personal
+    /// unsubscribe link.
+    Show {
+        /// The address (any case), or the subscriber's number.
+        #[arg(value_name = "EMAIL|ID")]
+        subscriber: String,
+    },
     /// Delete an address and its delivery history.
-    Remove { email: String },
+    Remove {
+        /// The address to delete (any case).
+        email: String,
+    },
     /// Mark an address as unsubscribed (it stays on the list and is never mailed again).
-    Unsubscribe { email: String },
+    Unsubscribe {
+        /// The address to unsubscribe (any case).
+        email: String,
+    },
     /// Print how many subscribers are active, unsubscribed and bounced.
     Count,
 }
@@ -298,7 +352,9 @@ pub struct SendArgs {
     /// Send one copy to this address only; the send log is left untouched.
     #[arg(long, value_name = "EMAIL", conflicts_with = "dry_run")]
     pub test: Option<String>,
-    /// Say whom the issue would go to and what the preflight finds; send and record nothing.
+    /// Rehearse: check the smtp settings and run the preflight `send` runs, say how many
+    /// subscribers would be mailed and what `send` would refuse; send and record nothing.
+    /// Exits 1 when `send` would refuse.
     #[arg(long)]
     pub dry_run: bool,
     /// Do not ask for confirmation (required when standard input is not a terminal).
@@ -308,7 +364,7 @@ pub struct SendArgs {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory as _;
+    use clap::{CommandFactory as _, Parser as _};
     use std::time::Duration;
 
     #[test]
@@ -326,5 +382,60 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// Every argument and option of every command says what it is in `--help`.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path}: {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut command = super::Cli::command();
+        command.build();
+        let mut missing = Vec::new();
+        walk(&command, "dispatch", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "arguments without a doc comment:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    /// `init` takes its folder as its argument; a `--dir` beside it is a usage error.
+    #[test]
+    fn init_refuses_dir() {
+        let err = super::Cli::try_parse_from(["dispatch", "init", "--dir", "a", "b"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("dispatch init a"), "{err}");
+        assert!(super::Cli::try_parse_from(["dispatch", "init", "b"]).is_ok());
+    }
+
+    #[test]
+    fn volume_zero_is_a_usage_error() {
+        let err = super::Cli::try_parse_from(["dispatch", "new", "--volume", "0"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(super::Cli::try_parse_from(["dispatch", "new", "--volume", "2"]).is_ok());
+    }
+
+    #[test]
+    fn mbox_and_maildir_are_one_source_a_run() {
+        let err = super::Cli::try_parse_from([
+            "dispatch",
+            "replies",
+            "import",
+            "--mbox",
+            "a",
+            "--maildir",
+            "b",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
     }
 }

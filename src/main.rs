@@ -7,6 +7,19 @@ mod cmd;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if let (cli::Command::Init { path, .. }, Some(_)) = (&cli.command, &cli.dir) {
+        // `dispatch --dir A init B` would silently ignore A.
+        use clap::CommandFactory as _;
+        cli::Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "`init` takes the new folder as its argument, not --dir: run `dispatch init {}`",
+                    path.display()
+                ),
+            )
+            .exit();
+    }
     cmd::log::init(cli.verbose);
     dispatch::install_crypto_provider();
     // One runtime for the whole run, on this thread: dispatch waits on the network, and one

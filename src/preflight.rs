@@ -118,6 +118,17 @@ pub fn subject_without_issue(subject: &str, issue: IssueId) -> Option<String> {
     })
 }
 
+/// Why a title is not ready to send, if it is still the one `dispatch new` writes without
+/// `--title`.
+pub fn placeholder_title(title: &str) -> Option<String> {
+    (title.trim() == crate::issue::PLACEHOLDER_TITLE).then(|| {
+        format!(
+            "the title is still “{}”, the placeholder `dispatch new` writes: set `title:` in the front matter",
+            crate::issue::PLACEHOLDER_TITLE
+        )
+    })
+}
+
 /// Why a subject is too long for inbox lists, if it is.
 pub fn subject_too_long(subject: &str) -> Option<String> {
     let length = subject.chars().count();
@@ -162,6 +173,8 @@ mod tests {
         assert_eq!(subject_too_long(&"é".repeat(SUBJECT_WARN_CHARS)), None);
         let e = subject_too_long(&"é".repeat(SUBJECT_WARN_CHARS + 1)).unwrap();
         assert!(e.starts_with("the subject is 79 characters long"), "{e}");
+        assert!(placeholder_title("Untitled").is_some());
+        assert_eq!(placeholder_title("Untitled thoughts"), None);
     }
 
     #[test]

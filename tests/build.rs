@@ -53,7 +53,15 @@ fn output_files(dir: &Path) -> Vec<PathBuf> {
 fn init_new_build_writes_every_output() {
     let (_tmp, dir) = init();
     let out = ok(&dir, &["new", "--title", "Second: the sequel"]);
-    assert!(out.starts_with("V1N2: "), "{out}");
+    assert!(
+        out.starts_with("created V1N2 in issues/v1n2-second-the-sequel.md\nnext: write it, then preview it with `dispatch --dir "),
+        "the file and the next step: {out}"
+    );
+    assert!(
+        out.contains("serve` and check it with `dispatch --dir "),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("check v1n2`"), "{out}");
     let created = std::fs::read_dir(dir.join("issues")).unwrap().count();
     assert_eq!(created, 2);
     // Overwrite the new issue with known content.
@@ -76,9 +84,32 @@ fn init_new_build_writes_every_output() {
     ] {
         assert!(dir.join(rel).is_file(), "{rel} missing");
     }
-    assert_eq!(
-        ok(&dir, &["new", "--volume", "2"]).split(':').next(),
-        Some("V2N1")
+    assert!(ok(&dir, &["new", "--volume", "2"]).starts_with("created V2N1 in "));
+}
+
+/// Without --title and without a terminal to ask on, the file is named after the day and the
+/// next step says to set the title.
+#[test]
+fn new_without_a_title_names_the_file_after_the_day() {
+    let (_tmp, dir) = init();
+    let today = chrono::Local::now().date_naive().format("%Y-%m-%d");
+    let out = ok(&dir, &["new"]);
+    let file = format!("issues/v1n2-{today}.md");
+    assert!(
+        out.starts_with(&format!("created V1N2 in {file}\n")),
+        "{out}"
+    );
+    assert!(out.contains("next: set its title and write it"), "{out}");
+    let text = read(&dir, &file);
+    assert!(text.contains("title: Untitled\n"), "{text}");
+    assert!(!out.contains("untitled"), "{out}");
+    // The placeholder is a warning of the preflight until the title is set.
+    let report = ok(&dir, &["check", "v1n2", "--offline"]);
+    assert!(
+        report.contains(&format!(
+            "{file}: the title is still “Untitled”, the placeholder `dispatch new` writes"
+        )),
+        "{report}"
     );
 }
 
@@ -448,4 +479,59 @@ fn the_example_newsletter_builds() {
             );
         }
     }
+}
+
+/// On a terminal, `new` without --title asks for one. The terminal is a pseudo-terminal made by
+/// `script` (util-linux), fed the answer on its standard input.
+#[test]
+fn new_asks_for_the_title_on_a_terminal() {
+    let (_tmp, dir) = init();
+    let line = format!("'{}' --dir '{}' new", common::cli::BIN, dir.display());
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]);
+    let out = common::cli::output(&mut script, b"Asked on a terminal\n");
+    let said = stdout(&out);
+    assert!(out.status.success(), "{said}\n{}", stderr(&out));
+    assert!(
+        said.contains("title of V1N2 (empty to name the file after today): "),
+        "{said}"
+    );
+    assert!(
+        said.contains("created V1N2 in issues/v1n2-asked-on-a-terminal.md"),
+        "{said}"
+    );
+    let text = read(&dir, "issues/v1n2-asked-on-a-terminal.md");
+    assert!(text.contains("title: Asked on a terminal\n"), "{text}");
+}
+
+/// `init` names what it wrote and the next step, and every file it names exists.
+#[test]
+fn init_names_its_files_and_the_next_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("news");
+    let out = common::cli::output(common::cli::command(None, &["init"]).arg(&dir), b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    let mut lines = said.lines();
+    let created = lines.next().unwrap_or_default();
+    assert!(
+        created.ends_with(
+            ": config.yaml, .gitignore, templates/ and the first issue, issues/v1n1-hello-world.md"
+        ),
+        "{said}"
+    );
+    for name in [
+        "config.yaml",
+        ".gitignore",
+        "templates",
+        "issues/v1n1-hello-world.md",
+    ] {
+        assert!(dir.join(name).exists(), "{name} is named but missing");
+    }
+    let next = lines.next().unwrap_or_default();
+    assert!(
+        next.starts_with("next: set newsletter.title, url and from in ")
+            && next.contains(&format!("`dispatch --dir {} build`", dir.display())),
+        "{said}"
+    );
 }

@@ -105,7 +105,7 @@ fn new_after_the_largest_number_is_an_error() {
     let err = stderr(&fails(&dir, &["new"]));
     assert!(err.contains("largest issue number (4294967295)"), "{err}");
     assert_eq!(std::fs::read_dir(dir.join("issues")).unwrap().count(), 2);
-    assert!(stdout(&ok(&dir, &["new", "--volume", "2"])).starts_with("V2N1"));
+    assert!(stdout(&ok(&dir, &["new", "--volume", "2"])).starts_with("created V2N1 "));
 }
 
 #[test]
@@ -346,4 +346,30 @@ fn names_with_control_characters_are_refused_and_listed_escaped() {
         list, "cy@example.org\tCy\\u{1b}[31m\\nLee\tactive\n",
         "{list:?}"
     );
+}
+
+/// `init` takes its folder as an argument: a `--dir` before or after it is a usage error (exit
+/// 2), never silently ignored, and nothing is created.
+#[test]
+fn init_refuses_a_dir_beside_its_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    for args in [
+        vec!["--dir", a, "init", b],
+        vec!["init", "--dir", a, b],
+        vec!["init", "--dir", a],
+    ] {
+        let out = common::cli::output(&mut common::cli::command(None, &args), b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("`init` takes the new folder as its argument, not --dir"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(
+            std::fs::read_dir(tmp.path()).unwrap().next().is_none(),
+            "{args:?}"
+        );
+    }
 }

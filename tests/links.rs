@@ -93,6 +93,22 @@ fn json_lists_the_same_entries() {
     assert_eq!(retro["published"], "2030-02-20T00:00:00Z");
 }
 
+/// With nothing new, --json still prints a JSON array: `[]`.
+#[test]
+fn json_without_new_links_is_an_empty_array() {
+    let server = TestServer::start();
+    let (_tmp, dir) = newsletter(&config(&[server.url("/rss.xml")]));
+    write_issue(&dir, "v1n2-links.md", ISSUE);
+    ok(&dir, &["links", "--into", "v1n2"]);
+    let out = ok(&dir, &["links", "--json"]);
+    assert_eq!(stdout(&out), "[]\n", "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("0 new links from 1 of 1 feed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn since_drops_older_entries() {
     let server = TestServer::start();

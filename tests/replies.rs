@@ -619,8 +619,8 @@ fn import_classifies_every_kind_and_leaves_the_mailbox_untouched() {
     let again = folder.run(&["replies", "import"]);
     let elapsed = started.elapsed();
     assert!(
-        again.contains("0 new messages (0 imported before)"),
-        "{again}"
+        again.contains("0 new messages (10 imported before)"),
+        "the count is the one mbox and Maildir give: {again}"
     );
     assert!(
         elapsed < Duration::from_secs(2),
@@ -668,7 +668,7 @@ fn reads_only_new_mail_and_survives_a_uidvalidity_change() {
 
     imap.append("Replies", &[hostile_reply(&people)]);
     let out = folder.run(&["replies", "import"]);
-    assert!(out.contains("1 new message (0 imported before)"), "{out}");
+    assert!(out.contains("1 new message (2 imported before)"), "{out}");
 
     let key = format!("imap://{editor}@127.0.0.1:{}/Replies", stack.imap_port);
     let before = folder.store().mailbox_state(&key).unwrap().unwrap();
@@ -864,6 +864,14 @@ fn moderation_commands() {
         "{shown}"
     );
     assert!(shown.contains("Café meetings"), "{shown}");
+    let out = stack_free.dispatch(&["replies", "show", "99"]).run();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("error: there is no reply #99 (`dispatch replies list` shows them)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // `edit` through a scripted editor; an emptied text changes nothing.
     let editor = stack_free.path().join("editor.sh");
@@ -950,6 +958,26 @@ fn extract_prints_the_readers_text_outside_a_folder() {
         String::from_utf8(out.stdout).unwrap(),
         "Thanks: count me in.\n\nAnn\n"
     );
+}
+
+/// An empty input has no reply in it: an error naming it, not an empty line.
+#[test]
+fn extract_of_an_empty_input_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.eml");
+    std::fs::write(&empty, "\n \n").unwrap();
+    let out = command(None, &["replies", "extract"]).arg(&empty).run();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("error: {} is empty:", empty.display())),
+        "{err}"
+    );
+    let out = command(None, &["replies", "extract", "-"]).run_with(b"");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error: standard input is empty:"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------------

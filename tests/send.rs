@@ -500,13 +500,19 @@ fn preflight_errors_stop_the_send_before_anything_is_recorded_and_warnings_do_no
     std::fs::write(&issue, ISSUE_2_ACTIVE).unwrap();
     let finding = "issues/v1n2-second.md:10: `javascript:alert(1)` (in <a href>) runs code";
 
-    let out = folder.ok(&["send", "v1n2", "--dry-run"]);
+    // The rehearsal finds what the send refuses, and fails the same way.
+    let out = folder.fails(&["send", "v1n2", "--dry-run"]);
     let said = stdout(&out);
     assert!(said.contains("preflight: 1 error, 0 warnings\n"), "{said}");
     assert!(said.contains(&format!("  error: {finding}")), "{said}");
     assert!(
-        said.contains("`dispatch send` would stop on the error: run `dispatch check v1n2`"),
+        said.contains("`dispatch send v1n2` would refuse:\n  the preflight found 1 error (listed above): run `dispatch check v1n2` for the full report and fix it before sending\n"),
         "{said}"
+    );
+    assert!(
+        stderr(&out).contains("error: V1N2 is not ready to send: 1 reason above"),
+        "{}",
+        text(&out)
     );
 
     let out = folder.fails(&["send", "v1n2", "--yes"]);
@@ -523,7 +529,7 @@ fn preflight_errors_stop_the_send_before_anything_is_recorded_and_warnings_do_no
     );
     assert!(!folder.send_recorded(), "no send is recorded");
     assert!(folder.deliveries().is_empty(), "no delivery is recorded");
-    let out = folder.ok(&["send", "v1n2", "--dry-run"]);
+    let out = folder.fails(&["send", "v1n2", "--dry-run"]);
     assert!(
         stdout(&out).contains("V1N2 “Second thoughts” would go to 2 active subscribers:"),
         "{}",
@@ -1007,6 +1013,14 @@ fn dry_run_and_missing_confirmation_send_nothing() {
     assert!(said.contains("  reader00@example.org\n"), "{said}");
     assert!(!said.contains("reader05@example.org"), "{said}");
     assert!(said.contains("… and 1 more"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "smtp: 127.0.0.1:{} (none), 2 connections\n",
+            server.port
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("would refuse"), "{said}");
     assert!(said.contains("nothing was sent or recorded"), "{said}");
 
     // Standard input is not a terminal here: without --yes there is nobody to ask.
@@ -1022,6 +1036,55 @@ fn dry_run_and_missing_confirmation_send_nothing() {
         0,
         "no connection was made"
     );
+    assert!(!folder.send_recorded());
+}
+
+/// A rehearsal without an smtp section and without subscribers says both, as `send` would,
+/// and fails; once they are there it passes.
+#[test]
+fn dry_run_lists_what_send_would_refuse() {
+    let server = FakeSmtp::start(Rules::default());
+    let folder = Folder::new(&plain(server.port, ""));
+    let config = std::fs::read_to_string(folder.path().join("config.yaml")).unwrap();
+    let without_smtp = &config[..config.find("smtp:\n").unwrap()];
+    std::fs::write(folder.path().join("config.yaml"), without_smtp).unwrap();
+
+    let out = folder.fails(&["send", "v1n2", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains("V1N2 “Second thoughts” would go to 0 active subscribers\n"),
+        "{said}"
+    );
+    let refused =
+        "`dispatch send v1n2` would refuse:\n  config.yaml has no smtp section: add smtp.host";
+    assert!(said.contains(refused), "{said}");
+    assert!(
+        said.contains("\n  there are no active subscribers to send V1N2 to (add some with `dispatch subscribers add`)\n"),
+        "{said}"
+    );
+    assert!(
+        said.contains("dry run: nothing was sent or recorded"),
+        "{said}"
+    );
+    assert!(
+        stderr(&out).contains("error: V1N2 is not ready to send: 2 reasons above"),
+        "{}",
+        text(&out)
+    );
+    // `send` itself stops on the first of them.
+    let out = folder.fails(&["send", "v1n2", "--yes"]);
+    assert!(
+        stderr(&out).contains("error: config.yaml has no smtp section"),
+        "{}",
+        text(&out)
+    );
+
+    folder.set_smtp(&plain(server.port, ""));
+    folder.subscribe(&addresses(&["ann"]));
+    let out = folder.ok(&["send", "v1n2", "--dry-run"]);
+    assert!(!stdout(&out).contains("would refuse"), "{}", text(&out));
+    assert_eq!(server.seen.lock().unwrap().connections, 0);
     assert!(!folder.send_recorded());
 }
 

@@ -35,6 +35,8 @@ struct Server {
     child: Child,
     /// `127.0.0.1:PORT`
     addr: String,
+    /// What it printed first on stdout: the address it serves on.
+    start_line: String,
     /// What it wrote on stderr so far; the condition variable tells of each new line.
     stderr: Arc<(Mutex<String>, Condvar)>,
 }
@@ -63,6 +65,7 @@ impl Server {
         let mut server = Server {
             child,
             addr: String::new(),
+            start_line: first_line.clone().unwrap_or_default(),
             stderr,
         };
         match addr {
@@ -94,7 +97,8 @@ impl Server {
         all.clone()
     }
 
-    /// How many builds (the first one included) the server has reported on stderr so far.
+    /// How many rebuilds after a change the server has reported on stderr so far (the first
+    /// build at start-up is not one).
     fn rebuilds(&self) -> usize {
         self.stderr().matches(REBUILT).count()
     }
@@ -950,4 +954,96 @@ fn sigterm_stops_the_server_cleanly() {
         "{status:?}\n--- stderr\n{}",
         server.stderr()
     );
+}
+
+/// The start line names an email the first build made (the newest), and the first build is
+/// not reported as a rebuild: the first "rebuilt" on stderr is the one after an edit.
+#[test]
+fn the_start_line_names_the_newest_built_email() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    let path = write_issue(&dir, ISSUE_FILE, &issue(TITLE));
+    let server = Server::start(&dir);
+    let email = server.url("/email/v1n2");
+    assert!(
+        server
+            .start_line
+            .contains(&format!("(newest email: {email})")),
+        "{}",
+        server.start_line
+    );
+    let (status, page) = http(&server.addr, "GET", "/email/v1n2", None);
+    assert_eq!(status, 200, "the email named exists: {page}");
+    assert!(page.contains(TITLE), "{page}");
+
+    std::fs::write(&path, issue("Edited after start")).expect("the issue is edited");
+    server.wait_for_rebuild(0, "/email/v1n2", "Edited after start");
+    assert_eq!(
+        server.rebuilds(),
+        1,
+        "only the rebuild after the edit is reported:\n{}",
+        server.stderr()
+    );
+}
+
+/// Without any issue there is no email to name, and the start line says so.
+#[test]
+fn the_start_line_without_issues_names_no_email() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    for entry in std::fs::read_dir(dir.join("issues")).expect("issues/") {
+        std::fs::remove_file(entry.expect("an issue").path()).expect("issue removed");
+    }
+    let server = Server::start(&dir);
+    assert!(
+        server.start_line.contains("(no email is built yet)")
+            && !server.start_line.contains("/email/"),
+        "{}",
+        server.start_line
+    );
+}
+
+/// A taken port fails at once, before anything is built, and names --port.
+#[test]
+fn a_taken_port_is_refused_before_building() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to take");
+    let port = taken.local_addr().expect("its address").port().to_string();
+    let out = common::cli::fails(&dir, &["serve", "--port", &port]);
+    let err = common::cli::stderr(&out);
+    assert!(
+        err.starts_with(&format!("error: port {port} is already in use")),
+        "{err}"
+    );
+    assert!(err.contains("choose another with --port"), "{err}");
+    assert!(
+        err.contains("caused by: cannot listen on 127.0.0.1:"),
+        "{err}"
+    );
+    assert!(
+        !dir.join("build").exists(),
+        "nothing is built before the port is had"
+    );
+    assert!(common::cli::stdout(&out).is_empty());
+}
+
+/// A first build that fails is said in the start line, not passed over: the error is on
+/// stderr, and the pages show it.
+#[test]
+fn the_start_line_says_when_the_first_build_failed() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    write_issue(
+        &dir,
+        ISSUE_FILE,
+        &issue(TITLE).replace("2030-03-04", "2030-13-45"),
+    );
+    let server = Server::start(&dir);
+    assert!(
+        server.start_line.contains(
+            "(the build failed, see the error above; the pages show it until it is fixed)"
+        ),
+        "{}",
+        server.start_line
+    );
+    server.wait_for_stderr("is not a day of the calendar");
+    let (status, page) = http(&server.addr, "GET", "/", None);
+    assert_eq!(status, 500, "{page}");
 }

@@ -148,7 +148,7 @@ fn unsubscribed_and_bounced_addresses_stay_so_on_reimport() {
     )
     .unwrap();
     let out = ok(d, &["subscribers", "import", "b.csv"]);
-    assert!(out.contains("1 added, 1 names filled in"), "{out}");
+    assert!(out.contains("1 added, 1 name filled in"), "{out}");
     let items = list(d);
     assert_eq!(find(&items, "ann@example.org")["status"], "unsubscribed");
     assert_eq!(find(&items, "bea@example.org")["name"], "Bea");
@@ -212,6 +212,17 @@ fn list_remove_and_count() {
     let dir = folder();
     let d = dir.path();
     assert_eq!(ok(d, &["subscribers", "list", "--json"]).trim(), "[]");
+    // An empty list says so on stderr; stdout stays empty for scripts.
+    let out = dispatch(d, &["subscribers", "list"]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with(
+            "there are no subscribers yet: add one with `dispatch subscribers add EMAIL`"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     ok(
         d,
         &["subscribers", "add", "ann@example.org", "--name", "Ann"],
@@ -231,9 +242,82 @@ fn list_remove_and_count() {
         ok(d, &["subscribers", "count"]).trim(),
         "1 active, 0 unsubscribed, 0 bounced"
     );
+    let out = ok(d, &["subscribers", "export", "one.csv"]);
+    assert!(out.starts_with("exported 1 subscriber to "), "{out}");
     // Adding back a removed address is allowed; re-subscribing an unsubscribed one is not.
     ok(d, &["subscribers", "add", "bob@example.org"]);
     ok(d, &["subscribers", "unsubscribe", "bob@example.org"]);
     let (_, err) = fails(d, &["subscribers", "add", "bob@example.org"]);
     assert!(err.contains("remove it first"), "{err}");
+}
+
+/// `show` finds a subscriber by address (any case) or number and prints status, dates and
+/// the personal unsubscribe links, which the server would accept for them.
+#[test]
+fn show_prints_one_subscriber_with_their_unsubscribe_links() {
+    let dir = folder();
+    let d = dir.path();
+    let config = format!("{CONFIG}  unsubscribe_url: https://list.example.org/unsubscribe\n");
+    std::fs::write(d.join("config.yaml"), config).unwrap();
+    ok(
+        d,
+        &["subscribers", "add", "ann@example.org", "--name", "Ann"],
+    );
+    ok(d, &["subscribers", "add", "bob@example.org"]);
+    ok(d, &["subscribers", "unsubscribe", "bob@example.org"]);
+
+    let ann = ok(d, &["subscribers", "show", "ANN@example.org"]);
+    let field = |text: &str, label: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(label))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no {label:?} line in:\n{text}"))
+    };
+    assert_eq!(field(&ann, "email "), "ann@example.org");
+    assert_eq!(field(&ann, "name "), "Ann");
+    assert_eq!(field(&ann, "number "), "1");
+    assert_eq!(field(&ann, "status "), "active");
+    assert_eq!(field(&ann, "delivered "), "no issue yet");
+    assert_eq!(field(&ann, "source "), "command line");
+    let consent = field(&ann, "consent ");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&consent).is_ok(),
+        "{consent}"
+    );
+    let added = field(&ann, "added ");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&added).is_ok(),
+        "{added}"
+    );
+    let link = field(&ann, "unsubscribe link ");
+    let token = link
+        .strip_prefix("https://list.example.org/unsubscribe/")
+        .unwrap_or_else(|| panic!("{link}"));
+    let store = dispatch::store::Store::open(&d.join("subscribers.db")).unwrap();
+    assert_eq!(
+        dispatch::outgoing::token::verify_unsubscribe_token(&store.secret().unwrap(), token),
+        Some(1),
+        "the link unsubscribes Ann"
+    );
+    assert_eq!(
+        field(&ann, "unsubscribe mail "),
+        format!("mailto:ed@example.org?subject=unsubscribe%20{token}")
+    );
+
+    let bob = ok(d, &["subscribers", "show", "2"]);
+    assert_eq!(field(&bob, "email "), "bob@example.org");
+    assert_eq!(field(&bob, "name "), "(none)");
+    assert_eq!(field(&bob, "status "), "unsubscribed");
+    assert!(bob.contains("\nstatus since "), "{bob}");
+
+    let (out, err) = fails(d, &["subscribers", "show", "zed@example.org"]);
+    assert!(out.is_empty());
+    assert!(
+        err.contains(
+            "zed@example.org is not on the list (`dispatch subscribers list` shows who is)"
+        ),
+        "{err}"
+    );
+    let (_, err) = fails(d, &["subscribers", "show", "7"]);
+    assert!(err.contains("7 is not on the list"), "{err}");
 }

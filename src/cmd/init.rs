@@ -64,9 +64,15 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
             .join(dispatch::issue::file_name(id, "Hello, world")),
         first.as_bytes(),
     )?;
+    let first = Path::new("issues").join(dispatch::issue::file_name(id, "Hello, world"));
     println!(
-        "created the newsletter folder {}: edit config.yaml, then run `dispatch --dir {} build`",
+        "created the newsletter folder {}: config.yaml, .gitignore, templates/ and the first issue, {}",
         path.display(),
+        first.display()
+    );
+    println!(
+        "next: set newsletter.title, url and from in {}, then run `dispatch --dir {} build` (or `serve` to preview it in a browser)",
+        path.join("config.yaml").display(),
         path.display()
     );
     Ok(())

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod docs;
 pub mod host;
 pub mod init;
 pub mod links;
@@ -24,7 +25,7 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli, runtime: &Runtime) -> anyhow::Result<()> {
     let dir = cli.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     match cli.command {
-        Command::Init { path } => init::run(&path),
+        Command::Init { path, .. } => init::run(&path),
         Command::New { volume, title } => new::run(&dir, volume, title.as_deref()),
         Command::Build { issues } => build::run(&dir, &issues),
         Command::Subscribers { command } => subscribers::run(&dir, command),
@@ -34,6 +35,8 @@ pub fn run(cli: Cli, runtime: &Runtime) -> anyhow::Result<()> {
         Command::Serve { port, listen } => serve::run(&dir, port, listen, runtime),
         Command::Host { listen } => host::run(&dir, listen, runtime),
         Command::Replies { command } => replies::run(&dir, command, runtime),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { out } => docs::man(out.as_deref()),
     }
 }
 

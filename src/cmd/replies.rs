@@ -100,22 +100,28 @@ fn import(
         .imap
         .as_ref()
         .and_then(|i| i.authserv_id.as_deref());
-    if mbox.is_some() || maildir.is_some() {
-        if let Some(path) = mbox {
-            let started = Instant::now();
-            let progress = progress_bar(false);
-            let summary = replies::import_mbox(&mut store, path, authserv_id, &progress)?;
-            progress.finish_and_clear();
-            print_summary(&path.display().to_string(), &summary, started.elapsed())?;
-        }
-        if let Some(path) = maildir {
-            let started = Instant::now();
-            let progress = progress_bar(true);
-            let summary = replies::import_maildir(&mut store, path, authserv_id, &progress)?;
-            progress.finish_and_clear();
-            print_summary(&path.display().to_string(), &summary, started.elapsed())?;
-        }
-        return Ok(());
+    // clap allows one of --mbox and --maildir.
+    if let Some(path) = mbox {
+        let started = Instant::now();
+        let progress = progress_bar(false);
+        let summary = replies::import_mbox(&mut store, path, authserv_id, &progress)?;
+        progress.finish_and_clear();
+        return Ok(print_summary(
+            &path.display().to_string(),
+            &summary,
+            started.elapsed(),
+        )?);
+    }
+    if let Some(path) = maildir {
+        let started = Instant::now();
+        let progress = progress_bar(true);
+        let summary = replies::import_maildir(&mut store, path, authserv_id, &progress)?;
+        progress.finish_and_clear();
+        return Ok(print_summary(
+            &path.display().to_string(),
+            &summary,
+            started.elapsed(),
+        )?);
     }
     let Some(config) = &newsletter.config.imap else {
         anyhow::bail!(
@@ -386,7 +392,15 @@ fn unsubscribes(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn show(dir: &Path, id: i64) -> anyhow::Result<()> {
-    let r = Newsletter::open(dir)?.store()?.reply(id)?;
+    let r = Newsletter::open(dir)?.store()?.reply(id).map_err(|err| {
+        match err.downcast_ref::<dispatch::store::replies::UnknownReplies>() {
+            // The store's wording speaks of changes; showing changes nothing.
+            Some(_) => {
+                anyhow::anyhow!("there is no reply #{id} (`dispatch replies list` shows them)")
+            }
+            None => err,
+        }
+    })?;
     let mut out = std::io::stdout().lock();
     let from = match &r.from_name {
         Some(name) => format!("{name} <{}>", r.from_address),
@@ -463,6 +477,16 @@ fn extract(file: &Path) -> anyhow::Result<()> {
     } else {
         std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
     };
+    let source = if file.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        file.display().to_string()
+    };
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        anyhow::bail!(
+            "{source} is empty: give a message (RFC 5322) or the text of a reply, e.g. `dispatch replies extract reply.eml`"
+        );
+    }
     let text = replies::extract_text(&raw)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", text.trim_end())?;

@@ -19,11 +19,7 @@ pub fn run(dir: &Path, args: &SendArgs, runtime: &tokio::runtime::Runtime) -> an
     let issues = newsletter.load_issues()?;
     let issue = issues.find(&args.issue)?;
     if args.dry_run {
-        let store = newsletter.store()?;
-        let plan = Plan::load(&store, issue.id, PREVIEW)?;
-        let preflight = Preflight::run(dir, &newsletter, &args.issue)?;
-        print_dry_run(&plan, &issue.title, &preflight);
-        return Ok(());
+        return dry_run(dir, &newsletter, &args.issue, issue.id, &issue.title);
     }
     let settings = Settings::from_config(&newsletter)?;
     if let Some(warning) = settings.warning() {
@@ -51,10 +47,7 @@ pub fn run(dir: &Path, args: &SendArgs, runtime: &tokio::runtime::Runtime) -> an
         return finished(issue.id, plan.counts.failed, 0);
     }
     if plan.to_mail == 0 {
-        anyhow::bail!(
-            "there are no active subscribers to send {} to (add some with `dispatch subscribers add`)",
-            issue.id
-        );
+        anyhow::bail!(no_subscribers(issue.id));
     }
     let preflight = Preflight::run(dir, &newsletter, &args.issue)?;
     if let Some(refusal) = preflight.refusal(issue.id) {
@@ -94,6 +87,82 @@ pub fn run(dir: &Path, args: &SendArgs, runtime: &tokio::runtime::Runtime) -> an
         );
     }
     finished(summary.issue, summary.after.failed, summary.after.deferred)
+}
+
+/// Why `send` refuses an issue without subscribers to mail.
+fn no_subscribers(issue: IssueId) -> String {
+    format!(
+        "there are no active subscribers to send {issue} to (add some with `dispatch subscribers add`)"
+    )
+}
+
+/// `send --dry-run`: everything `send` checks before mailing, with nothing sent or recorded.
+/// Fails, listing the reasons, when `send` would refuse.
+fn dry_run(
+    dir: &Path,
+    newsletter: &Newsletter,
+    name: &str,
+    issue: IssueId,
+    title: &str,
+) -> anyhow::Result<()> {
+    let mut refusals = Vec::new();
+    let settings = Settings::from_config(newsletter);
+    let store = newsletter.store()?;
+    let plan = Plan::load(&store, issue, PREVIEW)?;
+    let preflight = Preflight::run(dir, newsletter, name)?;
+    print_dry_run(&plan, title, &preflight);
+    match &settings {
+        Ok(settings) => {
+            println!(
+                "smtp: {}:{} ({}), {} connection{}",
+                settings.host,
+                settings.port,
+                security_name(settings.security),
+                settings.connections,
+                plural(settings.connections)
+            );
+            if let Some(warning) = settings.warning() {
+                println!("  warning: {warning}");
+            }
+        }
+        Err(err) => refusals.push(err.to_string()),
+    }
+    if plan.to_mail == 0 && !plan.resuming() {
+        refusals.push(no_subscribers(issue));
+    }
+    if !preflight.errors.is_empty() {
+        refusals.push(format!(
+            "the preflight found {} error{} (listed above): {}",
+            preflight.errors.len(),
+            plural(preflight.errors.len() as i64),
+            preflight.fix_hint(issue)
+        ));
+    }
+    if !refusals.is_empty() {
+        println!("`dispatch send {}` would refuse:", issue.slug());
+        for refusal in &refusals {
+            println!("  {refusal}");
+        }
+    }
+    println!("dry run: nothing was sent or recorded");
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{issue} is not ready to send: {} reason{} above",
+        refusals.len(),
+        plural(refusals.len() as i64)
+    )
+}
+
+/// `smtp.security` as config.yaml spells it.
+fn security_name(security: dispatch::config::Security) -> &'static str {
+    use dispatch::config::Security;
+    match security {
+        Security::Starttls => "starttls",
+        Security::Tls => "tls",
+        Security::None => "none",
+    }
 }
 
 /// The errors and warnings of the offline preflight `dispatch check` runs, one line each.
@@ -252,14 +321,6 @@ fn print_dry_run(plan: &Plan, title: &str, preflight: &Preflight) {
     for warning in &preflight.warnings {
         println!("  warning: {warning}");
     }
-    if errors > 0 {
-        println!(
-            "`dispatch send` would stop on the error{}: {}",
-            plural(errors as i64),
-            preflight.fix_hint(plan.issue)
-        );
-    }
-    println!("dry run: nothing was sent or recorded");
 }
 
 fn print_outside(outside: i64) {

@@ -6,8 +6,9 @@ use anyhow::Context as _;
 use crate::cli::SubscribersCommand;
 use dispatch::address::escape_controls;
 use dispatch::newsletter::Newsletter;
+use dispatch::outgoing::unsubscribe::{Links, Unsubscribe};
 use dispatch::store::Store;
-use dispatch::store::subscribers::{ImportCounts, Status};
+use dispatch::store::subscribers::{Details, ImportCounts, Status};
 use dispatch::subscriber_csv;
 
 pub fn run(dir: &Path, command: SubscribersCommand) -> anyhow::Result<()> {
@@ -18,6 +19,7 @@ pub fn run(dir: &Path, command: SubscribersCommand) -> anyhow::Result<()> {
         SubscribersCommand::Import { file } => import(&mut store, &file),
         SubscribersCommand::Export { file } => export(&store, file.as_deref()),
         SubscribersCommand::List { json } => list(&store, json),
+        SubscribersCommand::Show { subscriber } => show(&newsletter, &store, &subscriber),
         SubscribersCommand::Remove { email } => {
             let removed = store.remove_subscriber(&email)?;
             println!("removed {}", removed.email);
@@ -143,7 +145,11 @@ fn import(store: &mut Store, file: &Path) -> anyhow::Result<()> {
 fn print_import(label: &str, c: &ImportCounts) {
     let mut parts = vec![format!("{} added", c.added)];
     if c.named > 0 {
-        parts.push(format!("{} names filled in", c.named));
+        parts.push(format!(
+            "{} name{} filled in",
+            c.named,
+            super::plural(c.named)
+        ));
     }
     if c.deactivated > 0 {
         parts.push(format!("{} marked unsubscribed or bounced", c.deactivated));
@@ -159,7 +165,11 @@ fn export(store: &Store, file: Option<&Path>) -> anyhow::Result<()> {
             let count = write_csv(store, &mut out)?;
             let bytes = out.into_inner().map_err(|e| e.into_error())?;
             dispatch::fsutil::write_private(path, &bytes)?;
-            println!("exported {count} subscribers to {}", path.display());
+            println!(
+                "exported {count} subscriber{} to {}",
+                super::plural(count),
+                path.display()
+            );
         }
         None => {
             let stdout = std::io::stdout().lock();
@@ -183,6 +193,7 @@ fn write_csv(store: &Store, out: &mut csv::Writer<impl std::io::Write>) -> anyho
 
 fn list(store: &Store, json: bool) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut count = 0;
     if json {
         // Streamed one object a line, so a long list never sits in memory whole.
         write!(out, "[")?;
@@ -190,12 +201,14 @@ fn list(store: &Store, json: bool) -> anyhow::Result<()> {
         store.for_each_subscriber(|s| {
             write!(out, "{}\n  ", if first { "" } else { "," })?;
             first = false;
+            count += 1;
             serde_json::to_writer(&mut out, s)?;
             Ok(())
         })?;
         writeln!(out, "{}]", if first { "" } else { "\n" })?;
     } else {
         store.for_each_subscriber(|s| {
+            count += 1;
             // Names stored by older versions may hold control characters: shown escaped.
             writeln!(
                 out,
@@ -208,5 +221,79 @@ fn list(store: &Store, json: bool) -> anyhow::Result<()> {
         })?;
     }
     out.flush()?;
+    if count == 0 {
+        eprintln!("{NO_SUBSCRIBERS}");
+    }
     Ok(())
+}
+
+/// What `list` says on standard error when the list is empty (its output stays empty, or `[]`).
+const NO_SUBSCRIBERS: &str = "there are no subscribers yet: add one with `dispatch subscribers add EMAIL`, or import a CSV file with `dispatch subscribers import FILE.csv`";
+
+fn show(newsletter: &Newsletter, store: &Store, key: &str) -> anyhow::Result<()> {
+    let Some(details) = store.subscriber_details(key)? else {
+        anyhow::bail!(
+            "{} is not on the list (`dispatch subscribers list` shows who is)",
+            escape_controls(key.trim())
+        );
+    };
+    let token =
+        dispatch::outgoing::token::unsubscribe_token(&store.secret()?, details.subscriber.id);
+    let links = Unsubscribe::of(&newsletter.config).links(Some(&token));
+    let mut out = std::io::stdout().lock();
+    for (label, value) in show_rows(&details, &links) {
+        writeln!(out, "{label:<17}{value}")?;
+    }
+    Ok(())
+}
+
+/// The lines of `subscribers show`, label and value: one push per fact, so a new column of the
+/// store is one more row.
+fn show_rows(details: &Details, links: &Links) -> Vec<(&'static str, String)> {
+    let s = &details.subscriber;
+    let mut rows = vec![
+        ("email", escape_controls(&s.email).into_owned()),
+        (
+            "name",
+            escape_controls(s.name.as_deref().unwrap_or("(none)")).into_owned(),
+        ),
+        ("number", s.id.to_string()),
+        ("status", s.status.to_string()),
+        ("added", s.created_at.clone()),
+    ];
+    if s.status != Status::Active {
+        rows.push(("status since", details.updated_at.clone()));
+    } else if details.updated_at != s.created_at {
+        rows.push(("changed", details.updated_at.clone()));
+    }
+    rows.push((
+        "source",
+        s.source
+            .map_or("unknown (added before it was recorded)", |source| {
+                source.as_str()
+            })
+            .to_string(),
+    ));
+    if let Some(at) = &s.consent_at {
+        rows.push(("consent", at.clone()));
+    }
+    if let Some(at) = &s.confirmed_at {
+        rows.push(("confirmed", at.clone()));
+    }
+    rows.push((
+        "delivered",
+        match &details.last_delivered {
+            Some((issue, at)) => format!(
+                "{} issue{}, last {issue} on {at}",
+                details.delivered,
+                super::plural(details.delivered)
+            ),
+            None => "no issue yet".to_string(),
+        },
+    ));
+    if let Some(https) = &links.https {
+        rows.push(("unsubscribe link", https.clone()));
+    }
+    rows.push(("unsubscribe mail", links.mailto.clone()));
+    rows
 }

@@ -348,10 +348,14 @@ pub fn file_name(id: IssueId, title: &str) -> String {
     }
 }
 
-/// The text of a new issue file with its front matter filled in.
+/// The title `dispatch new` writes when it is given none; the preflight warns while it stays.
+pub const PLACEHOLDER_TITLE: &str = "Untitled";
+
+/// The text of a new issue file with its front matter filled in (the title is
+/// [`PLACEHOLDER_TITLE`]).
 pub fn new_issue_text(id: IssueId, date: NaiveDate, greeting: &str) -> String {
     format!(
-        "---\nvolume: {}\nnumber: {}\ntitle: Untitled\ndate: {}\npreheader: \nquestion: \n---\n{greeting}\n\n",
+        "---\nvolume: {}\nnumber: {}\ntitle: {PLACEHOLDER_TITLE}\ndate: {}\npreheader: \nquestion: \n---\n{greeting}\n\n",
         id.volume,
         id.number,
         date.format("%Y-%m-%d")

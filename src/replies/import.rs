@@ -27,7 +27,8 @@ pub struct RawMessage {
 pub struct Summary {
     /// Messages not seen before (each classified below).
     pub new: u64,
-    /// Messages already imported (by Message-ID).
+    /// Messages of the source imported by an earlier run: recognised by Message-ID, or, in an
+    /// IMAP mailbox, at or below the last UID read.
     pub seen_before: u64,
     pub replies: u64,
     /// Replies that could not be tied to an issue.

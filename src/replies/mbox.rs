@@ -48,7 +48,7 @@ impl<R: BufRead> Mbox<R> {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
-                        "line {}: not an mbox file (it must start with a `From ` line)",
+                        "line {}: not an mbox file: each message starts with a `From ` line that ends in a time, such as `From sender@example.org Mon Jan  1 00:00:00 2030`",
                         self.line_number
                     ),
                 ));
@@ -136,5 +136,11 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
+        // A `From ` line without a time is a body line, and the message says what is missing.
+        let err = Mbox::new("From x\nSubject: hi\n\nbody\n".as_bytes())
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert!(err.to_string().contains("ends in a time"), "{err}");
     }
 }

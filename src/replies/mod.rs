@@ -95,13 +95,18 @@ pub fn import_imap(
                 fetched = fetch_new(settings, known, sender, progress) => fetched.map(Ok),
             }
         });
-        let summary = consumer
+        let mut summary = consumer
             .join()
             .map_err(|_| anyhow::anyhow!("storing the messages failed"))??;
         let ((uidvalidity_changed, mailbox_messages), stopped_by) = match fetched? {
             Ok(found) => (found, None),
             Err(signal) => ((false, 0), Some(signal)),
         };
+        if stopped_by.is_none() {
+            // The messages up to the last UID read were not fetched again: they count as
+            // imported before, as an mbox or Maildir import counts what it recognises.
+            summary.seen_before = u64::from(mailbox_messages).saturating_sub(summary.new);
+        }
         Ok(ImapReport {
             summary,
             uidvalidity_changed,

@@ -67,8 +67,9 @@ impl Preview {
         }
     }
 
-    /// Rebuilds everything; a failure is kept and shown in place of the pages.
-    async fn rebuild(&self) {
+    /// Rebuilds everything; a failure is kept and shown in place of the pages. A rebuild after
+    /// a change is reported; the first build at start-up is not (the start line follows it).
+    async fn rebuild(&self, after_change: bool) {
         let dir = self.dir.clone();
         let result = tokio::task::spawn_blocking(move || -> anyhow::Result<PathBuf> {
             let newsletter = Newsletter::open(&dir)?;
@@ -86,15 +87,27 @@ impl Preview {
         };
         match &outcome {
             Some(message) => self.reporter.error(message),
-            None => self.reporter.notice("rebuilt"),
+            None if after_change => self.reporter.notice("rebuilt"),
+            None => {}
         }
         *self.last_error.write().await = outcome;
         self.version.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-/// Serves until the process is stopped, under `limits`. `ready` gets the bound address once
-/// the first build is done (tests bind port 0); rebuilds and failed requests go to `reporter`.
+/// The address to serve on cannot be had; nothing was built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}")]
+pub struct ListenError {
+    pub addr: SocketAddr,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Serves until the process is stopped, under `limits`. The address is taken before anything
+/// is built, so a port in use fails at once with a [`ListenError`]. `ready` gets the bound
+/// address once the first build is done (tests bind port 0); rebuilds and failed requests go
+/// to `reporter`.
 pub async fn serve(
     dir: &Path,
     listen: SocketAddr,
@@ -103,13 +116,16 @@ pub async fn serve(
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
-    let preview = Arc::new(Preview::new(&newsletter, reporter));
-    preview.rebuild().await;
-    let _watcher = watch(&newsletter, preview.clone())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        .map_err(|source| ListenError {
+            addr: listen,
+            source,
+        })?;
     let bound = listener.local_addr()?;
+    let preview = Arc::new(Preview::new(&newsletter, reporter));
+    preview.rebuild(false).await;
+    let _watcher = watch(&newsletter, preview.clone())?;
     if let Some(ready) = ready {
         let _ = ready.send(bound);
     }
@@ -122,6 +138,18 @@ pub async fn serve(
     };
     limits::run(listener, router(preview), limits, signal, STOP_GRACE).await;
     Ok(())
+}
+
+/// The newest issue whose email is in the build output (what the start line points to);
+/// `None` when no email is built.
+pub fn newest_email(newsletter: &Newsletter) -> Option<crate::issue::IssueId> {
+    std::fs::read_dir(newsletter.output_dir().join("email"))
+        .ok()?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            name.to_str()?.strip_suffix(".html")?.parse().ok()
+        })
+        .max()
 }
 
 /// How long a stopping server waits for the requests under way.
@@ -355,7 +383,7 @@ fn watch(
             });
             if relevant {
                 let preview = preview.clone();
-                runtime.spawn(async move { preview.rebuild().await });
+                runtime.spawn(async move { preview.rebuild(true).await });
             }
         },
     )?;

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::{Batch, Store, now};
+use crate::issue::IssueId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -146,6 +147,18 @@ pub fn deactivate(batch: &Batch<'_>, id: i64, status: Status) -> rusqlite::Resul
     Ok(changed == 1)
 }
 
+/// One subscriber with what the store knows around them, for `subscribers show`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Details {
+    pub subscriber: Subscriber,
+    /// When the row last changed (its status or name), RFC 3339 UTC.
+    pub updated_at: String,
+    /// How many issues were delivered to this subscriber.
+    pub delivered: i64,
+    /// The last issue delivered and when its delivery was recorded.
+    pub last_delivered: Option<(IssueId, String)>,
+}
+
 /// Errors the editor acts on when changing the list by hand.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ListError {
@@ -266,6 +279,52 @@ impl Store {
     /// The subscriber with this address (any case).
     pub fn subscriber(&self, email: &str) -> anyhow::Result<Option<Subscriber>> {
         Ok(find(&self.conn, email)?)
+    }
+
+    /// The subscriber with this address (any case) or, for a number, this id, with their
+    /// dates and deliveries.
+    pub fn subscriber_details(&self, email_or_id: &str) -> anyhow::Result<Option<Details>> {
+        let key = email_or_id.trim();
+        let found = match key.parse::<i64>() {
+            Ok(id) => self
+                .conn
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM subscribers WHERE id = ?1"),
+                    [id],
+                    subscriber_row,
+                )
+                .optional()?,
+            Err(_) => find(&self.conn, key)?,
+        };
+        let Some(subscriber) = found else {
+            return Ok(None);
+        };
+        let updated_at: String = self.conn.query_row(
+            "SELECT updated_at FROM subscribers WHERE id = ?1",
+            [subscriber.id],
+            |r| r.get(0),
+        )?;
+        let delivered: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM deliveries WHERE subscriber_id = ?1 AND state = 'sent'",
+            [subscriber.id],
+            |r| r.get(0),
+        )?;
+        let last_delivered = self
+            .conn
+            .query_row(
+                "SELECT volume, number, updated_at FROM deliveries
+                 WHERE subscriber_id = ?1 AND state = 'sent'
+                 ORDER BY updated_at DESC, volume DESC, number DESC LIMIT 1",
+                [subscriber.id],
+                |r| Ok((IssueId::new(r.get(0)?, r.get(1)?), r.get::<_, String>(2)?)),
+            )
+            .optional()?;
+        Ok(Some(Details {
+            subscriber,
+            updated_at,
+            delivered,
+            last_delivered,
+        }))
     }
 
     /// Calls `each` for every subscriber in the order they were added, without holding the
@@ -437,6 +496,39 @@ mod tests {
             name: name.map(Into::into),
             status,
         }
+    }
+
+    #[test]
+    fn details_by_address_or_number_with_the_last_delivery() {
+        use crate::store::sends::SentDelivery;
+        let mut store = Store::open_in_memory().unwrap();
+        let ann = store
+            .add_subscriber("ann@example.org", Some("Ann"))
+            .unwrap();
+        for (issue, at) in [
+            (IssueId::new(1, 1), "2030-01-07T09:00:00Z"),
+            (IssueId::new(1, 2), "2030-01-21T09:00:00Z"),
+        ] {
+            let sent = [SentDelivery {
+                subscriber_id: ann,
+                message_id: &format!("{}.{ann}@x", issue.slug()),
+            }];
+            store.record_sent(issue, at, &sent).unwrap();
+        }
+        let by_address = store
+            .subscriber_details("ANN@example.org")
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_address.subscriber.email, "ann@example.org");
+        assert_eq!(by_address.delivered, 2);
+        assert_eq!(
+            by_address.last_delivered,
+            Some((IssueId::new(1, 2), "2030-01-21T09:00:00Z".to_string()))
+        );
+        let by_number = store.subscriber_details(&ann.to_string()).unwrap();
+        assert_eq!(by_number, Some(by_address));
+        assert_eq!(store.subscriber_details("99").unwrap(), None);
+        assert_eq!(store.subscriber_details("zed@example.org").unwrap(), None);
     }
 
     #[test]
