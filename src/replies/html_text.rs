@@ -15,10 +15,12 @@ use super::extract::opens_forward;
 use super::html_tags::{Tag, is_void, scan_tags};
 
 /// Text of an HTML-only mail body, without the quoted message and signatures that mail
-/// clients mark in their markup (Gmail, Outlook, Thunderbird, Apple Mail, Yahoo, Proton Mail).
+/// clients mark in their markup (Gmail, Outlook, Thunderbird, Apple Mail, Yahoo, Proton Mail,
+/// Fastmail, GMX; see `marker`), for the plain-text rules of [`super::extract`].
 ///
-/// The marked parts are removed with a tag scanner first; the rest is rendered with html2text
-/// without wrapping, links written as "text <url>".
+/// The marked parts are removed with a tag scanner first, a removed quote leaving one ">" line
+/// where it stood; the rest is rendered with html2text without wrapping, links written as
+/// "text <url>".
 ///
 /// Linear in time and bounded in memory on any input: a body over [`MAX_HTML_BYTES`] is cut
 /// there, and elements nested deeper than [`MAX_HTML_DEPTH`] lose their tags (not their text)
@@ -79,7 +81,7 @@ impl HtmlText {
 }
 
 /// Whether a body that is not a whole message is HTML: it opens with a doctype, a comment or
-/// an HTML element ("<html>", "<div …>", "<p>"), not with text or a "<https://…>" link.
+/// an HTML element (`<html>`, `<div …>`, `<p>`), not with text or a `<https://…>` link.
 pub fn looks_like_html(body: &str) -> bool {
     let t = body.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     let head = t.get(..t.len().min(16)).unwrap_or(t).to_ascii_lowercase();

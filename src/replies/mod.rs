@@ -4,9 +4,9 @@
 //! messages; [`message`] decodes each (MIME) and asks [`classify`] what kind it is (with
 //! [`dsn`], `auto_reply`, `unsubscribe_request`, and [`auth_results`] for the sender) and
 //! [`extract`] for the reader's text (HTML through [`html_text`] first, reply headers by
-//! `reply_header`); [`import`] ties it to what we sent and stores it; [`review`] orders the
-//! pending replies for the editor and stores each decision; [`score`] measures extraction
-//! against a corpus.
+//! `reply_header`, the words of each language's mail clients in `languages`); [`import`] ties
+//! it to what we sent and stores it; [`review`] orders the pending replies for the editor and
+//! stores each decision; [`score`] measures extraction against a corpus.
 //!
 //! Only the sources, [`import`] and [`score`] (corpus files) do I/O, and only [`import`] and
 //! [`review`] touch the store; the decoding, classification and extraction files turn bytes into values and must
