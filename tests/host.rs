@@ -36,8 +36,13 @@ fn folder(smtp_port: u16) -> tempfile::TempDir {
 }
 
 fn set_smtp(dir: &Path, port: u16) {
+    set_config(dir, port, "");
+}
+
+/// The config, with `host_lines` added to the `host:` section.
+fn set_config(dir: &Path, port: u16, host_lines: &str) {
     let config = format!(
-        "newsletter:\n  title: The Test Dispatch\n  url: https://news.example.test/\n  from: \"Tess Editor <editor@example.test>\"\n  reply_to: replies@example.test\nsmtp:\n  host: 127.0.0.1\n  port: {port}\n  security: none\n  timeout: 10\nhost:\n  url: {HOST_URL}\n"
+        "newsletter:\n  title: The Test Dispatch\n  url: https://news.example.test/\n  from: \"Tess Editor <editor@example.test>\"\n  reply_to: replies@example.test\nsmtp:\n  host: 127.0.0.1\n  port: {port}\n  security: none\n  timeout: 10\nhost:\n  url: {HOST_URL}\n{host_lines}"
     );
     std::fs::write(dir.join("config.yaml"), config).unwrap();
 }
@@ -511,4 +516,30 @@ fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm(
     signal(&host.child, "TERM");
     let status = host.child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{}", host.stderr.0.lock().unwrap());
+}
+
+#[test]
+fn each_client_gets_so_many_signups_an_hour_and_cannot_forge_another_address() {
+    let (_silent, port) = silent_smtp();
+    let dir = folder(port);
+    set_config(dir.path(), port, "  signups_per_hour: 2\n");
+    let host = Host::start(dir.path());
+    for (i, expected) in [200, 200, 429].into_iter().enumerate() {
+        // Not behind a trusted proxy: the header is the client's own and changes nothing.
+        let forged = format!("X-Forwarded-For: 192.0.2.{i}\r\n");
+        let email = unique_user("limited");
+        let (status, _, page) = http(
+            &host.addr,
+            "POST",
+            "/subscribe",
+            &forged,
+            &form(&email, "", ""),
+        );
+        assert_eq!(status, expected, "signup {}: {page}", i + 1);
+        if status == 429 {
+            assert!(page.contains("Too many signups"), "{page}");
+            let db = Store::open(&dir.path().join("subscribers.db")).unwrap();
+            assert!(db.subscriber(&email).unwrap().is_none(), "nothing stored");
+        }
+    }
 }
