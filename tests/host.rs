@@ -314,7 +314,7 @@ fn honeypots_bad_addresses_and_a_fourth_request_in_a_day_send_nothing() {
         assert_eq!(status, 200, "the same answer every time: {page}");
         assert!(page.contains("Check your inbox"));
     }
-    host.wait_for("confirm mail", 3);
+    host.wait_for(" sent\n", 3);
     stack.wait_for_messages(&eager, 3, Duration::from_secs(60));
     stack.wait_for_postfix_queue(Duration::from_secs(60));
     assert_eq!(imap_messages(&stack, &eager).len(), 3, "at most 3 a day");
@@ -415,12 +415,27 @@ fn faulty_smtp_proxy(postfix: u16, faults: usize) -> (u16, Arc<AtomicUsize>) {
     (port, rcpts)
 }
 
+/// Passes the host's notices and errors on, one message each.
+struct Notices(Mutex<std::sync::mpsc::Sender<String>>);
+
+impl dispatch::report::Reporter for Notices {
+    fn progress(&self, _: &dispatch::report::Progress) {}
+    fn progress_done(&self) {}
+    fn error(&self, message: &str) {
+        let _ = self.0.lock().unwrap().send(format!("error: {message}"));
+    }
+    fn notice(&self, message: &str) {
+        let _ = self.0.lock().unwrap().send(message.to_string());
+    }
+}
+
 #[test]
 fn a_4xx_from_the_smtp_server_is_retried() {
     let stack = mailstack();
     let (proxy, rcpts) = faulty_smtp_proxy(stack.smtp_port, 1);
     let dir = folder(proxy);
     let (ready, bound) = tokio::sync::oneshot::channel();
+    let (notices, heard) = std::sync::mpsc::channel();
     let path = dir.path().to_path_buf();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -433,7 +448,7 @@ fn a_4xx_from_the_smtp_server_is_retried() {
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             options,
             Some(ready),
-            Arc::new(dispatch::report::Silent),
+            Arc::new(Notices(Mutex::new(notices))),
             Box::new(std::io::sink()),
         ));
         panic!("the host stopped: {result:?}");
@@ -441,6 +456,13 @@ fn a_4xx_from_the_smtp_server_is_retried() {
     let addr = bound.blocking_recv().unwrap().to_string();
     let reader = unique_user("greylisted");
     assert_eq!(subscribe(&addr, &form(&reader, "", "")).0, 200);
+    let deferred = heard.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert!(
+        deferred.contains("deferred") && deferred.contains("451"),
+        "{deferred}"
+    );
+    let sent = heard.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert_eq!(sent, "confirm mail 1 sent");
     stack.wait_for_messages(&reader, 1, Duration::from_secs(60));
     assert_eq!(rcpts.load(Ordering::SeqCst), 2, "refused once, then taken");
     let db = Store::open(&dir.path().join("subscribers.db")).unwrap();
@@ -452,6 +474,7 @@ fn a_4xx_from_the_smtp_server_is_retried() {
 fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm() {
     let (_silent, port) = silent_smtp();
     let dir = folder(port);
+    std::fs::write(dir.path().join("build/web/.secret"), "not for readers").unwrap();
     let mut host = Host::start(dir.path());
     let (status, head, body) = http(&host.addr, "GET", "/v1n1/", "", "");
     assert_eq!(status, 200);
@@ -484,6 +507,11 @@ fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm(
     assert!(head.contains("content-type: text/css"), "{head}");
     assert_eq!(http(&host.addr, "GET", "/v1n1", "", "").0, 301);
 
+    assert_eq!(
+        http(&host.addr, "GET", "/.secret", "", "").0,
+        404,
+        "hidden files stay hidden"
+    );
     let (status, head, body) = http(&host.addr, "GET", "/no-such-page", "", "");
     assert_eq!(status, 404);
     assert!(head.contains("content-security-policy"), "{head}");
@@ -500,17 +528,14 @@ fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm(
     .unwrap();
     let out = command(Some(dir.path()), &["build"]).output().unwrap();
     assert!(out.status.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    // The build renames file after file: a reload may catch it half-way, the next one the rest.
+    for reloads in 1.. {
+        host.wait_for("archive reloaded", reloads);
         let (_, _, body) = http(&host.addr, "GET", "/v1n1/", "", "");
         if body.contains("First light, again") {
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the new build is not served"
-        );
-        std::thread::sleep(Duration::from_millis(200));
+        assert!(reloads < 5, "the new build is not served: {body}");
     }
 
     signal(&host.child, "TERM");
