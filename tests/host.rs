@@ -228,6 +228,17 @@ fn a_reader_signs_up_confirms_is_welcomed_and_leaves_with_one_click() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Check your inbox"), "{page}");
     assert_eq!(subscriber(dir.path(), &reader).status, Status::Pending);
+    let list = command(Some(dir.path()), &["subscribers", "list", "--json"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        list.contains(&format!(
+            "\"email\":\"{reader}\",\"name\":\"Rea Der\",\"status\":\"pending\""
+        )) && list.contains("\"source\":\"form\"")
+            && list.contains("\"confirmed_at\":null"),
+        "{list}"
+    );
 
     stack.wait_for_messages(&reader, 1, Duration::from_secs(60));
     let messages = imap_messages(&stack, &reader);
