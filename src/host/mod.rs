@@ -167,6 +167,7 @@ pub async fn host(
     let worker = tokio::spawn(worker.run(stopped()));
     let refresher = {
         let state = state.clone();
+        let reporter = reporter.clone();
         let stop = stopped();
         tokio::spawn(async move {
             tokio::pin!(stop);
@@ -176,7 +177,10 @@ pub async fn host(
                     () = tokio::time::sleep(options.refresh) => {}
                 }
                 let state = state.clone();
-                let _ = tokio::task::spawn_blocking(move || state.archive.refresh()).await;
+                let reloaded = tokio::task::spawn_blocking(move || state.archive.refresh()).await;
+                if reloaded.unwrap_or(false) {
+                    reporter.notice("archive reloaded");
+                }
             }
         })
     };
@@ -250,24 +254,32 @@ async fn archive_file(State(host): State<Arc<Host>>, method: Method, request: Re
 /// The headers every answer carries: nothing runs scripts or loads from elsewhere but images,
 /// forms post only here, no other site frames the pages, and no address with a token leaks to
 /// another site as a referrer.
-const SECURITY_HEADERS: [(&str, &str); 5] = [
+const SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
     (
-        "content-security-policy",
-        "default-src 'none'; style-src 'self'; img-src 'self' https: data:; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' https: data:; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
     ),
-    ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
-    ("x-frame-options", "DENY"),
-    ("cross-origin-opener-policy", "same-origin"),
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    ),
 ];
 
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
-        headers.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
+        headers.insert(name, value);
     }
     response
 }
@@ -305,7 +317,7 @@ struct AccessLog {
     out: Arc<Mutex<Box<dyn Write + Send>>>,
 }
 
-/// The most the buffer holds between two flushes; lines past it are counted, not kept.
+/// The most the buffer holds between two flushes; lines past it are dropped.
 const LOG_BUFFER: usize = 4 << 20;
 
 struct LogFlusher {
