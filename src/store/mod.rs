@@ -172,6 +172,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX mail_queue_due ON mail_queue(state, due_at);
     CREATE INDEX mail_queue_subscriber ON mail_queue(subscriber_id, kind, created_at);
     "#,
+    // 6: the message a reply was extracted from, as plain text (capped by the importer), for
+    // the editor to compare in `dispatch replies review`; NULL for replies imported before.
+    r#"
+    ALTER TABLE replies ADD COLUMN original TEXT;
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]
