@@ -253,12 +253,14 @@ async fn archive_file(State(host): State<Arc<Host>>, method: Method, request: Re
 
 /// The headers every answer carries: nothing runs scripts or loads from elsewhere but images,
 /// forms post only here, no other site frames the pages, and no address with a token leaks to
-/// another site as a referrer.
+/// another site as a referrer. Style attributes are allowed (not style elements): the editor's
+/// Markdown tables carry their column alignment as `style="text-align:…"`, and an attribute
+/// cannot load or run anything.
 const SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
     (
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self' https: data:; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' https: data:; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     ),
     (
