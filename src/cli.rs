@@ -33,7 +33,7 @@ pub enum Command {
     /// Create the next issue's file, with its front matter filled in.
     New {
         /// Start this volume (number 1) instead of continuing the latest one.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         volume: Option<u32>,
         /// The new issue's title.
         #[arg(long)]

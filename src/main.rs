@@ -36,8 +36,21 @@ fn main() -> ExitCode {
             for cause in err.chain().skip(1) {
                 eprintln!("caused by: {cause}");
             }
-            ExitCode::FAILURE
+            exit_code(&err)
         }
+    }
+}
+
+/// 1 for an error; 130 or 143 for a command that Ctrl-C or SIGTERM stopped early (128 + the
+/// signal's number, as a shell reports a process the signal ended). Usage errors exit with
+/// 2 from clap, before a command runs.
+fn exit_code(err: &anyhow::Error) -> ExitCode {
+    let interrupted = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<dispatch::signal::Interrupted>());
+    match interrupted.map(|i| u8::try_from(i.signal.exit_code())) {
+        Some(Ok(code)) => ExitCode::from(code),
+        _ => ExitCode::FAILURE,
     }
 }
 

@@ -6,9 +6,6 @@ use dispatch::newsletter::Newsletter;
 pub fn run(dir: &Path, volume: Option<u32>, title: Option<&str>) -> anyhow::Result<()> {
     let newsletter = Newsletter::open(dir)?;
     let issues = newsletter.load_issues()?;
-    if volume == Some(0) {
-        anyhow::bail!("--volume must be a positive integer");
-    }
     let id = issues.next_id(volume)?;
     let title = title.unwrap_or("Untitled");
     let path = newsletter.issues_dir().join(file_name(id, title));
