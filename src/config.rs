@@ -125,6 +125,9 @@ fn explain(source: &str, line: Option<u64>, err: &serde_saphyr::Error) -> (Optio
         E::SerdeInvalidType { expected, .. } | E::SerdeInvalidValue { expected, .. } => {
             (key_here, written(format!("must be {}", kind(expected))))
         }
+        E::Unexpected { expected, .. } => {
+            (key_here, written(format!("must be {}", kind(expected))))
+        }
         E::DuplicateMappingKey { .. } => (
             key_here,
             "is written twice in the same section; keep one".to_string(),
@@ -157,12 +160,14 @@ fn kind(ty: &str) -> String {
         "u32" => whole("0", "4294967295"),
         "u64" | "usize" => "a whole number, 0 or more".to_string(),
         "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_string(),
-        "f32" | "f64" => "a number".to_string(),
+        "f32" | "f64" | "floating point" | "a float" => "a number".to_string(),
         "bool" | "a boolean" => "true or false".to_string(),
         "char" | "a character" => "a single character".to_string(),
         "a string" | "string" => "text".to_string(),
-        "a sequence" | "seq" => "a list (`- item` lines or `[a, b]`)".to_string(),
-        t if t.starts_with("struct ") || t == "a map" || t == "map" => {
+        "a sequence" | "seq" | "sequence start" => {
+            "a list (`- item` lines or `[a, b]`)".to_string()
+        }
+        t if t.starts_with("struct ") || matches!(t, "a map" | "map" | "mapping start") => {
             "a section of `key: value` lines".to_string()
         }
         t if t.starts_with("a string") => "text".to_string(),
@@ -850,6 +855,30 @@ mod tests {
                 5,
                 "smtp.port",
                 "is required and missing",
+            ),
+            (
+                format!("{GOOD}feeds: https://x/feed\n"),
+                5,
+                "feeds",
+                "must be a list (`- item` lines or `[a, b]`), not `https://x/feed`",
+            ),
+            (
+                format!("{GOOD}smtp: yes\n"),
+                5,
+                "smtp",
+                "must be a section of `key: value` lines, not `yes`",
+            ),
+            (
+                format!("{GOOD}{smtp}  rate: fast\n"),
+                8,
+                "smtp.rate",
+                "must be a number, not `fast`",
+            ),
+            (
+                format!("{GOOD}{smtp}  port: 26\n"),
+                8,
+                "smtp.port",
+                "is written twice in the same section",
             ),
             (
                 "newsletter:\n  title:\n  url: https://x/\n  from: a@b.org\n".to_string(),

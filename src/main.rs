@@ -33,8 +33,14 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err}");
+            // Many errors repeat their cause in their own message: print each text once.
+            let mut said = err.to_string();
             for cause in err.chain().skip(1) {
-                eprintln!("caused by: {cause}");
+                let text = cause.to_string();
+                if !said.contains(&text) {
+                    eprintln!("caused by: {text}");
+                }
+                said = text;
             }
             exit_code(&err)
         }

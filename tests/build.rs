@@ -480,3 +480,20 @@ fn exit_status_is_0_on_success_1_on_an_error_and_2_on_a_usage_error() {
         );
     }
 }
+
+/// An error whose message already says its cause prints it once, not again as "caused by".
+#[test]
+fn an_error_says_its_cause_once() {
+    let (_tmp, dir) = init();
+    let mut config = std::fs::read_to_string(dir.join("config.yaml")).unwrap();
+    config.push_str("smtp:\n  host: 127.0.0.1\n  port: 25\n  ca_file: missing.pem\n");
+    std::fs::write(dir.join("config.yaml"), config).unwrap();
+    let out = dispatch(&dir, &["send", "v1n1", "--test", "ann@example.org"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: smtp.ca_file: cannot read the CA certificate"),
+        "{err}"
+    );
+    assert_eq!(err.matches("missing.pem").count(), 1, "{err}");
+}
