@@ -87,9 +87,18 @@ fn explain(source: &str, line: Option<u64>, err: &serde_saphyr::Error) -> (Optio
         Some(section) if !section.is_empty() => format!("{section}.{field}"),
         _ => field.to_string(),
     };
-    let value = line
-        .and_then(|l| value_at_line(source, l))
-        .map(|v| format!("`{}`", crate::address::escape_controls(&v)));
+    let in_list = line
+        .and_then(|l| line_text(source, l))
+        .is_some_and(|t| t.trim_start().starts_with("- "));
+    let value = match line.and_then(|l| value_at_line(source, l)) {
+        _ if in_list => Some("a list".to_string()),
+        Some(v) if v.starts_with(['[', '{']) => Some(format!(
+            "`{}` (put text that starts with [ or {{ in quotes)",
+            crate::address::escape_controls(&v)
+        )),
+        Some(v) => Some(format!("`{}`", crate::address::escape_controls(&v))),
+        None => None,
+    };
     let written = |what: String| match &value {
         Some(value) => format!("{what}, not {value}"),
         None => what,
@@ -163,7 +172,7 @@ fn kind(ty: &str) -> String {
         "f32" | "f64" | "floating point" | "a float" => "a number".to_string(),
         "bool" | "a boolean" => "true or false".to_string(),
         "char" | "a character" => "a single character".to_string(),
-        "a string" | "string" => "text".to_string(),
+        "a string" | "string" | "string scalar" => "text".to_string(),
         "a sequence" | "seq" | "sequence start" => {
             "a list (`- item` lines or `[a, b]`)".to_string()
         }

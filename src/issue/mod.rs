@@ -457,6 +457,18 @@ mod tests {
                 "is missing: every issue has a date",
             ),
             (
+                "volume: 1\nnumber: 2\ntitle: T\ndate: 2019-05-14\nquestion: [a",
+                6,
+                "question",
+                "must be text, not `[a` (put text that starts with [ or { in quotes)",
+            ),
+            (
+                "volume: 1\nnumber: 2\ntitle: T\ndate: 2019-05-14\nquestion:\n  - a",
+                7,
+                "question",
+                "must be text, not a list",
+            ),
+            (
                 "volume: 1\nnumber: 2\ntitle: T\ndate: 2019-05-14\nauthor: me",
                 6,
                 "author",
