@@ -123,9 +123,15 @@ pub fn normalize(input: &str) -> Result<String, AddressError> {
     if email.len() > 254 {
         return Err(err("longer than 254 characters"));
     }
-    let (local, domain) = email.rsplit_once('@').ok_or_else(|| err("no @"))?;
-    if local.is_empty() || local.len() > 64 {
-        return Err(err("the part before @ is empty or too long"));
+    let (local, domain) = email.rsplit_once('@').ok_or_else(|| err("it has no @"))?;
+    if local.is_empty() {
+        return Err(err("it has nothing before @"));
+    }
+    if local.len() > 64 {
+        return Err(err("the part before @ is longer than 64 characters"));
+    }
+    if domain.trim().is_empty() {
+        return Err(err("it has no domain after @"));
     }
     let local_ok = local
         .chars()
@@ -134,6 +140,11 @@ pub fn normalize(input: &str) -> Result<String, AddressError> {
         return Err(err("the part before @ has characters mail servers refuse"));
     }
     let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 {
+        return Err(err(
+            "the domain after @ has no dot (an address is written name@example.org)",
+        ));
+    }
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
             !l.is_empty()
@@ -143,7 +154,9 @@ pub fn normalize(input: &str) -> Result<String, AddressError> {
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
     if !domain_ok || idna::domain_to_ascii(domain).is_err() {
-        return Err(err("the domain is not a valid host name"));
+        return Err(err(
+            "the domain after @ is not a host name (letters, digits and hyphens, parts separated by dots)",
+        ));
     }
     Ok(format!("{local}@{}", domain.to_lowercase()))
 }
@@ -156,7 +169,7 @@ pub fn ascii_domain(email: &str) -> Result<String, AddressError> {
         input: email.to_string(),
         reason,
     };
-    let (local, domain) = email.rsplit_once('@').ok_or_else(|| err("no @"))?;
+    let (local, domain) = email.rsplit_once('@').ok_or_else(|| err("it has no @"))?;
     let domain = idna::domain_to_ascii(domain)
         .map_err(|_| err("the domain cannot be written in ASCII (IDNA)"))?;
     Ok(format!("{local}@{domain}"))
@@ -218,6 +231,23 @@ mod tests {
         assert_eq!(ascii_domain("a@x.org").unwrap(), "a@x.org");
         assert!(!needs_smtputf8(&email));
         assert!(needs_smtputf8("jürgen@example.org"));
+    }
+
+    #[test]
+    fn each_bad_address_is_told_what_is_wrong_with_it() {
+        for (bad, reason) in [
+            ("bogus@", "it has no domain after @"),
+            ("bogus", "it has no @"),
+            ("@example.org", "it has nothing before @"),
+            ("ann@example", "the domain after @ has no dot"),
+            ("ann@-x.org", "the domain after @ is not a host name"),
+        ] {
+            let err = normalize(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("`{bad}` is not a valid email address: {reason}")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

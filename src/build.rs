@@ -314,9 +314,10 @@ fn check_issue(
     for (line, src) in &r.outline.images_without_alt {
         warnings.push(Warning {
             message: format!(
-                "{}:{}: the image {src} has no alt text; readers whose mail client blocks images see nothing",
+                "{}:{}: {}",
                 issue.path.display(),
-                line + issue.body_line_offset
+                line + issue.body_line_offset,
+                crate::preflight::missing_alt_text(src)
             ),
         });
     }

@@ -292,9 +292,7 @@ impl Preflight {
                 Finding::new(
                     Severity::Warning,
                     Some(self.body_place(*line)),
-                    format!(
-                        "the image {src} has no alt text: readers whose mail client blocks images, and screen readers, get nothing"
-                    ),
+                    crate::preflight::missing_alt_text(src),
                 )
             })
             .collect()

@@ -28,17 +28,23 @@ impl fmt::Display for YamlError {
 }
 
 impl YamlError {
-    /// Turns a YAML parse error into one that names the file, offsetting lines by `line_offset`
-    /// (the front matter of an issue starts after its `---` line).
+    /// Turns a YAML parse error into one that names the file, the line and the full dotted key
+    /// (`smtp.port`), in the editor's words, offsetting lines by `line_offset` (the front matter
+    /// of an issue starts after its `---` line).
     pub fn from_yaml(
         file: &Path,
         source: &str,
         err: serde_saphyr::Error,
         line_offset: u64,
     ) -> Self {
-        let line = err.location().map(|l| l.line()).filter(|l| *l > 0);
-        let message = first_line(&err.without_snippet().to_string());
-        let key = key_in_message(&message).or_else(|| line.and_then(|l| key_at_line(source, l)));
+        let mut line = err.location().map(|l| l.line()).filter(|l| *l > 0);
+        let (key, message) = explain(source, line, err.without_snippet());
+        // A missing key is reported where its section's keys begin: name the section's line.
+        if let serde_saphyr::Error::SerdeMissingField { .. } = err.without_snippet()
+            && let Some((section, _)) = key.as_deref().and_then(|k| k.rsplit_once('.'))
+        {
+            line = find_key_line(source, section).or(line);
+        }
         YamlError {
             file: file.to_path_buf(),
             line: line.map(|l| l + line_offset),
@@ -47,14 +53,153 @@ impl YamlError {
         }
     }
 
-    /// An error found after parsing, located by searching the source for the key.
+    /// An error found after parsing, located by searching the source for the dotted key; a key
+    /// that is not written (a required one left out) is located at its section's line.
     pub fn at_key(file: &Path, source: &str, key: &str, line_offset: u64, message: String) -> Self {
         YamlError {
             file: file.to_path_buf(),
-            line: find_key_line(source, key).map(|l| l + line_offset),
+            line: find_key_or_section_line(source, key).map(|l| l + line_offset),
             key: Some(key.to_string()),
             message,
         }
+    }
+}
+
+/// The message a command gives when config.yaml lacks the section it needs, the same for
+/// every section: `keys` lists what to write there, `otherwise` an alternative, if any.
+pub fn missing_section(section: &str, keys: &str, otherwise: Option<&str>) -> String {
+    let mut message = format!("config.yaml has no `{section}:` section: add one with {keys}");
+    if let Some(otherwise) = otherwise {
+        message.push_str(", or ");
+        message.push_str(otherwise);
+    }
+    message.push_str(" (the README's “Config reference” lists every key)");
+    message
+}
+
+/// The key and the message of a YAML error, from serde-saphyr's variant rather than its
+/// developer-facing text ("invalid u32", "cannot deserialize null into string").
+fn explain(source: &str, line: Option<u64>, err: &serde_saphyr::Error) -> (Option<String>, String) {
+    use serde_saphyr::Error as E;
+    let key_here = line.and_then(|l| dotted_key_at_line(source, l));
+    let section = line.and_then(|l| section_at_line(source, l));
+    let within = |field: &str| match &section {
+        Some(section) if !section.is_empty() => format!("{section}.{field}"),
+        _ => field.to_string(),
+    };
+    let in_list = line
+        .and_then(|l| line_text(source, l))
+        .is_some_and(|t| t.trim_start().starts_with("- "));
+    let value = match line.and_then(|l| value_at_line(source, l)) {
+        _ if in_list => Some("a list".to_string()),
+        Some(v) if v.starts_with(['[', '{']) => Some(format!(
+            "`{}` (put text that starts with [ or {{ in quotes)",
+            crate::address::escape_controls(&v)
+        )),
+        Some(v) => Some(format!("`{}`", crate::address::escape_controls(&v))),
+        None => None,
+    };
+    let written = |what: String| match &value {
+        Some(value) => format!("{what}, not {value}"),
+        None => what,
+    };
+    match err {
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => (
+            Some(within(field)),
+            format!(
+                "is not a setting here; {}",
+                one_of("the settings here are", expected)
+            ),
+        ),
+        E::SerdeMissingField { field, .. } => {
+            let key = missing_key(source, line, section.as_deref(), field);
+            (Some(key), "is required and missing".to_string())
+        }
+        E::SerdeUnknownVariant {
+            variant, expected, ..
+        } => (
+            key_here,
+            format!(
+                "`{variant}` is not a choice here; {}",
+                one_of("write", expected)
+            ),
+        ),
+        E::InvalidScalar { ty, .. } => (key_here, written(format!("must be {}", kind(ty)))),
+        E::NullIntoString { .. } | E::InvalidCharNull { .. } => {
+            (key_here, "must not be empty".to_string())
+        }
+        E::InvalidBooleanStrict { .. } => (key_here, written("must be true or false".into())),
+        E::SerdeInvalidType { expected, .. } | E::SerdeInvalidValue { expected, .. } => {
+            (key_here, written(format!("must be {}", kind(expected))))
+        }
+        E::Unexpected { expected, .. } => {
+            (key_here, written(format!("must be {}", kind(expected))))
+        }
+        E::DuplicateMappingKey { .. } => (
+            key_here,
+            "is written twice in the same section; keep one".to_string(),
+        ),
+        E::Eof { .. } => (None, "the YAML ends in the middle of a value".to_string()),
+        other => {
+            let text = other.render_with_formatter(&serde_saphyr::UserMessageFormatter);
+            (key_here, first_line(&text))
+        }
+    }
+}
+
+/// `expected` as the editor reads it: "write a, b or c".
+fn one_of(intro: &str, expected: &[&str]) -> String {
+    let quoted: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
+    match quoted.split_last() {
+        None => format!("{intro} none"),
+        Some((last, [])) => format!("{intro} {last}"),
+        Some((last, rest)) => format!("{intro} {} or {last}", rest.join(", ")),
+    }
+}
+
+/// A Rust or serde type name as a kind of value ("u16" → "a whole number from 0 to 65535").
+fn kind(ty: &str) -> String {
+    let ty = ty.trim();
+    let whole = |min: &str, max: &str| format!("a whole number from {min} to {max}");
+    match ty {
+        "u8" => whole("0", "255"),
+        "u16" => whole("0", "65535"),
+        "u32" => whole("0", "4294967295"),
+        "u64" | "usize" => "a whole number, 0 or more".to_string(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_string(),
+        "f32" | "f64" | "floating point" | "a float" => "a number".to_string(),
+        "bool" | "a boolean" => "true or false".to_string(),
+        "char" | "a character" => "a single character".to_string(),
+        "a string" | "string" | "string scalar" => "text".to_string(),
+        "a sequence" | "seq" | "sequence start" => {
+            "a list (`- item` lines or `[a, b]`)".to_string()
+        }
+        t if t.starts_with("struct ") || matches!(t, "a map" | "map" | "mapping start") => {
+            "a section of `key: value` lines".to_string()
+        }
+        t if t.starts_with("a string") => "text".to_string(),
+        t if t.starts_with("u64") || t.starts_with("u32") || t.contains("integer") => {
+            "a whole number".to_string()
+        }
+        t => t.to_string(),
+    }
+}
+
+/// The full dotted key of a missing field: serde-saphyr reports it where the section's
+/// mapping is (its first key, or the section line of an empty one).
+fn missing_key(source: &str, line: Option<u64>, section: Option<&str>, field: &str) -> String {
+    let section = match (line, section) {
+        // An empty section (`smtp:` with nothing under it) is reported at its own line.
+        (Some(l), _) if line_text(source, l).is_some_and(|t| t.trim_end().ends_with(':')) => {
+            dotted_key_at_line(source, l)
+        }
+        (_, s) => s.map(str::to_string),
+    };
+    match section {
+        Some(s) if !s.is_empty() => format!("{s}.{field}"),
+        _ => field.to_string(),
     }
 }
 
@@ -72,25 +217,93 @@ fn first_line(s: &str) -> String {
     }
 }
 
-/// serde names the offending field in backticks: "unknown field `foo`, expected …".
-fn key_in_message(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    let key = &message[start..start + len];
-    (message.contains("field") && !key.is_empty()).then(|| key.to_string())
+fn line_text(source: &str, line: u64) -> Option<&str> {
+    source
+        .lines()
+        .nth(usize::try_from(line).ok()?.checked_sub(1)?)
 }
 
-fn key_at_line(source: &str, line: u64) -> Option<String> {
-    let text = source
-        .lines()
-        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
-    let key = text
-        .trim_start()
-        .trim_start_matches("- ")
-        .split(':')
-        .next()?
-        .trim();
-    (!key.is_empty() && !key.contains(' ')).then(|| key.to_string())
+/// A line's indentation and its key, for `key: …` and `- key: …` lines.
+fn key_of(text: &str) -> Option<(usize, &str)> {
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return None;
+    }
+    let indent = text.len() - trimmed.len();
+    let (indent, rest) = match trimmed.strip_prefix("- ") {
+        Some(rest) => (
+            indent + 2 + (rest.len() - rest.trim_start().len()),
+            rest.trim_start(),
+        ),
+        None => (indent, trimmed),
+    };
+    let (key, _) = rest.split_once(':')?;
+    let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
+    (!key.is_empty() && !key.contains(' ')).then_some((indent, key))
+}
+
+/// The keys of the sections that hold `line` (less indented `key:` lines above it), outermost
+/// first; `with_own` adds the line's own key.
+fn path_at_line(source: &str, line: u64, with_own: bool) -> Option<Vec<String>> {
+    let index = usize::try_from(line).ok()?.checked_sub(1)?;
+    let lines: Vec<&str> = source.lines().collect();
+    let here = lines.get(index)?;
+    let mut path = Vec::new();
+    let mut indent = match key_of(here) {
+        Some((indent, key)) => {
+            if with_own {
+                path.push(key.to_string());
+            }
+            indent
+        }
+        None => {
+            let trimmed = here.trim_start();
+            if trimmed.is_empty() {
+                return None;
+            }
+            here.len() - trimmed.len()
+        }
+    };
+    for text in lines[..index].iter().rev() {
+        if indent == 0 {
+            break;
+        }
+        if let Some((i, key)) = key_of(text)
+            && i < indent
+        {
+            path.push(key.to_string());
+            indent = i;
+        }
+    }
+    path.reverse();
+    Some(path)
+}
+
+/// The full dotted key written on `line` (`smtp.colour` for `  colour:` under `smtp:`).
+fn dotted_key_at_line(source: &str, line: u64) -> Option<String> {
+    let path = path_at_line(source, line, true)?;
+    (!path.is_empty()).then(|| path.join("."))
+}
+
+/// The dotted key of the section `line` is in (empty at the top level).
+fn section_at_line(source: &str, line: u64) -> Option<String> {
+    Some(path_at_line(source, line, false)?.join("."))
+}
+
+/// The value written after `key:` on a line, without quotes and comments.
+fn value_at_line(source: &str, line: u64) -> Option<String> {
+    let text = line_text(source, line)?.trim_start();
+    let text = text.strip_prefix("- ").unwrap_or(text);
+    let value = match text.split_once(": ") {
+        Some((_, value)) => value,
+        None => text.strip_suffix(':').map_or(text, |_| ""),
+    };
+    let value = match value.find(" #") {
+        Some(at) => &value[..at],
+        None => value,
+    };
+    let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+    (!value.is_empty()).then(|| value.to_string())
 }
 
 /// Finds the 1-based line of a dotted key such as `smtp.port` (the last segment is searched
@@ -109,6 +322,17 @@ pub fn find_key_line(source: &str, dotted: &str) -> Option<u64> {
         found = Some(index as u64 + 1);
     }
     found
+}
+
+/// [`find_key_line`], or the line of the nearest section of the key that is written.
+fn find_key_or_section_line(source: &str, dotted: &str) -> Option<u64> {
+    let mut key = dotted;
+    loop {
+        if let Some(line) = find_key_line(source, key) {
+            return Some(line);
+        }
+        key = key.rsplit_once('.')?.0;
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -504,7 +728,7 @@ mod tests {
     #[test]
     fn unknown_key_names_key_and_line() {
         let e = parse(&format!("{GOOD}  colour: blue\n")).unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("colour"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("newsletter.colour"), "{e}");
         assert_eq!(e.line, Some(5), "{e}");
         assert!(e.to_string().starts_with("config.yaml:5"), "{e}");
     }
@@ -514,13 +738,13 @@ mod tests {
         let src = format!("{GOOD}smtp:\n  host: h\n  port: many\n");
         let e = parse(&src).unwrap_err();
         assert_eq!(e.line, Some(7), "{e}");
-        assert_eq!(e.key.as_deref(), Some("port"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("smtp.port"), "{e}");
     }
 
     #[test]
     fn missing_field_is_named() {
         let e = parse("newsletter:\n  title: T\n  url: https://x/\n").unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("from"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("newsletter.from"), "{e}");
     }
 
     #[test]
@@ -586,7 +810,7 @@ mod tests {
         let off = parse(&format!("{GOOD}host:\n  welcome: false\n")).unwrap();
         assert!(!off.host.unwrap().welcome);
         let e = parse(&format!("{GOOD}host:\n  welcome: maybe\n")).unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("welcome"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("host.welcome"), "{e}");
         assert!(parse(GOOD).unwrap().host_url().is_none());
         let c = parse(&format!(
             "{GOOD}host:\n  url: http://127.0.0.1:9000\n  trusted_proxies: [127.0.0.1, \"::1\"]\n"
@@ -605,6 +829,104 @@ mod tests {
             assert_eq!(e.key.as_deref(), Some(key), "{e}");
             assert_eq!(e.line, Some(6), "{e}");
         }
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_full_dotted_key_in_the_editors_words() {
+        let smtp = "smtp:\n  host: h\n  port: 25\n";
+        for (yaml, line, key, message) in [
+            (
+                format!("{GOOD}{smtp}  colour: blue\n"),
+                8,
+                "smtp.colour",
+                "is not a setting here; the settings here are `host`, `port`",
+            ),
+            (
+                format!("{GOOD}{smtp}  username: ed\n"),
+                5,
+                "smtp.password_env",
+                "is required with smtp.username",
+            ),
+            (
+                format!("{GOOD}smtp:\n  host: h\n  port: -1\n"),
+                7,
+                "smtp.port",
+                "must be a whole number from 0 to 65535, not `-1`",
+            ),
+            (
+                format!("{GOOD}smtp:\n  host: h\n  port: many\n"),
+                7,
+                "smtp.port",
+                "must be a whole number from 0 to 65535, not `many`",
+            ),
+            (
+                format!("{GOOD}smtp:\n  host:\n  port: 25\n"),
+                6,
+                "smtp.host",
+                "must not be empty",
+            ),
+            (
+                format!("{GOOD}{smtp}  security: ssl\n"),
+                8,
+                "smtp.security",
+                "`ssl` is not a choice here; write `starttls`, `tls` or `none`",
+            ),
+            (
+                format!("{GOOD}smtp:\n  host: h\n"),
+                5,
+                "smtp.port",
+                "is required and missing",
+            ),
+            (
+                format!("{GOOD}feeds: https://x/feed\n"),
+                5,
+                "feeds",
+                "must be a list (`- item` lines or `[a, b]`), not `https://x/feed`",
+            ),
+            (
+                format!("{GOOD}smtp: yes\n"),
+                5,
+                "smtp",
+                "must be a section of `key: value` lines, not `yes`",
+            ),
+            (
+                format!("{GOOD}{smtp}  rate: fast\n"),
+                8,
+                "smtp.rate",
+                "must be a number, not `fast`",
+            ),
+            (
+                format!("{GOOD}{smtp}  port: 26\n"),
+                8,
+                "smtp.port",
+                "is written twice in the same section",
+            ),
+            (
+                "newsletter:\n  title:\n  url: https://x/\n  from: a@b.org\n".to_string(),
+                2,
+                "newsletter.title",
+                "must not be empty",
+            ),
+        ] {
+            let e = parse(&yaml).unwrap_err();
+            let shown = e.to_string();
+            assert_eq!(e.key.as_deref(), Some(key), "{shown}\n{yaml}");
+            assert_eq!(e.line, Some(line), "{shown}\n{yaml}");
+            let start = format!("config.yaml:{line}: `{key}`: {message}");
+            assert!(shown.starts_with(&start), "{shown}\n{yaml}");
+            for developer_words in ["invalid u16", "deserialize", "Option<", "unknown field"] {
+                assert!(!shown.contains(developer_words), "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_section_is_worded_the_same_for_every_section() {
+        let smtp = missing_section("smtp", "host, port and security", None);
+        let imap = missing_section("imap", "host and port", Some("use --mbox"));
+        assert!(smtp.starts_with("config.yaml has no `smtp:` section: add one with host"));
+        assert!(imap.starts_with("config.yaml has no `imap:` section: add one with host"));
+        assert!(imap.contains(", or use --mbox ("), "{imap}");
     }
 
     #[test]

@@ -46,11 +46,30 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err}");
+            // Many errors repeat their cause in their own message: print each text once.
+            let mut said = err.to_string();
             for cause in err.chain().skip(1) {
-                eprintln!("caused by: {cause}");
+                let text = cause.to_string();
+                if !said.contains(&text) {
+                    eprintln!("caused by: {text}");
+                }
+                said = text;
             }
-            ExitCode::FAILURE
+            exit_code(&err)
         }
+    }
+}
+
+/// 1 for an error; 130 or 143 for a command that Ctrl-C or SIGTERM stopped early (128 + the
+/// signal's number, as a shell reports a process the signal ended). Usage errors exit with
+/// 2 from clap, before a command runs.
+fn exit_code(err: &anyhow::Error) -> ExitCode {
+    let interrupted = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<dispatch::signal::Interrupted>());
+    match interrupted.map(|i| u8::try_from(i.signal.exit_code())) {
+        Some(Ok(code)) => ExitCode::from(code),
+        _ => ExitCode::FAILURE,
     }
 }
 

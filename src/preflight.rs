@@ -24,6 +24,13 @@ pub fn html_part_len(html: &str) -> usize {
     compose::pieces_len(&compose::encode_pieces(html))
 }
 
+/// What `build` and `check` say about an image without alt text, in the same words.
+pub fn missing_alt_text(src: &str) -> String {
+    format!(
+        "the image {src} has no alt text: readers whose mail client blocks images, and screen readers, get nothing"
+    )
+}
+
 /// What `build` and `check` say about an email whose HTML part is `bytes` long as sent
 /// ([`html_part_len`]): nothing up to [`GMAIL_CLIP_WARN_BYTES`], else the message and whether
 /// Gmail clips it.

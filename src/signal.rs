@@ -27,6 +27,16 @@ impl StopSignal {
     }
 }
 
+/// A command stopped early on Ctrl-C or SIGTERM, after finishing what was in flight: an
+/// error whose message says what to do next, and which makes the process exit with the
+/// signal's code (130 or 143) instead of 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Interrupted {
+    pub signal: StopSignal,
+    pub message: String,
+}
+
 /// Waits for Ctrl-C or SIGTERM, whichever comes first. Once called, neither signal ends the
 /// process by itself any more: the caller decides. An error means the handlers could not be
 /// installed.

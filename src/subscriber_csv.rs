@@ -156,13 +156,20 @@ fn parse_record(record: &csv::StringRecord, c: Columns) -> Result<NewSubscriber,
 /// The statuses other services export, mapped to ours. `None` means "no opinion" (active
 /// unless the address is already on the list). Unconfirmed or pending addresses are refused:
 /// they never agreed to receive the newsletter.
+/// Every status value `import` accepts, for its messages.
+const ACCEPTED_STATUSES: &str = "active, subscribed, confirmed or enabled (imported as active); unsubscribed, unsubscribe, optedout or opted out (imported as unsubscribed); bounced, bounce or cleaned (imported as bounced)";
+
 fn parse_status(value: &str) -> Result<Option<Status>, String> {
+    let shown = crate::address::escape_controls(value);
     match value.to_lowercase().as_str() {
         "active" | "subscribed" | "confirmed" | "enabled" => Ok(None),
         "unsubscribed" | "unsubscribe" | "optedout" | "opted out" => Ok(Some(Status::Unsubscribed)),
         "bounced" | "cleaned" | "bounce" => Ok(Some(Status::Bounced)),
-        other => Err(format!(
-            "unknown status `{other}` (expected active, unsubscribed or bounced)"
+        "pending" | "unconfirmed" | "not confirmed" => Err(format!(
+            "status `{shown}`: this person never confirmed the subscription, so the row is not imported (only confirmed subscribers are)"
+        )),
+        _ => Err(format!(
+            "status `{shown}` is not one dispatch knows: write {ACCEPTED_STATUSES}"
         )),
     }
 }
@@ -263,6 +270,30 @@ mod tests {
             two_lines.message
         );
         assert_eq!(rows[2].as_ref().unwrap_err().line, 5);
+    }
+
+    #[test]
+    fn a_status_that_is_not_imported_says_why_and_lists_every_accepted_one() {
+        let pending = parse_status("Pending").unwrap_err();
+        assert!(pending.contains("never confirmed"), "{pending}");
+        assert!(pending.contains("not imported"), "{pending}");
+        let unknown = parse_status("vip").unwrap_err();
+        for accepted in [
+            "active",
+            "subscribed",
+            "confirmed",
+            "enabled",
+            "unsubscribed",
+            "unsubscribe",
+            "optedout",
+            "opted out",
+            "bounced",
+            "bounce",
+            "cleaned",
+        ] {
+            assert!(unknown.contains(accepted), "{accepted}: {unknown}");
+            assert!(parse_status(accepted).is_ok(), "{accepted}");
+        }
     }
 
     #[test]

@@ -93,11 +93,37 @@ pub fn certificate_error(err: &std::io::Error) -> Option<&rustls::CertificateErr
     }
 }
 
-/// What went wrong in a TLS handshake, in words for the editor.
+/// What went wrong in a TLS handshake, in words for the editor: a sentence, never rustls's
+/// debug structures (`UnsupportedSignatureAlgorithmForPublicKeyContext { … }`).
 pub fn describe(err: &rustls::Error) -> String {
+    use rustls::AlertDescription as A;
+    use rustls::Error as E;
     match err {
-        rustls::Error::InvalidCertificate(e) => describe_certificate(e),
-        other => other.to_string(),
+        E::InvalidCertificate(e) => describe_certificate(e),
+        E::NoCertificatesPresented => "the server presented no certificate".to_string(),
+        E::AlertReceived(A::HandshakeFailure | A::InsufficientSecurity) | E::PeerIncompatible(_) => {
+            "the server and dispatch share no TLS version or cipher (dispatch speaks TLS 1.2 and 1.3)"
+                .to_string()
+        }
+        E::AlertReceived(A::ProtocolVersion) => {
+            "the server does not speak TLS 1.2 or 1.3, the versions dispatch accepts".to_string()
+        }
+        E::AlertReceived(A::UnrecognisedName) => {
+            "the server does not know itself by this host name".to_string()
+        }
+        E::AlertReceived(alert) => format!(
+            "the server ended the handshake with the TLS alert “{}”",
+            plain(&format!("{alert:?}"))
+        ),
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } => {
+            "the server's answer is not TLS (is the port right, and the security setting?)"
+                .to_string()
+        }
+        E::PeerMisbehaved(_) | E::InappropriateHandshakeMessage { .. } => {
+            "the server broke the TLS protocol during the handshake".to_string()
+        }
+        E::General(text) => format!("the TLS handshake failed: {}", plain(text)),
+        other => format!("the TLS handshake failed ({})", plain(&other.to_string())),
     }
 }
 
@@ -117,7 +143,32 @@ pub fn describe_certificate(err: &rustls::CertificateError) -> String {
         E::Expired | E::ExpiredContext { .. } => "it has expired".to_string(),
         E::NotValidYet | E::NotValidYetContext { .. } => "it is not valid yet".to_string(),
         E::Revoked => "it was revoked".to_string(),
-        other => rustls::Error::InvalidCertificate(other.clone()).to_string(),
+        E::BadEncoding => "it cannot be read (it is not a well-formed certificate)".to_string(),
+        E::InvalidPurpose | E::InvalidPurposeContext { .. } => {
+            "it is not made out for a TLS server".to_string()
+        }
+        E::UnknownRevocationStatus
+        | E::ExpiredRevocationList
+        | E::ExpiredRevocationListContext { .. } => {
+            "whether it was revoked cannot be checked".to_string()
+        }
+        E::UnhandledCriticalExtension => {
+            "it has a critical extension that cannot be checked".to_string()
+        }
+        E::Other(other) => format!("it was refused: {}", plain(&other.to_string())),
+        _ => "it was refused by the certificate check".to_string(),
+    }
+}
+
+/// A library's text without the debug structures some of them end in: what comes before the
+/// first `{`, `[` or `(` that opens one.
+fn plain(text: &str) -> String {
+    let cut = text.find(['{', '[', '(']).unwrap_or(text.len());
+    let kept = text[..cut].trim().trim_end_matches([':', ',']).trim();
+    if kept.is_empty() {
+        "no reason given".to_string()
+    } else {
+        kept.to_string()
     }
 }
 
@@ -145,5 +196,45 @@ mod tests {
             "it is not signed by an authority this machine trusts"
         );
         assert!(certificate_error(&io).is_some());
+    }
+
+    #[test]
+    fn no_tls_error_ends_in_a_debug_structure() {
+        use rustls::CertificateError as C;
+        let errors = [
+            rustls::Error::InvalidCertificate(
+                C::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                    signature_algorithm_id: vec![6, 8, 42, 134, 72],
+                    public_key_algorithm_id: vec![6, 7, 42],
+                },
+            ),
+            rustls::Error::InvalidCertificate(C::InvalidPurposeContext {
+                required: rustls::ExtendedKeyPurpose::ServerAuth,
+                presented: vec![rustls::ExtendedKeyPurpose::ClientAuth],
+            }),
+            rustls::Error::InvalidCertificate(C::ApplicationVerificationFailure),
+            rustls::Error::AlertReceived(rustls::AlertDescription::DecodeError),
+            rustls::Error::PeerIncompatible(rustls::PeerIncompatible::NoCipherSuitesInCommon),
+            rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::TooMuchEarlyDataReceived),
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::MissingData("x")),
+            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown),
+        ];
+        for error in errors {
+            let text = describe(&error);
+            assert!(
+                !text.contains(['{', '[', '}', ']']) && !text.contains("Context"),
+                "{error:?}: {text}"
+            );
+            assert!(text.len() > 10, "{error:?}: {text}");
+        }
+        assert_eq!(
+            describe(&rustls::Error::InvalidCertificate(
+                C::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                    signature_algorithm_id: vec![6, 8],
+                    public_key_algorithm_id: vec![6, 7],
+                }
+            )),
+            "it is not signed by an authority this machine trusts"
+        );
     }
 }

@@ -348,13 +348,13 @@ fn broken_inputs_fail_and_write_nothing() {
             "wrong type",
             "v1n2.md",
             "---\nvolume: one\nnumber: 2\ntitle: T\ndate: 2030-01-01\n---\nx\n",
-            "v1n2.md:2: `volume`",
+            "v1n2.md:2: `volume`: must be a positive whole number, such as 1, not `one`",
         ),
         (
             "missing field",
             "v1n2.md",
             "---\nvolume: 1\nnumber: 2\ndate: 2030-01-01\n---\nx\n",
-            "`title`",
+            "`title`: is required and missing",
         ),
         (
             "broken yaml",
@@ -391,8 +391,14 @@ fn broken_inputs_fail_and_write_nothing() {
 #[test]
 fn broken_config_fails_and_writes_nothing() {
     let cases: &[(&str, &str)] = &[
-        ("  colour: blue\n", "config.yaml:6: `colour`"),
-        ("smtp:\n  host: h\n  port: lots\n", "`port`"),
+        (
+            "  colour: blue\n",
+            "config.yaml:6: `newsletter.colour`: is not a setting here",
+        ),
+        (
+            "smtp:\n  host: h\n  port: lots\n",
+            "`smtp.port`: must be a whole number from 0 to 65535, not `lots`",
+        ),
     ];
     for (extra, expected) in cases {
         let (_tmp, dir) = init();
@@ -534,4 +540,46 @@ fn init_names_its_files_and_the_next_step() {
             && next.contains(&format!("`dispatch --dir {} build`", dir.display())),
         "{said}"
     );
+}
+
+/// The exit statuses the README documents: 0 success, 1 an error, 2 a usage error (clap's
+/// convention). 130 and 143, a send or import stopped by a signal, are tested in send.rs and
+/// signals.rs.
+#[test]
+fn exit_status_is_0_on_success_1_on_an_error_and_2_on_a_usage_error() {
+    let (_tmp, dir) = init();
+    assert_eq!(dispatch(&dir, &["build"]).status.code(), Some(0));
+    assert_eq!(dispatch(&dir, &["build", "V9N9"]).status.code(), Some(1));
+    for usage in [
+        &["build", "--no-such-option"][..],
+        &["no-such-command"],
+        &["new", "--volume", "0"],
+        &["new", "--volume", "one"],
+        &["send"],
+    ] {
+        let out = dispatch(&dir, usage);
+        assert_eq!(out.status.code(), Some(2), "{usage:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("error: "),
+            "{usage:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// An error whose message already says its cause prints it once, not again as "caused by".
+#[test]
+fn an_error_says_its_cause_once() {
+    let (_tmp, dir) = init();
+    let mut config = std::fs::read_to_string(dir.join("config.yaml")).unwrap();
+    config.push_str("smtp:\n  host: 127.0.0.1\n  port: 25\n  ca_file: missing.pem\n");
+    std::fs::write(dir.join("config.yaml"), config).unwrap();
+    let out = dispatch(&dir, &["send", "v1n1", "--test", "ann@example.org"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: smtp.ca_file: cannot read the CA certificate"),
+        "{err}"
+    );
+    assert_eq!(err.matches("missing.pem").count(), 1, "{err}");
 }

@@ -1447,7 +1447,7 @@ fn sigterm_stops_a_send_after_the_messages_in_flight() {
     let send = folder.send_under_way();
     signal(&send, "TERM");
     let out = send.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out));
     assert!(
         stderr(&out).contains("stopping (SIGTERM): finishing the messages in flight"),
         "{}",
@@ -1467,6 +1467,33 @@ fn sigterm_stops_a_send_after_the_messages_in_flight() {
     assert!(!stderr(&out).contains("in flight"), "{}", text(&out));
     assert_eq!(folder.counts().sent, 200);
     assert!(in_doubt(&folder).is_empty());
+}
+
+#[test]
+fn ctrl_c_stops_a_send_after_the_messages_in_flight_and_exits_130() {
+    let stack = mailstack();
+    let folder = Folder::new(
+        &starttls(&stack, &trusted(&stack))
+            .replace("  connections: 4\n", "  connections: 4\n  rate: 20\n"),
+    );
+    folder.subscribe(&people("send-int", 200));
+    let send = folder.send_under_way();
+    signal(&send, "INT");
+    let out = send.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("interrupted: finishing the messages in flight"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains("error: interrupted; run `dispatch send v1n2` again to resume"),
+        "{}",
+        text(&out)
+    );
+    let counts = folder.counts();
+    assert_eq!(counts.sending, 0, "{counts:?}");
+    assert!(counts.sent > 0 && counts.sent < 200, "{counts:?}");
 }
 
 #[test]

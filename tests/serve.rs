@@ -432,11 +432,21 @@ fn post_form(url: &str, form: &[(&str, &str)], multipart: bool) -> (u16, String)
             .expect("an HTTP client");
         let request = client.post(url);
         let request = if multipart {
-            let mut parts = reqwest::multipart::Form::new();
+            // Written out as a mail receiver's client sends it (RFC 7578), one part a field.
+            let boundary = "----dispatch-one-click-7MA4YWxkTrZu0gW";
+            let mut body = String::new();
             for (name, value) in form {
-                parts = parts.text(name.to_string(), value.to_string());
+                body.push_str(&format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                ));
             }
-            request.multipart(parts)
+            body.push_str(&format!("--{boundary}--\r\n"));
+            request
+                .header(
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body)
         } else {
             let body: String = form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(form)

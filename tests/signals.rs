@@ -1,4 +1,5 @@
-//! SIGTERM means what Ctrl-C means to `replies import`: stop, keep what was stored, say so.
+//! SIGTERM means what Ctrl-C means to `replies import`: stop, keep what was stored, say so,
+//! and exit with 143 (128 + SIGTERM's number).
 //! (`send` and `serve` are tested in their own files.)
 
 use std::io::Read as _;
@@ -34,7 +35,7 @@ fn sigterm_stops_an_imap_import_with_a_message() {
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    assert_eq!(status.code(), Some(1), "{status:?}: {stderr}");
+    assert_eq!(status.code(), Some(143), "{status:?}: {stderr}");
     assert!(
         stderr.contains("stopped by SIGTERM: the messages read so far are stored"),
         "{stderr}"

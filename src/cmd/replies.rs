@@ -124,9 +124,11 @@ fn import(
         )?);
     }
     let Some(config) = &newsletter.config.imap else {
-        anyhow::bail!(
-            "config.yaml has no imap: section: add one (host, port, username, password_env, mailbox) or import with --mbox FILE or --maildir DIR"
-        );
+        anyhow::bail!(dispatch::config::missing_section(
+            "imap",
+            "host, port, username, password_env and mailbox",
+            Some("import from a file with --mbox FILE or --maildir DIR")
+        ));
     };
     if config.security == dispatch::config::Security::None
         && !dispatch::config::is_loopback(&config.host)
@@ -149,10 +151,14 @@ fn import(
     let source = format!("{} on {}", settings.mailbox, settings.server());
     print_summary(&source, &report.summary, started.elapsed())?;
     if let Some(signal) = report.stopped_by {
-        anyhow::bail!(
-            "stopped by {}: the messages read so far are stored; run `dispatch replies import` again to read the rest",
-            signal.name()
-        );
+        return Err(dispatch::signal::Interrupted {
+            signal,
+            message: format!(
+                "stopped by {}: the messages read so far are stored; run `dispatch replies import` again to read the rest",
+                signal.name()
+            ),
+        }
+        .into());
     }
     Ok(())
 }

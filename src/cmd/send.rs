@@ -80,11 +80,15 @@ pub fn run(dir: &Path, args: &SendArgs, runtime: &tokio::runtime::Runtime) -> an
             summary.issue.slug()
         )));
     }
-    if summary.interrupted {
-        anyhow::bail!(
-            "interrupted; run `dispatch send {}` again to resume",
-            summary.issue.slug()
-        );
+    if let Some(signal) = summary.interrupted {
+        return Err(dispatch::signal::Interrupted {
+            signal,
+            message: format!(
+                "interrupted; run `dispatch send {}` again to resume",
+                summary.issue.slug()
+            ),
+        }
+        .into());
     }
     finished(summary.issue, summary.after.failed, summary.after.deferred)
 }

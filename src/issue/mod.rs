@@ -107,16 +107,25 @@ impl Issue {
     /// Parses an issue file's text; errors name the file, the line and the key.
     pub fn parse(path: &Path, source: &str) -> Result<Issue, YamlError> {
         let (yaml, body, yaml_start) = split_front_matter(path, source)?;
-        let front: FrontMatter = serde_saphyr::from_str(yaml)
-            .map_err(|e| YamlError::from_yaml(path, yaml, e, yaml_start as u64))?;
+        let front: FrontMatter = serde_saphyr::from_str(yaml).map_err(|e| {
+            let mut err = YamlError::from_yaml(path, yaml, e, yaml_start as u64);
+            // Volume and number are counted from 1, whatever their type allows.
+            if matches!(err.key.as_deref(), Some("volume" | "number"))
+                && let Some(rest) = err.message.strip_prefix("must be a whole number")
+            {
+                let not = rest.find(", not").map_or("", |at| &rest[at..]).to_string();
+                err.message = format!("{POSITIVE}{not}");
+            }
+            err
+        })?;
         let at_key = |key: &str, message: &str| {
             YamlError::at_key(path, yaml, key, yaml_start as u64, message.to_string())
         };
         if front.volume == 0 {
-            return Err(at_key("volume", "must be a positive integer"));
+            return Err(at_key("volume", &format!("{POSITIVE}, not `0`")));
         }
         if front.number == 0 {
-            return Err(at_key("number", "must be a positive integer"));
+            return Err(at_key("number", &format!("{POSITIVE}, not `0`")));
         }
         if front.title.trim().is_empty() {
             return Err(at_key("title", "must not be empty"));
@@ -150,6 +159,9 @@ impl Issue {
         Ok(Issue::parse(path, &source)?)
     }
 }
+
+/// What volume and number must be.
+const POSITIVE: &str = "must be a positive whole number, such as 1";
 
 /// The years an issue's date may have. The email's Date header carries four-digit years only,
 /// and a year before 1900 is a typo rather than an old issue.
@@ -412,6 +424,80 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("title"), "{e}");
         let e = parse("---\nvolume: 0\nnumber: 2\ntitle: T\ndate: 2019-05-14\n---\n").unwrap_err();
         assert_eq!((e.key.as_deref(), e.line), (Some("volume"), Some(2)), "{e}");
+    }
+
+    #[test]
+    fn front_matter_errors_are_in_the_editors_words() {
+        let front = |lines: &str| parse(&format!("---\n{lines}\n---\nHi\n")).unwrap_err();
+        for (lines, line, key, message) in [
+            (
+                "volume: -1\nnumber: 2\ntitle: T\ndate: 2019-05-14",
+                2,
+                "volume",
+                "must be a positive whole number, such as 1, not `-1`",
+            ),
+            (
+                "volume: 1\nnumber: 0\ntitle: T\ndate: 2019-05-14",
+                3,
+                "number",
+                "must be a positive whole number, such as 1, not `0`",
+            ),
+            (
+                "volume: 1\nnumber: 2\ntitle:\ndate: 2019-05-14",
+                4,
+                "title",
+                "must not be empty",
+            ),
+            (
+                "volume: 1\nnumber: 2\ntitle: T\ndate: 99999-01-01",
+                5,
+                "date",
+                "`99999-01-01` is not a date: write it as YYYY-MM-DD",
+            ),
+            (
+                "volume: 1\nnumber: 2\ntitle: T",
+                0,
+                "date",
+                "is missing: every issue has a date",
+            ),
+            (
+                "volume: 1\nnumber: 2\ntitle: T\ndate: 2019-05-14\nquestion: [a",
+                6,
+                "question",
+                "must be text, not `[a` (put text that starts with [ or { in quotes)",
+            ),
+            (
+                "volume: 1\nnumber: 2\ntitle: T\ndate: 2019-05-14\nquestion:\n  - a",
+                7,
+                "question",
+                "must be text, not a list",
+            ),
+            (
+                "volume: 1\nnumber: 2\ntitle: T\ndate: 2019-05-14\nauthor: me",
+                6,
+                "author",
+                "is not a setting here; the settings here are `volume`, `number`",
+            ),
+        ] {
+            let e = front(lines);
+            let shown = e.to_string();
+            assert_eq!(e.key.as_deref(), Some(key), "{shown}");
+            if line > 0 {
+                assert_eq!(e.line, Some(line), "{shown}");
+                let start = format!("issues/x.md:{line}: `{key}`: {message}");
+                assert!(shown.starts_with(&start), "{shown}");
+            } else {
+                assert!(shown.contains(&format!("`{key}`: {message}")), "{shown}");
+            }
+            for developer_words in [
+                "invalid u32",
+                "deserialize",
+                "Option<",
+                "input is out of range",
+            ] {
+                assert!(!shown.contains(developer_words), "{shown}");
+            }
+        }
     }
 
     #[test]

@@ -42,7 +42,8 @@ const QUIT_WAIT: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum SmtpError {
     #[error(
-        "config.yaml has no smtp section: add smtp.host, smtp.port and smtp.security (see “smtp settings” in the README)"
+        "{}",
+        crate::config::missing_section("smtp", "host, port and security", None)
     )]
     NotConfigured,
     #[error(
@@ -718,10 +719,10 @@ fn tls_reason(e: &rustls::Error, host: &str) -> String {
             "certificate not trusted — set smtp.ca_file to the server's certificate (or the CA that signed it) if you trust this server ({})",
             crate::tls::describe(e)
         ),
-        rustls::Error::InvalidMessage(_) => {
-            format!("{e} — is smtp.security right? Port 465 usually means tls, 587 and 25 starttls")
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            "the server's answer is not TLS — is smtp.security right? Port 465 usually means tls, 587 and 25 starttls".to_string()
         }
-        other => other.to_string(),
+        other => crate::tls::describe(other),
     }
 }
 

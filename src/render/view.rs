@@ -232,3 +232,70 @@ pub struct FeedView<'a> {
     pub feed_issues: Vec<FeedEntryView<'a>>,
     pub updated: String,
 }
+
+#[cfg(test)]
+mod tests {
+    /// The fields of every `#[derive(Serialize)]` struct in this file, by struct name.
+    fn view_structs() -> Vec<(String, Vec<String>)> {
+        let source = include_str!("view.rs");
+        let mut structs = Vec::new();
+        let mut lines = source.lines();
+        while let Some(line) = lines.next() {
+            if line.trim() != "#[derive(Serialize)]" {
+                continue;
+            }
+            let header = lines.next().unwrap();
+            let name = header
+                .trim_start_matches("pub struct ")
+                .split(['<', ' '])
+                .next()
+                .unwrap()
+                .to_string();
+            let fields = lines
+                .by_ref()
+                .take_while(|l| l.trim() != "}")
+                .filter_map(|l| l.trim().strip_prefix("pub ")?.split_once(':'))
+                .map(|(field, _)| field.to_string())
+                .collect();
+            structs.push((name, fields));
+        }
+        structs
+    }
+
+    /// The variables docs/templates.md lists in the section whose heading names `(`Struct`)`.
+    fn documented(doc: &str, name: &str) -> Option<Vec<String>> {
+        let marker = format!("(`{name}`)");
+        let mut lines = doc.lines();
+        lines.find(|l| l.starts_with('#') && l.contains(&marker))?;
+        Some(
+            lines
+                .take_while(|l| !l.starts_with('#'))
+                .filter_map(|l| l.strip_prefix("| `")?.split_once('`'))
+                .map(|(field, _)| field.to_string())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn docs_templates_md_lists_every_variable_the_templates_receive() {
+        let doc = include_str!("../../docs/templates.md");
+        let structs = view_structs();
+        assert!(structs.len() >= 9, "view structs not found: {structs:?}");
+        for (name, fields) in structs {
+            let listed = documented(doc, &name)
+                .unwrap_or_else(|| panic!("docs/templates.md has no section for `{name}`"));
+            for field in &fields {
+                assert!(
+                    listed.contains(field),
+                    "docs/templates.md does not list `{field}` of {name}"
+                );
+            }
+            for variable in &listed {
+                assert!(
+                    fields.contains(variable),
+                    "docs/templates.md lists `{variable}` under {name}, which has no such field"
+                );
+            }
+        }
+    }
+}

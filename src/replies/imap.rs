@@ -37,11 +37,8 @@ pub enum ImapError {
         "the TLS certificate of {server} is not trusted ({reason}); if the server has its own certificate authority, name its certificate in imap.ca_file"
     )]
     Untrusted { server: String, reason: String },
-    #[error("TLS with {server} failed: {source}")]
-    Tls {
-        server: String,
-        source: std::io::Error,
-    },
+    #[error("TLS with {server} failed: {reason}")]
+    Tls { server: String, reason: String },
     #[error(transparent)]
     TlsSetup(#[from] TlsSetupError),
     #[error(
@@ -302,9 +299,9 @@ async fn connect(settings: &Settings) -> Result<Client<Buffered>, ImapError> {
 async fn handshake(tcp: TcpStream, settings: &Settings) -> Result<Stream, ImapError> {
     let server = settings.server();
     let config = tls::client_config(settings.ca_file.as_deref())?;
-    let name = ServerName::try_from(settings.host.clone()).map_err(|e| ImapError::Tls {
+    let name = ServerName::try_from(settings.host.clone()).map_err(|_| ImapError::Tls {
         server: server.clone(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        reason: format!("`{}` is not a host name TLS can check", settings.host),
     })?;
     let tls = TlsConnector::from(config)
         .connect(name, tcp)
@@ -316,7 +313,10 @@ async fn handshake(tcp: TcpStream, settings: &Settings) -> Result<Stream, ImapEr
             },
             None => ImapError::Tls {
                 server: server.clone(),
-                source,
+                reason: match tls::rustls_error(&source) {
+                    Some(tls) => tls::describe(tls),
+                    None => source.to_string(),
+                },
             },
         })?;
     Ok(Stream::Tls(Box::new(tls)))

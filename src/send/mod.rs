@@ -82,8 +82,9 @@ pub struct Summary {
     pub sent_now: u64,
     pub failed_now: u64,
     pub elapsed: Duration,
-    /// The run was interrupted (Ctrl-C or SIGTERM) and stopped after the messages in flight.
-    pub interrupted: bool,
+    /// The signal (Ctrl-C or SIGTERM) that interrupted the run, which then stopped after the
+    /// messages in flight.
+    pub interrupted: Option<crate::signal::StopSignal>,
     /// The server stopped the run (login refused, unreachable…).
     pub stopped_by: Option<SmtpError>,
     /// The first failed deliveries: address and error.
@@ -201,7 +202,7 @@ pub async fn run(
         connection_failures: AtomicU32::new(0),
         in_doubt: AtomicU32::new(0),
     });
-    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let interrupted = Arc::new(std::sync::OnceLock::new());
     let mut ctrl_c = tokio::spawn(on_interrupt(
         Arc::clone(&stop),
         Arc::clone(&interrupted),
@@ -238,7 +239,7 @@ pub async fn run(
         sent_now,
         failed_now,
         elapsed: started.elapsed(),
-        interrupted: interrupted.load(std::sync::atomic::Ordering::Relaxed),
+        interrupted: interrupted.get().copied(),
         stopped_by: stop.take_reason(),
     })
 }
@@ -248,11 +249,11 @@ pub async fn run(
 /// returned.
 async fn on_interrupt(
     stop: Arc<engine::Stop>,
-    interrupted: Arc<std::sync::atomic::AtomicBool>,
+    interrupted: Arc<std::sync::OnceLock<crate::signal::StopSignal>>,
     reporter: Arc<dyn Reporter>,
 ) -> Option<crate::signal::StopSignal> {
     let first = crate::signal::stop_requested().await.ok()?;
-    interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = interrupted.set(first);
     reporter.notice(&format!(
         "{}: finishing the messages in flight (press Ctrl-C again to quit now)",
         match first {
