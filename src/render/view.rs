@@ -235,9 +235,8 @@ pub struct FeedView<'a> {
 
 #[cfg(test)]
 mod tests {
-    /// The fields of every `#[derive(Serialize)]` struct in this file, by struct name.
-    fn view_structs() -> Vec<(String, Vec<String>)> {
-        let source = include_str!("view.rs");
+    /// The fields of every `#[derive(Serialize)]` struct in `source`, by struct name.
+    fn view_structs(source: &str) -> Vec<(String, Vec<String>)> {
         let mut structs = Vec::new();
         let mut lines = source.lines();
         while let Some(line) = lines.next() {
@@ -246,7 +245,9 @@ mod tests {
             }
             let header = lines.next().unwrap();
             let name = header
-                .trim_start_matches("pub struct ")
+                .trim()
+                .trim_start_matches("pub ")
+                .trim_start_matches("struct ")
                 .split(['<', ' '])
                 .next()
                 .unwrap()
@@ -254,7 +255,9 @@ mod tests {
             let fields = lines
                 .by_ref()
                 .take_while(|l| l.trim() != "}")
-                .filter_map(|l| l.trim().strip_prefix("pub ")?.split_once(':'))
+                .map(|l| l.trim())
+                .filter(|l| !l.starts_with("//") && !l.starts_with('#'))
+                .filter_map(|l| l.trim_start_matches("pub ").split_once(':'))
                 .map(|(field, _)| field.to_string())
                 .collect();
             structs.push((name, fields));
@@ -279,8 +282,10 @@ mod tests {
     #[test]
     fn docs_templates_md_lists_every_variable_the_templates_receive() {
         let doc = include_str!("../../docs/templates.md");
-        let structs = view_structs();
-        assert!(structs.len() >= 9, "view structs not found: {structs:?}");
+        // The archive's views and the host's (its pages, confirmation and welcome mails).
+        let mut structs = view_structs(include_str!("view.rs"));
+        structs.extend(view_structs(include_str!("../host/mail.rs")));
+        assert!(structs.len() >= 13, "view structs not found: {structs:?}");
         for (name, fields) in structs {
             let listed = documented(doc, &name)
                 .unwrap_or_else(|| panic!("docs/templates.md has no section for `{name}`"));
