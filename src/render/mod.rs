@@ -24,6 +24,7 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
     ("email.css", include_str!("../../templates/email.css")),
     ("page.html", include_str!("../../templates/page.html")),
     ("index.html", include_str!("../../templates/index.html")),
+    ("signup.html", include_str!("../../templates/signup.html")),
     ("feed.xml", include_str!("../../templates/feed.xml")),
     ("style.css", include_str!("../../templates/style.css")),
 ];
@@ -69,7 +70,9 @@ impl Templates {
                 ))
             },
         );
+        // signup.html first: page.html and index.html include it.
         for name in [
+            "signup.html",
             "email.html",
             "email.txt",
             "page.html",
