@@ -92,7 +92,11 @@ fn relative_links_of_the_docs_name_real_files() {
         }
     }
     assert!(checked >= 3, "only {checked} relative links found");
-    assert!(broken.is_empty(), "links to nothing:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "links to nothing:\n{}",
+        broken.join("\n")
+    );
 }
 
 #[test]
@@ -112,7 +116,11 @@ fn doc_pages_the_code_names_exist() {
         }
     }
     assert!(named >= 2, "only {named} doc paths found");
-    assert!(missing.is_empty(), "named but missing:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "named but missing:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
