@@ -75,6 +75,18 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Run the newsletter's public side behind an HTTPS proxy: the web archive, the signup
+    /// form's double opt-in with its confirmation and welcome emails, and one-click
+    /// unsubscribe. Needs a `host:` and an `smtp:` section in config.yaml.
+    ///
+    /// One line per request goes to standard error (no client addresses, no tokens). Stops
+    /// on SIGTERM or Ctrl-C after answering the requests under way.
+    Host {
+        /// Address to listen on (default: `host.listen`, 127.0.0.1:8080); port 0 picks a
+        /// free one, printed on standard output.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Readers' replies: import them from the mailbox, moderate them, see what gets published.
     Replies {
         #[command(subcommand)]
@@ -252,7 +264,9 @@ pub enum SubscribersCommand {
     },
     /// Print the list: one subscriber a line, or a JSON array with --json.
     List {
-        /// Print a JSON array of objects (email, name, status, created_at).
+        /// Print a JSON array of objects (id, email, name, status: pending, active, unsubscribed
+        /// or bounced, created_at, source: form, import or command line, consent_at,
+        /// confirmed_at).
         #[arg(long)]
         json: bool,
     },

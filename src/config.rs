@@ -252,6 +252,13 @@ pub struct Host {
     /// Signups one client address may post per hour.
     #[serde(default = "default_signups_per_hour")]
     pub signups_per_hour: u32,
+    /// Whether a reader who confirms gets a welcome email (`welcome.html`/`welcome.txt`).
+    #[serde(default = "default_welcome")]
+    pub welcome: bool,
+}
+
+fn default_welcome() -> bool {
+    true
 }
 
 pub const DEFAULT_HOST_LISTEN: &str = "127.0.0.1:8080";
@@ -575,6 +582,11 @@ mod tests {
         let host = c.host.unwrap();
         assert_eq!(host.listen_addr(), Some("127.0.0.1:8080".parse().unwrap()));
         assert_eq!((host.pending_days, host.confirmations_per_day), (7, 3));
+        assert!(host.welcome);
+        let off = parse(&format!("{GOOD}host:\n  welcome: false\n")).unwrap();
+        assert!(!off.host.unwrap().welcome);
+        let e = parse(&format!("{GOOD}host:\n  welcome: maybe\n")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("welcome"), "{e}");
         assert!(parse(GOOD).unwrap().host_url().is_none());
         let c = parse(&format!(
             "{GOOD}host:\n  url: http://127.0.0.1:9000\n  trusted_proxies: [127.0.0.1, \"::1\"]\n"

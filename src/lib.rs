@@ -6,6 +6,7 @@ pub mod build;
 pub mod check;
 pub mod config;
 pub mod fsutil;
+pub mod host;
 pub mod html;
 pub mod issue;
 pub mod links;

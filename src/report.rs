@@ -78,6 +78,7 @@ pub fn redact(line: &str) -> String {
         "AUTH PLAIN ",
         "AUTH LOGIN ",
         "/unsubscribe/",
+        "/confirm/",
         "unsubscribe%20",
     ] {
         out = redact_after(&out, marker, |rest| {

@@ -294,6 +294,9 @@ mod tests {
                 name: Some("Lee, Ann".into()),
                 status: Status::Bounced,
                 created_at: "2030-01-01T00:00:00Z".into(),
+                source: None,
+                consent_at: None,
+                confirmed_at: None,
             },
         )
         .unwrap();

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod host;
 pub mod init;
 pub mod links;
 pub mod log;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli, runtime: &Runtime) -> anyhow::Result<()> {
         Command::Links(args) => links::run(&dir, &args, runtime),
         Command::Check(args) => check::run(&dir, &args, runtime),
         Command::Serve { port, listen } => serve::run(&dir, port, listen, runtime),
+        Command::Host { listen } => host::run(&dir, listen, runtime),
         Command::Replies { command } => replies::run(&dir, command, runtime),
     }
 }

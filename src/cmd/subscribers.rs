@@ -26,8 +26,13 @@ pub fn run(dir: &Path, command: SubscribersCommand) -> anyhow::Result<()> {
         SubscribersCommand::Unsubscribe { email } => unsubscribe(&mut store, &email),
         SubscribersCommand::Count => {
             let c = store.subscriber_counts()?;
+            let pending = if c.pending > 0 {
+                format!(", {} pending", c.pending)
+            } else {
+                String::new()
+            };
             println!(
-                "{} active, {} unsubscribed, {} bounced",
+                "{} active, {} unsubscribed, {} bounced{pending}",
                 c.active, c.unsubscribed, c.bounced
             );
             Ok(())

@@ -58,13 +58,29 @@ pub fn shared_message(
     issue: &Issue,
     r: &RenderedIssue,
 ) -> compose::Shared {
-    let config = &newsletter.config;
-    let from = crate::address::Mailbox::parse(&config.newsletter.from)
+    compose::Shared {
+        from: from_header(newsletter),
+        reply_to: newsletter.config.reply_to(),
+        subject: r.subject.clone(),
+        list_id: list_id(newsletter),
+        text: r.email_text.clone(),
+        html: r.email_html.clone(),
+        boundary: format!("=_dispatch_{}", issue.id.slug()),
+    }
+}
+
+/// The From header of every message of the newsletter.
+pub fn from_header(newsletter: &Newsletter) -> String {
+    let from = &newsletter.config.newsletter.from;
+    crate::address::Mailbox::parse(from)
         .map(|m| header_mailbox(m.name.as_deref(), &m.email))
-        .unwrap_or_else(|_| config.newsletter.from.clone());
-    let list_slug: String = config
-        .newsletter
-        .title
+        .unwrap_or_else(|_| from.clone())
+}
+
+/// The List-Id of the newsletter: its title and `slug.domain-of-from`.
+pub fn list_id(newsletter: &Newsletter) -> String {
+    let title = &newsletter.config.newsletter.title;
+    let list_slug: String = title
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -78,24 +94,16 @@ pub fn shared_message(
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    compose::Shared {
-        from,
-        reply_to: config.reply_to(),
-        subject: r.subject.clone(),
-        list_id: format!(
-            "{} <{}.{}>",
-            quote_name(&config.newsletter.title),
-            if list_slug.is_empty() {
-                "newsletter"
-            } else {
-                &list_slug
-            },
-            sender_domain(newsletter)
-        ),
-        text: r.email_text.clone(),
-        html: r.email_html.clone(),
-        boundary: format!("=_dispatch_{}", issue.id.slug()),
-    }
+    format!(
+        "{} <{}.{}>",
+        quote_name(title),
+        if list_slug.is_empty() {
+            "newsletter"
+        } else {
+            &list_slug
+        },
+        sender_domain(newsletter)
+    )
 }
 
 /// `Name <address>` for a From or To header, the name encoded when it is not plain ASCII.

@@ -1,5 +1,6 @@
-//! Unsubscribe tokens: unguessable, verifiable without a lookup table, and not revealing the
-//! address. A token is the subscriber id and an HMAC-SHA256 of it under the database's secret.
+//! Unsubscribe and confirmation tokens: unguessable, verifiable without a lookup table, and not
+//! revealing the address. A token is the subscriber id and an HMAC-SHA256 of its purpose and the
+//! id under the database's secret.
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -17,19 +18,38 @@ fn mac(secret: &[u8], purpose: &str, id: i64) -> [u8; 32] {
 
 /// The unsubscribe token of a subscriber.
 pub fn unsubscribe_token(secret: &[u8], subscriber_id: i64) -> String {
-    let mut bytes = subscriber_id.to_be_bytes().to_vec();
-    bytes.extend_from_slice(&mac(secret, "unsubscribe", subscriber_id)[..MAC_LEN]);
-    ENGINE.encode(bytes)
+    token(secret, "unsubscribe", subscriber_id)
 }
 
 /// The subscriber id a token was made for, when it was made under this secret.
 pub fn verify_unsubscribe_token(secret: &[u8], token: &str) -> Option<i64> {
+    verify(secret, "unsubscribe", token)
+}
+
+/// The token of the confirmation link a signup gets: made for another purpose than the
+/// unsubscribe token, so neither can stand for the other.
+pub fn confirm_token(secret: &[u8], subscriber_id: i64) -> String {
+    token(secret, "confirm", subscriber_id)
+}
+
+/// The subscriber id a confirmation token was made for, when it was made under this secret.
+pub fn verify_confirm_token(secret: &[u8], token: &str) -> Option<i64> {
+    verify(secret, "confirm", token)
+}
+
+fn token(secret: &[u8], purpose: &str, subscriber_id: i64) -> String {
+    let mut bytes = subscriber_id.to_be_bytes().to_vec();
+    bytes.extend_from_slice(&mac(secret, purpose, subscriber_id)[..MAC_LEN]);
+    ENGINE.encode(bytes)
+}
+
+fn verify(secret: &[u8], purpose: &str, token: &str) -> Option<i64> {
     let bytes = ENGINE.decode(token.trim()).ok()?;
     if bytes.len() != 8 + MAC_LEN {
         return None;
     }
     let id = i64::from_be_bytes(bytes[..8].try_into().ok()?);
-    let expected = mac(secret, "unsubscribe", id);
+    let expected = mac(secret, purpose, id);
     // Constant-time comparison: a forged token learns nothing from timing.
     let diff = expected[..MAC_LEN]
         .iter()
@@ -57,6 +77,18 @@ mod tests {
         assert_eq!(verify_unsubscribe_token(secret, &forged), None);
         assert_eq!(verify_unsubscribe_token(secret, "garbage"), None);
         assert!(!token.contains('@'));
+    }
+
+    #[test]
+    fn an_unsubscribe_token_cannot_confirm_nor_the_reverse() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let confirm = confirm_token(secret, 7);
+        assert_eq!(verify_confirm_token(secret, &confirm), Some(7));
+        assert_eq!(verify_unsubscribe_token(secret, &confirm), None);
+        assert_eq!(
+            verify_confirm_token(secret, &unsubscribe_token(secret, 7)),
+            None
+        );
     }
 
     #[test]

@@ -48,9 +48,23 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// The endpoint of a newsletter; `None` without `newsletter.unsubscribe_url`.
+    /// The endpoint of a newsletter: `newsletter.unsubscribe_url`, else `{host.url}unsubscribe`
+    /// when a `host:` section says `dispatch host` runs; `None` without either.
     pub fn of(config: &Config) -> Option<Endpoint> {
-        Endpoint::parse(config.newsletter.unsubscribe_url.as_deref()?).ok()
+        match &config.newsletter.unsubscribe_url {
+            Some(url) => Endpoint::parse(url).ok(),
+            None => Endpoint::on_host(&config.host_url()?),
+        }
+    }
+
+    /// Where `dispatch host` at `host_url` (validated by config) answers one-click requests.
+    fn on_host(host_url: &str) -> Option<Endpoint> {
+        let url = url::Url::parse(host_url).ok()?;
+        let path = format!("{}{ROOT_PATH}", url.path().trim_end_matches('/'));
+        Some(Endpoint {
+            base: format!("{}{path}", url.origin().ascii_serialization()),
+            path,
+        })
     }
 
     /// Reads `newsletter.unsubscribe_url`; the error says, in the user's words, what is wrong.
@@ -109,6 +123,9 @@ impl Endpoint {
         format!("{}/{{token}}", self.path)
     }
 }
+
+/// The route `dispatch host` answers at its root, whatever `newsletter.unsubscribe_url` says.
+pub const HOST_ROUTE: &str = "/unsubscribe/{token}";
 
 /// Stands for the token in `build`'s previews: it unsubscribes nobody.
 pub const PREVIEW_TOKEN: &str = "PREVIEW";
@@ -235,6 +252,34 @@ mod tests {
         assert_eq!(
             without.footer(),
             "mailto:ed@x.example?subject=unsubscribe%20T"
+        );
+    }
+
+    #[test]
+    fn without_an_unsubscribe_url_the_links_go_to_the_host() {
+        for (host, link, route) in [
+            (
+                "host: {}\n",
+                "https://x/unsubscribe/T",
+                "/unsubscribe/{token}",
+            ),
+            (
+                "host:\n  url: https://news.example.com/letters/\n",
+                "https://news.example.com/letters/unsubscribe/T",
+                "/letters/unsubscribe/{token}",
+            ),
+        ] {
+            let config = config(&format!("  reply_to: ed@x.example\n{host}"));
+            assert_eq!(
+                Unsubscribe::of(&config).links(Some("T")).https.as_deref(),
+                Some(link)
+            );
+            assert_eq!(Endpoint::of(&config).unwrap().route(), route);
+        }
+        let both = config("  unsubscribe_url: https://u.example/out\nhost: {}\n");
+        assert_eq!(
+            Endpoint::of(&both).unwrap().link("T"),
+            "https://u.example/out/T"
         );
     }
 

@@ -27,6 +27,11 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
     ("signup.html", include_str!("../../templates/signup.html")),
     ("feed.xml", include_str!("../../templates/feed.xml")),
     ("style.css", include_str!("../../templates/style.css")),
+    ("notice.html", include_str!("../../templates/notice.html")),
+    ("confirm.html", include_str!("../../templates/confirm.html")),
+    ("confirm.txt", include_str!("../../templates/confirm.txt")),
+    ("welcome.html", include_str!("../../templates/welcome.html")),
+    ("welcome.txt", include_str!("../../templates/welcome.txt")),
 ];
 
 /// Width of the plain-text alternative.
@@ -40,7 +45,7 @@ pub struct Templates {
     pub web_css: String,
 }
 
-fn template_source(dir: &Path, name: &str) -> anyhow::Result<String> {
+pub(crate) fn template_source(dir: &Path, name: &str) -> anyhow::Result<String> {
     let path = dir.join(name);
     if path.exists() {
         return crate::fsutil::read_text(&path);
@@ -58,18 +63,7 @@ impl Templates {
         let css_source = template_source(dir, "email.css")?;
         let css = css::Stylesheet::parse(&css_source)
             .with_context(|| format!("in {}", dir.join("email.css").display()))?;
-        let mut tera = tera::Tera::new();
-        tera.autoescape_on([".html", ".xml"]);
-        tera.register_filter(
-            "wrap",
-            |text: &str, kwargs: tera::Kwargs, _: &tera::State| -> tera::TeraResult<String> {
-                let width = kwargs.get::<i64>("width")?.unwrap_or(TEXT_WIDTH as i64);
-                Ok(text::wrap_words(
-                    text,
-                    usize::try_from(width).unwrap_or(TEXT_WIDTH),
-                ))
-            },
-        );
+        let mut tera = new_tera();
         // signup.html first: page.html and index.html include it.
         for name in [
             "signup.html",
@@ -103,8 +97,25 @@ impl Templates {
     }
 }
 
+/// A Tera that escapes `.html` and `.xml` templates and knows our filters (`wrap`).
+pub(crate) fn new_tera() -> tera::Tera {
+    let mut tera = tera::Tera::new();
+    tera.autoescape_on([".html", ".xml"]);
+    tera.register_filter(
+        "wrap",
+        |text: &str, kwargs: tera::Kwargs, _: &tera::State| -> tera::TeraResult<String> {
+            let width = kwargs.get::<i64>("width")?.unwrap_or(TEXT_WIDTH as i64);
+            Ok(text::wrap_words(
+                text,
+                usize::try_from(width).unwrap_or(TEXT_WIDTH),
+            ))
+        },
+    );
+    tera
+}
+
 /// Tera's errors keep the useful part in their source chain.
-fn tera_message(e: &tera::Error) -> String {
+pub(crate) fn tera_message(e: &tera::Error) -> String {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

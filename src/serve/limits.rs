@@ -125,8 +125,8 @@ pub async fn run(
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors or a connection reset before it was accepted: wait a
                 // moment rather than spin.
@@ -144,7 +144,12 @@ pub async fn run(
             let slot = slot.clone();
             hyper::service::service_fn(move |request: Request<Incoming>| {
                 let busy = Busy::start(&slot);
-                let answer = router.clone().call(request.map(Body::new));
+                let mut request = request.map(Body::new);
+                // The peer's address, for a server that limits clients by address.
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                let answer = router.clone().call(request);
                 async move {
                     let response = tokio::time::timeout(limits.request, answer)
                         .await

@@ -3,9 +3,9 @@
 //! one-click unsubscribe URL (RFC 8058) when `newsletter.unsubscribe_url` is set.
 
 mod limits;
-mod unsubscribe;
+pub mod unsubscribe;
 
-pub use limits::Limits;
+pub use limits::{Limits, run as run_listener};
 
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -132,12 +132,14 @@ fn router(preview: Arc<Preview>) -> Router {
         .route("/__dispatch/version", get(version))
         .route("/email/{name}", get(email));
     if let Some(route) = &preview.unsubscribe_route {
-        router = router.route(
-            route,
-            get(unsubscribe::page)
-                .post(unsubscribe::one_click)
-                .layer(DefaultBodyLimit::max(unsubscribe::BODY_LIMIT)),
-        );
+        router = router.merge(unsubscribe::router(
+            std::slice::from_ref(route),
+            preview.database.clone(),
+            preview.reporter.clone(),
+            Arc::new(|status, title: &str, text: &str, tail: &str| {
+                html_page(status, title, text, tail)
+            }),
+        ));
     }
     router
         .fallback(get(web))

@@ -1,17 +1,56 @@
 //! One-click unsubscribe (RFC 8058): `POST {prefix}/TOKEN` with `List-Unsubscribe=One-Click`
 //! unsubscribes at once, without cookies or confirmation; `GET` shows a page whose button does
-//! the same. A token that does not verify changes nothing.
+//! the same. A token that does not verify changes nothing. `dispatch serve` and `dispatch host`
+//! both answer it through [`router`], each drawing the pages in its own style.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequest as _, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest as _, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
+use axum::routing::get;
 
-use super::{Preview, html_page};
+use crate::report::Reporter;
 use crate::store::Store;
 use crate::store::subscribers::Status;
+
+/// Draws a page: its status, title and text (escaped), then markup of ours (the button's form).
+pub type DrawPage = Arc<dyn Fn(StatusCode, &str, &str, &str) -> Response + Send + Sync>;
+
+/// What the route's handlers share.
+pub struct OneClick {
+    database: PathBuf,
+    reporter: Arc<dyn Reporter>,
+    page: DrawPage,
+}
+
+/// The one-click route at each of `routes` (axum paths ending in `{token}`), answering from the
+/// database at `database`.
+pub fn router<S: Clone + Send + Sync + 'static>(
+    routes: &[String],
+    database: PathBuf,
+    reporter: Arc<dyn Reporter>,
+    page: DrawPage,
+) -> Router<S> {
+    let state = Arc::new(OneClick {
+        database,
+        reporter,
+        page,
+    });
+    let mut router = Router::new();
+    for route in routes {
+        router = router.route(
+            route,
+            get(self::page)
+                .post(one_click)
+                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        );
+    }
+    router.with_state(state)
+}
 
 enum Outcome {
     Unsubscribed,
@@ -41,13 +80,13 @@ fn resolve(db: &std::path::Path, token: &str, apply: bool) -> anyhow::Result<Out
     }
 }
 
-async fn run(p: &Preview, token: String, apply: bool) -> anyhow::Result<Outcome> {
+async fn run(p: &OneClick, token: String, apply: bool) -> anyhow::Result<Outcome> {
     let db = p.database.clone();
     tokio::task::spawn_blocking(move || resolve(&db, &token, apply)).await?
 }
 
-fn invalid() -> Response {
-    html_page(
+fn invalid(p: &OneClick) -> Response {
+    (p.page)(
         StatusCode::NOT_FOUND,
         "This unsubscribe link is not valid",
         "Nothing was changed. If you copied the link from an email, check that it is complete, or reply to the newsletter and ask to be removed.",
@@ -55,9 +94,9 @@ fn invalid() -> Response {
     )
 }
 
-fn failure(p: &Preview, e: anyhow::Error) -> Response {
+fn failure(p: &OneClick, e: anyhow::Error) -> Response {
     p.reporter.error(&format!("unsubscribe: {e:#}"));
-    html_page(
+    (p.page)(
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong",
         "Nothing was changed. Please try again in a moment.",
@@ -65,16 +104,16 @@ fn failure(p: &Preview, e: anyhow::Error) -> Response {
     )
 }
 
-pub async fn page(State(p): State<Arc<Preview>>, Path(token): Path<String>) -> Response {
+async fn page(State(p): State<Arc<OneClick>>, Path(token): Path<String>) -> Response {
     match run(&p, token, false).await {
-        Ok(Outcome::Invalid) => invalid(),
-        Ok(Outcome::AlreadyGone) => html_page(
+        Ok(Outcome::Invalid) => invalid(&p),
+        Ok(Outcome::AlreadyGone) => (p.page)(
             StatusCode::OK,
             "You are unsubscribed",
             "This address gets no more issues.",
             "",
         ),
-        Ok(Outcome::Unsubscribed) => confirm_page(),
+        Ok(Outcome::Unsubscribed) => confirm_page(&p),
         Err(e) => failure(&p, e),
     }
 }
@@ -82,8 +121,8 @@ pub async fn page(State(p): State<Arc<Preview>>, Path(token): Path<String>) -> R
 /// The button posts the same body a mail client's one-click request does.
 const FORM: &str = "<form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\"><button type=\"submit\">Unsubscribe</button></form>";
 
-fn confirm_page() -> Response {
-    html_page(
+fn confirm_page(p: &OneClick) -> Response {
+    (p.page)(
         StatusCode::OK,
         "Unsubscribe",
         "Press the button to stop receiving this newsletter.",
@@ -129,13 +168,13 @@ async fn is_one_click(request: Request) -> bool {
     }
 }
 
-pub async fn one_click(
-    State(p): State<Arc<Preview>>,
+async fn one_click(
+    State(p): State<Arc<OneClick>>,
     Path(token): Path<String>,
     request: Request,
 ) -> Response {
     if !is_one_click(request).await {
-        return html_page(
+        return (p.page)(
             StatusCode::BAD_REQUEST,
             "Not an unsubscribe request",
             "The request must carry List-Unsubscribe=One-Click. Nothing was changed.",
@@ -143,8 +182,8 @@ pub async fn one_click(
         );
     }
     match run(&p, token, true).await {
-        Ok(Outcome::Invalid) => invalid(),
-        Ok(_) => html_page(
+        Ok(Outcome::Invalid) => invalid(&p),
+        Ok(_) => (p.page)(
             StatusCode::OK,
             "You are unsubscribed",
             "This address gets no more issues.",

@@ -23,6 +23,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 pub mod inbound;
 pub mod links;
+pub mod mail_queue;
 pub mod replies;
 pub mod sends;
 pub mod subscribers;
@@ -132,6 +133,44 @@ const MIGRATIONS: &[&str] = &[
     // acknowledged (no answer to its end, or in flight when a run stopped): a possible double.
     r#"
     ALTER TABLE deliveries ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+    "#,
+    // 5: readers sign up on `dispatch host`: a `pending` status (the CHECK constraint widens,
+    // which SQLite does by rebuilding the table with the same ids; foreign keys are off while
+    // migrating), how and when consent was given, the status a re-signup returns to if it is
+    // never confirmed, and the queue of confirmation and welcome mails.
+    r#"
+    CREATE TABLE subscribers_new (
+        id              INTEGER PRIMARY KEY,
+        email           TEXT NOT NULL,
+        email_key       TEXT NOT NULL UNIQUE,
+        name            TEXT,
+        status          TEXT NOT NULL DEFAULT 'active'
+                        CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL,
+        source          TEXT CHECK (source IN ('form', 'import', 'command line')),
+        consent_at      TEXT,
+        confirmed_at    TEXT,
+        status_before   TEXT CHECK (status_before IN ('unsubscribed', 'bounced'))
+    );
+    INSERT INTO subscribers_new (id, email, email_key, name, status, created_at, updated_at)
+        SELECT id, email, email_key, name, status, created_at, updated_at FROM subscribers;
+    DROP TABLE subscribers;
+    ALTER TABLE subscribers_new RENAME TO subscribers;
+    CREATE TABLE mail_queue (
+        id            INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+        kind          TEXT NOT NULL CHECK (kind IN ('confirm', 'welcome')),
+        state         TEXT NOT NULL DEFAULT 'queued'
+                      CHECK (state IN ('queued', 'sent', 'failed', 'cancelled')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        due_at        TEXT NOT NULL,
+        last_error    TEXT,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    );
+    CREATE INDEX mail_queue_due ON mail_queue(state, due_at);
+    CREATE INDEX mail_queue_subscriber ON mail_queue(subscriber_id, kind, created_at);
     "#,
 ];
 
@@ -311,6 +350,20 @@ fn migrate(conn: &mut Connection, name: &str) -> anyhow::Result<()> {
         }
         .into());
     }
+    if version == known {
+        return Ok(());
+    }
+    // A migration may rebuild a table (SQLite's way to change a constraint): with foreign keys
+    // on, dropping the old table would delete the rows that refer to it. They are off while
+    // migrating (the pragma is ignored inside a transaction, so it is set around them) and
+    // checked before each commit.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let migrated = run_migrations(conn, name, version);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrated
+}
+
+fn run_migrations(conn: &mut Connection, name: &str, version: i64) -> anyhow::Result<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
         // Another process may have migrated while this one waited for the lock.
@@ -320,6 +373,15 @@ fn migrate(conn: &mut Connection, name: &str) -> anyhow::Result<()> {
         }
         tx.execute_batch(sql)
             .with_context(|| format!("migrating {name} to schema version {}", index + 1))?;
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = broken {
+            anyhow::bail!(
+                "migrating {name} to schema version {}: a row of {table} refers to a row that does not exist",
+                index + 1
+            );
+        }
         tx.pragma_update(None, "user_version", (index + 1) as i64)?;
         tx.commit()?;
     }

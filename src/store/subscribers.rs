@@ -15,6 +15,8 @@ use super::{Batch, Store, now};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Signed up on the form, not confirmed yet: gets no issues, expires.
+    Pending,
     Active,
     Unsubscribed,
     Bounced,
@@ -23,6 +25,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Pending => "pending",
             Status::Active => "active",
             Status::Unsubscribed => "unsubscribed",
             Status::Bounced => "bounced",
@@ -41,6 +44,7 @@ impl FromStr for Status {
 
     fn from_str(s: &str) -> Result<Status, String> {
         match s {
+            "pending" => Ok(Status::Pending),
             "active" => Ok(Status::Active),
             "unsubscribed" => Ok(Status::Unsubscribed),
             "bounced" => Ok(Status::Bounced),
@@ -56,6 +60,53 @@ fn status_column(r: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Status
     })
 }
 
+/// How a subscriber came onto the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Source {
+    /// The signup form of `dispatch host`, confirmed by the reader (double opt-in).
+    #[serde(rename = "form")]
+    Form,
+    /// `subscribers import`: the editor vouches for consent.
+    #[serde(rename = "import")]
+    Import,
+    /// `subscribers add`: the editor vouches for consent.
+    #[serde(rename = "command line")]
+    CommandLine,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Form => "form",
+            Source::Import => "import",
+            Source::CommandLine => "command line",
+        }
+    }
+}
+
+impl FromStr for Source {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Source, String> {
+        match s {
+            "form" => Ok(Source::Form),
+            "import" => Ok(Source::Import),
+            "command line" => Ok(Source::CommandLine),
+            other => Err(format!("unknown subscriber source `{other}`")),
+        }
+    }
+}
+
+fn source_column(r: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Option<Source>> {
+    let text: Option<String> = r.get(index)?;
+    text.map(|t| {
+        t.parse().map_err(|e: String| {
+            rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
+        })
+    })
+    .transpose()
+}
+
 /// A subscriber as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Subscriber {
@@ -64,7 +115,17 @@ pub struct Subscriber {
     pub name: Option<String>,
     pub status: Status,
     pub created_at: String,
+    /// How they came onto the list; `None` for addresses added before it was recorded.
+    pub source: Option<Source>,
+    /// When consent was given: the signup on the form, or the editor's add or import.
+    pub consent_at: Option<String>,
+    /// When the reader confirmed a signup from the confirmation email.
+    pub confirmed_at: Option<String>,
 }
+
+/// The columns [`subscriber_row`] reads, in its order.
+pub(crate) const COLUMNS: &str =
+    "id, email, name, status, created_at, source, consent_at, confirmed_at";
 
 /// The key under which an address is stored once: addresses differing only in case are the
 /// same subscriber.
@@ -127,6 +188,7 @@ pub struct ImportCounts {
 /// How many subscribers have each status.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    pub pending: i64,
     pub active: i64,
     pub unsubscribed: i64,
     pub bounced: i64,
@@ -137,6 +199,22 @@ impl Store {
     pub fn add_subscriber(&mut self, email: &str, name: Option<&str>) -> anyhow::Result<i64> {
         let tx = self.conn.transaction()?;
         if let Some(existing) = find(&tx, email)? {
+            if existing.status == Status::Pending {
+                // The editor vouches for the consent the reader has not confirmed yet.
+                tx.execute(
+                    "UPDATE subscribers SET status = 'active', source = ?2, consent_at = ?3,
+                     updated_at = ?3, status_before = NULL,
+                     name = coalesce(?4, name) WHERE id = ?1",
+                    params![
+                        existing.id,
+                        Source::CommandLine.as_str(),
+                        now(),
+                        clean_name(name)
+                    ],
+                )?;
+                tx.commit()?;
+                return Ok(existing.id);
+            }
             return Err(match existing.status {
                 Status::Active => ListError::AlreadySubscribed {
                     email: email.to_string(),
@@ -150,7 +228,7 @@ impl Store {
             }
             .into());
         }
-        let id = insert(&tx, email, name, Status::Active)?;
+        let id = insert(&tx, email, name, Status::Active, Source::CommandLine)?;
         tx.commit()?;
         Ok(id)
     }
@@ -198,7 +276,7 @@ impl Store {
     ) -> anyhow::Result<()> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, email, name, status, created_at FROM subscribers ORDER BY id")?;
+            .prepare(&format!("SELECT {COLUMNS} FROM subscribers ORDER BY id"))?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             each(&subscriber_row(r)?)?;
@@ -242,6 +320,7 @@ impl Store {
         while let Some(r) = rows.next()? {
             let n: i64 = r.get(1)?;
             match status_column(r, 0)? {
+                Status::Pending => counts.pending = n,
                 Status::Active => counts.active = n,
                 Status::Unsubscribed => counts.unsubscribed = n,
                 Status::Bounced => counts.bounced = n,
@@ -251,46 +330,60 @@ impl Store {
     }
 }
 
-fn subscriber_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscriber> {
+pub(crate) fn subscriber_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscriber> {
+    subscriber_at(r, 0)
+}
+
+/// A subscriber from the [`COLUMNS`] of a row that start at `o`.
+pub(crate) fn subscriber_at(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Subscriber> {
     Ok(Subscriber {
-        id: r.get(0)?,
-        email: r.get(1)?,
-        name: r.get(2)?,
-        status: status_column(r, 3)?,
-        created_at: r.get(4)?,
+        id: r.get(o)?,
+        email: r.get(o + 1)?,
+        name: r.get(o + 2)?,
+        status: status_column(r, o + 3)?,
+        created_at: r.get(o + 4)?,
+        source: source_column(r, o + 5)?,
+        consent_at: r.get(o + 6)?,
+        confirmed_at: r.get(o + 7)?,
     })
 }
 
-fn find(conn: &Connection, email: &str) -> rusqlite::Result<Option<Subscriber>> {
-    conn.prepare_cached(
-        "SELECT id, email, name, status, created_at FROM subscribers WHERE email_key = ?1",
-    )?
+pub(crate) fn find(conn: &Connection, email: &str) -> rusqlite::Result<Option<Subscriber>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM subscribers WHERE email_key = ?1"
+    ))?
     .query_row([email_key(email)], subscriber_row)
     .optional()
 }
 
-fn insert(
+/// A new subscriber; an active one's consent is dated now (the editor's add or import).
+pub(crate) fn insert(
     conn: &Connection,
     email: &str,
     name: Option<&str>,
     status: Status,
+    source: Source,
 ) -> rusqlite::Result<i64> {
     let at = now();
+    let consent_at = (status == Status::Active).then_some(&at);
     conn.prepare_cached(
-        "INSERT INTO subscribers (email, email_key, name, status, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        "INSERT INTO subscribers
+             (email, email_key, name, status, created_at, updated_at, source, consent_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
     )?
     .execute(params![
         email,
         email_key(email),
         clean_name(name),
         status.as_str(),
-        at
+        at,
+        source.as_str(),
+        consent_at
     ])?;
     Ok(conn.last_insert_rowid())
 }
 
-fn clean_name(name: Option<&str>) -> Option<&str> {
+pub(crate) fn clean_name(name: Option<&str>) -> Option<&str> {
     name.map(str::trim).filter(|n| !n.is_empty())
 }
 
@@ -305,6 +398,7 @@ fn import_one(
             &row.email,
             row.name.as_deref(),
             row.status.unwrap_or(Status::Active),
+            Source::Import,
         )?;
         counts.added += 1;
         return Ok(());

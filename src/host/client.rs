@@ -1,0 +1,145 @@
+//! Who is asking: the client's address (from `X-Forwarded-For` only when the connection comes
+//! from a proxy listed in `host.trusted_proxies`) and the per-client signup limit.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+
+/// The client's address. Behind trusted proxies, `X-Forwarded-For` is read from its right end
+/// (what the nearest proxy appended) and the first address that is not itself a trusted proxy
+/// is the client; anything a client wrote further left is ignored. From any other peer the
+/// header is ignored.
+pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&canonical(peer)) {
+        return peer;
+    }
+    let mut client = peer;
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        let Ok(addr) = hop.trim().parse::<IpAddr>() else {
+            // Garbage in the chain: trust nothing further left.
+            break;
+        };
+        client = canonical(addr);
+        if !trusted.contains(&client) {
+            break;
+        }
+    }
+    client
+}
+
+/// An IPv4 address seen through an IPv6 socket (`::ffff:a.b.c.d`) as the IPv4 address.
+fn canonical(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// At most `per_window` signups per client address in each window (an hour), kept in memory:
+/// a restart forgets the counts, which only gives a client one more window.
+pub struct RateLimit {
+    per_window: u32,
+    window: Duration,
+    clients: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+/// Clients remembered at most; past it, windows that ended are forgotten first.
+const MAX_CLIENTS: usize = 100_000;
+
+impl RateLimit {
+    pub fn per_hour(per_window: u32) -> RateLimit {
+        RateLimit::new(per_window, Duration::from_secs(3600))
+    }
+
+    pub fn new(per_window: u32, window: Duration) -> RateLimit {
+        RateLimit {
+            per_window,
+            window,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one signup of `client`; false when it is over its limit.
+    pub fn allow(&self, client: IpAddr) -> bool {
+        let now = Instant::now();
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if clients.len() >= MAX_CLIENTS && !clients.contains_key(&client) {
+            clients.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+            if clients.len() >= MAX_CLIENTS {
+                // Flooded from more addresses than we remember: refuse newcomers for now.
+                return false;
+            }
+        }
+        let entry = clients.entry(client).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= self.per_window {
+            return false;
+        }
+        entry.1 += 1;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+        let stranger: IpAddr = "203.0.113.9".parse().unwrap();
+        let trusted = [proxy];
+        let forged = headers(&["198.51.100.1, 192.0.2.7"]);
+        assert_eq!(client_addr(stranger, &forged, &trusted), stranger);
+        assert_eq!(
+            client_addr(proxy, &forged, &trusted),
+            "192.0.2.7".parse::<IpAddr>().unwrap(),
+            "the rightmost hop, appended by our proxy"
+        );
+        assert_eq!(client_addr(proxy, &headers(&[]), &trusted), proxy);
+        assert_eq!(
+            client_addr(proxy, &headers(&["192.0.2.7", "127.0.0.1"]), &trusted),
+            "192.0.2.7".parse::<IpAddr>().unwrap(),
+            "trusted hops are skipped"
+        );
+        assert_eq!(
+            client_addr(proxy, &headers(&["192.0.2.7, junk"]), &trusted),
+            proxy
+        );
+        assert_eq!(client_addr(proxy, &forged, &[]), proxy);
+    }
+
+    #[test]
+    fn each_client_has_its_own_limit() {
+        let limit = RateLimit::per_hour(2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(limit.allow(a) && limit.allow(a));
+        assert!(!limit.allow(a));
+        assert!(limit.allow(b));
+        let short = RateLimit::new(1, Duration::ZERO);
+        assert!(short.allow(a) && short.allow(a), "a new window each time");
+    }
+}

@@ -1,0 +1,514 @@
+//! End-to-end tests of `dispatch host` against the real mail stack (Postfix delivering into
+//! Dovecot, see tests/common/mailstack.rs): a signup's confirmation is delivered and read over
+//! IMAP, a GET of its link changes nothing, the POST confirms and the welcome arrives; refused
+//! signups send nothing; a kill -9 right after a signup loses no mail; a 4xx from an SMTP proxy
+//! in front of Postfix (fault injection) is retried; the archive's headers, ETag and 404 page.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Child;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use common::cli::{command, signal, spawn};
+use common::mailstack::{MailStack, PASSWORD, mailstack, unique_user};
+use dispatch::store::Store;
+use dispatch::store::subscribers::{Source, Status};
+
+const ISSUE: &str = "---\nvolume: 1\nnumber: 1\ntitle: First light\ndate: 2030-01-07\n---\nHello reader,\n\nThe first issue.\n";
+
+/// Where the mails' links say the host is; requests go to the bound address instead.
+const HOST_URL: &str = "http://127.0.0.1:9/";
+
+/// A newsletter folder with one built issue, sending through `smtp_port` on loopback.
+fn folder(smtp_port: u16) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    set_smtp(dir.path(), smtp_port);
+    std::fs::create_dir(dir.path().join("issues")).unwrap();
+    std::fs::write(dir.path().join("issues/v1n1-first.md"), ISSUE).unwrap();
+    let out = command(Some(dir.path()), &["build"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    dir
+}
+
+fn set_smtp(dir: &Path, port: u16) {
+    let config = format!(
+        "newsletter:\n  title: The Test Dispatch\n  url: https://news.example.test/\n  from: \"Tess Editor <editor@example.test>\"\n  reply_to: replies@example.test\nsmtp:\n  host: 127.0.0.1\n  port: {port}\n  security: none\n  timeout: 10\nhost:\n  url: {HOST_URL}\n"
+    );
+    std::fs::write(dir.join("config.yaml"), config).unwrap();
+}
+
+/// A running `dispatch host --listen 127.0.0.1:0`, killed when dropped.
+struct Host {
+    child: Child,
+    addr: String,
+    stderr: Arc<(Mutex<String>, Condvar)>,
+}
+
+impl Host {
+    fn start(dir: &Path) -> Host {
+        let mut child = spawn(&mut command(
+            Some(dir),
+            &["host", "--listen", "127.0.0.1:0"],
+        ));
+        let stderr = Arc::new((Mutex::new(String::new()), Condvar::new()));
+        let lines = stderr.clone();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                lines.0.lock().unwrap().push_str(&(line + "\n"));
+                lines.1.notify_all();
+            }
+        });
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let addr = first
+            .trim()
+            .split("http://")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no address in {first:?}: {}", stderr.0.lock().unwrap()))
+            .trim_end_matches('/')
+            .to_string();
+        Host {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    /// Waits until stderr holds `n` lines containing `text`; returns stderr.
+    fn wait_for(&self, text: &str, n: usize) -> String {
+        let (lock, changed) = &*self.stderr;
+        let all = lock.lock().unwrap();
+        let (all, timeout) = changed
+            .wait_timeout_while(all, Duration::from_secs(60), |all| {
+                all.matches(text).count() < n
+            })
+            .unwrap();
+        assert!(!timeout.timed_out(), "no {n}× {text:?} in:\n{all}");
+        all.clone()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request; returns the status, the head and the body.
+fn http(addr: &str, method: &str, path: &str, extra: &str, body: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).expect("the host accepts");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}");
+    if method == "POST" {
+        request.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+fn subscribe(addr: &str, form: &str) -> (u16, String) {
+    let (status, _, body) = http(addr, "POST", "/subscribe", "", form);
+    (status, body)
+}
+
+fn form(email: &str, name: &str, honeypot: &str) -> String {
+    let enc = |s: &str| s.replace('@', "%40").replace(' ', "+");
+    format!(
+        "email={}&name={}&website={}",
+        enc(email),
+        enc(name),
+        enc(honeypot)
+    )
+}
+
+/// Every message of `user`'s INBOX, read over IMAP.
+fn imap_messages(stack: &MailStack, user: &str) -> Vec<Vec<u8>> {
+    use futures::TryStreamExt as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", stack.imap_port))
+            .await
+            .unwrap();
+        let mut client = async_imap::Client::new(tcp);
+        client.read_response().await.unwrap().unwrap();
+        let mut session = client.login(user, PASSWORD).await.map_err(|e| e.0).unwrap();
+        let status = session.examine("INBOX").await.unwrap();
+        if status.exists == 0 {
+            return Vec::new();
+        }
+        let fetched: Vec<_> = session
+            .fetch("1:*", "BODY.PEEK[]")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let messages = fetched.iter().map(|f| f.body().unwrap().to_vec()).collect();
+        let _ = session.logout().await;
+        messages
+    })
+}
+
+fn text_of(message: &[u8]) -> String {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(message)
+        .unwrap();
+    parsed.body_text(0).unwrap().into_owned()
+}
+
+fn header(message: &[u8], name: &str) -> String {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(message)
+        .unwrap();
+    parsed
+        .header_raw(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .trim()
+        .to_string()
+}
+
+/// The path of the first link under `HOST_URL` with `prefix` in `text`.
+fn link_path(text: &str, prefix: &str) -> String {
+    let start = text
+        .find(&format!("{HOST_URL}{prefix}"))
+        .unwrap_or_else(|| panic!("no {prefix} link in:\n{text}"));
+    let link = text[start..]
+        .split(|c: char| c.is_whitespace() || c == '>')
+        .next()
+        .unwrap();
+    format!("/{}", &link[HOST_URL.len()..])
+}
+
+fn subscriber(dir: &Path, email: &str) -> dispatch::store::subscribers::Subscriber {
+    Store::open(&dir.join("subscribers.db"))
+        .unwrap()
+        .subscriber(email)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{email} is not stored"))
+}
+
+#[test]
+fn a_reader_signs_up_confirms_is_welcomed_and_leaves_with_one_click() {
+    let stack = mailstack();
+    let dir = folder(stack.smtp_port);
+    let host = Host::start(dir.path());
+    let reader = unique_user("signup");
+
+    let (status, page) = subscribe(&host.addr, &form(&reader, "Rea Der", ""));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Check your inbox"), "{page}");
+    assert_eq!(subscriber(dir.path(), &reader).status, Status::Pending);
+
+    stack.wait_for_messages(&reader, 1, Duration::from_secs(60));
+    let messages = imap_messages(&stack, &reader);
+    assert_eq!(messages.len(), 1);
+    let confirmation = &messages[0];
+    assert!(header(confirmation, "Subject").contains("Confirm your subscription"));
+    assert_eq!(header(confirmation, "Reply-To"), "replies@example.test");
+    assert!(header(confirmation, "List-Id").contains("the-test-dispatch.example.test"));
+    let confirm = link_path(&text_of(confirmation), "confirm/");
+
+    // A link scanner's GET changes nothing.
+    let (status, _, page) = http(&host.addr, "GET", &confirm, "", "");
+    assert_eq!(status, 200);
+    assert!(page.contains("<form method=\"post\">"), "{page}");
+    assert_eq!(subscriber(dir.path(), &reader).status, Status::Pending);
+    // The unsubscribe token of the same reader does not confirm.
+    let unsubscribe = link_path(&header(confirmation, "List-Unsubscribe"), "unsubscribe/");
+    let forged = confirm.replace(
+        confirm.rsplit('/').next().unwrap(),
+        unsubscribe.rsplit('/').next().unwrap(),
+    );
+    assert_eq!(http(&host.addr, "POST", &forged, "", "").0, 404);
+    assert_eq!(subscriber(dir.path(), &reader).status, Status::Pending);
+
+    let (status, _, page) = http(&host.addr, "POST", &confirm, "", "");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("You are subscribed"), "{page}");
+    let s = subscriber(dir.path(), &reader);
+    assert_eq!(s.status, Status::Active);
+    assert_eq!(s.source, Some(Source::Form));
+    assert_eq!(s.name.as_deref(), Some("Rea Der"));
+    assert!(s.consent_at.is_some() && s.confirmed_at.is_some(), "{s:?}");
+    // Confirming twice sends no second welcome.
+    assert_eq!(http(&host.addr, "POST", &confirm, "", "").0, 200);
+
+    stack.wait_for_messages(&reader, 2, Duration::from_secs(60));
+    let messages = imap_messages(&stack, &reader);
+    let welcome = &messages[1];
+    assert!(header(welcome, "Subject").contains("Welcome to The Test Dispatch"));
+    let text = text_of(welcome);
+    assert!(text.contains("https://news.example.test/v1n1/"), "{text}");
+    assert!(header(welcome, "List-Unsubscribe").contains(&format!("{HOST_URL}unsubscribe/")));
+
+    // The one-click link of the welcome reaches the same host.
+    let leave = link_path(&text, "unsubscribe/");
+    let (status, _, _) = http(&host.addr, "POST", &leave, "", "List-Unsubscribe=One-Click");
+    assert_eq!(status, 200);
+    assert_eq!(subscriber(dir.path(), &reader).status, Status::Unsubscribed);
+
+    // Signing up again needs a new confirmation.
+    subscribe(&host.addr, &form(&reader, "", ""));
+    assert_eq!(subscriber(dir.path(), &reader).status, Status::Pending);
+    stack.wait_for_messages(&reader, 3, Duration::from_secs(60));
+    stack.wait_for_postfix_queue(Duration::from_secs(60));
+    assert_eq!(
+        imap_messages(&stack, &reader).len(),
+        3,
+        "one welcome, however often confirmed"
+    );
+
+    // The access log names neither the reader nor a token.
+    let log = host.wait_for("POST /subscribe 200", 2);
+    assert!(log.contains("GET /confirm/… 200"), "{log}");
+    assert!(!log.contains(confirm.rsplit('/').next().unwrap()), "{log}");
+    assert!(!log.contains("example.test"), "{log}");
+    assert!(!log.contains("127.0.0.1"), "{log}");
+}
+
+#[test]
+fn honeypots_bad_addresses_and_a_fourth_request_in_a_day_send_nothing() {
+    let stack = mailstack();
+    let dir = folder(stack.smtp_port);
+    let host = Host::start(dir.path());
+    let bot = unique_user("bot");
+    let (status, page) = subscribe(&host.addr, &form(&bot, "", "http://spam.example"));
+    assert_eq!(status, 200, "a bot learns nothing: {page}");
+    let (status, page) = subscribe(&host.addr, "email=not-an-address&website=");
+    assert_eq!(status, 400);
+    assert!(page.contains("not an email address"), "{page}");
+
+    let eager = unique_user("eager");
+    for _ in 0..4 {
+        let (status, page) = subscribe(&host.addr, &form(&eager, "", ""));
+        assert_eq!(status, 200, "the same answer every time: {page}");
+        assert!(page.contains("Check your inbox"));
+    }
+    host.wait_for("confirm mail", 3);
+    stack.wait_for_messages(&eager, 3, Duration::from_secs(60));
+    stack.wait_for_postfix_queue(Duration::from_secs(60));
+    assert_eq!(imap_messages(&stack, &eager).len(), 3, "at most 3 a day");
+    assert!(imap_messages(&stack, &bot).is_empty());
+    let db = Store::open(&dir.path().join("subscribers.db")).unwrap();
+    assert!(db.subscriber(&bot).unwrap().is_none());
+    assert!(db.subscriber("not-an-address").unwrap().is_none());
+    assert!(db.due_mails(10).unwrap().is_empty(), "nothing left to send");
+
+    // GET of /subscribe does nothing.
+    let (status, _, _) = http(
+        &host.addr,
+        "GET",
+        "/subscribe?email=x%40example.test",
+        "",
+        "",
+    );
+    assert_eq!(status, 405);
+    assert!(db.subscriber("x@example.test").unwrap().is_none());
+}
+
+/// An SMTP server that accepts connections and never says a word.
+fn silent_smtp() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+#[test]
+fn a_signup_survives_kill_9_right_after_the_post() {
+    let stack = mailstack();
+    // First the mail cannot leave: the SMTP server never answers.
+    let (_silent, silent_port) = silent_smtp();
+    let dir = folder(silent_port);
+    let reader = unique_user("crash");
+    {
+        let mut host = Host::start(dir.path());
+        let (status, _) = subscribe(&host.addr, &form(&reader, "", ""));
+        assert_eq!(status, 200);
+        signal(&host.child, "KILL");
+        host.child.wait().unwrap();
+    }
+    assert_eq!(subscriber(dir.path(), &reader).status, Status::Pending);
+    set_smtp(dir.path(), stack.smtp_port);
+    let _host = Host::start(dir.path());
+    stack.wait_for_messages(&reader, 1, Duration::from_secs(60));
+    let messages = imap_messages(&stack, &reader);
+    assert!(text_of(&messages[0]).contains(&format!("{HOST_URL}confirm/")));
+}
+
+/// A proxy in front of Postfix that answers the first `faults` RCPT commands itself with a
+/// 451, as a greylisting server would; counts the RCPTs it saw.
+fn faulty_smtp_proxy(postfix: u16, faults: usize) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let rcpts = Arc::new(AtomicUsize::new(0));
+    let seen = rcpts.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().map_while(Result::ok) {
+            let server = TcpStream::connect(("127.0.0.1", postfix)).unwrap();
+            let mut to_client = client.try_clone().unwrap();
+            let mut from_server = server.try_clone().unwrap();
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_server, &mut to_client);
+            });
+            let seen = seen.clone();
+            let mut reply = client.try_clone().unwrap();
+            let mut to_server = server;
+            std::thread::spawn(move || {
+                let mut lines = BufReader::new(client);
+                let mut line = String::new();
+                let mut in_data = false;
+                while lines.read_line(&mut line).unwrap_or(0) > 0 {
+                    let upper = line.to_ascii_uppercase();
+                    if !in_data && upper.starts_with("RCPT") {
+                        let n = seen.fetch_add(1, Ordering::SeqCst);
+                        if n < faults {
+                            reply
+                                .write_all(b"451 4.7.1 Greylisted, try again later\r\n")
+                                .unwrap();
+                            line.clear();
+                            continue;
+                        }
+                    }
+                    if !in_data && upper.starts_with("DATA") {
+                        in_data = true;
+                    } else if in_data && line == ".\r\n" {
+                        in_data = false;
+                    }
+                    if to_server.write_all(line.as_bytes()).is_err() {
+                        break;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    (port, rcpts)
+}
+
+#[test]
+fn a_4xx_from_the_smtp_server_is_retried() {
+    let stack = mailstack();
+    let (proxy, rcpts) = faulty_smtp_proxy(stack.smtp_port, 1);
+    let dir = folder(proxy);
+    let (ready, bound) = tokio::sync::oneshot::channel();
+    let path = dir.path().to_path_buf();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let options = dispatch::host::Options {
+            retry_delays: vec![Duration::from_secs(1)],
+            ..Default::default()
+        };
+        let result = runtime.block_on(dispatch::host::host(
+            &path,
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            options,
+            Some(ready),
+            Arc::new(dispatch::report::Silent),
+            Box::new(std::io::sink()),
+        ));
+        panic!("the host stopped: {result:?}");
+    });
+    let addr = bound.blocking_recv().unwrap().to_string();
+    let reader = unique_user("greylisted");
+    assert_eq!(subscribe(&addr, &form(&reader, "", "")).0, 200);
+    stack.wait_for_messages(&reader, 1, Duration::from_secs(60));
+    assert_eq!(rcpts.load(Ordering::SeqCst), 2, "refused once, then taken");
+    let db = Store::open(&dir.path().join("subscribers.db")).unwrap();
+    assert!(db.due_mails(10).unwrap().is_empty());
+    assert_eq!(db.next_mail_due().unwrap(), None, "marked sent");
+}
+
+#[test]
+fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm() {
+    let (_silent, port) = silent_smtp();
+    let dir = folder(port);
+    let mut host = Host::start(dir.path());
+    let (status, head, body) = http(&host.addr, "GET", "/v1n1/", "", "");
+    assert_eq!(status, 200);
+    assert!(body.contains("First light"));
+    for expected in [
+        "content-type: text/html; charset=utf-8",
+        "content-security-policy: default-src 'none';",
+        "frame-ancestors 'none'",
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+        "last-modified: ",
+    ] {
+        assert!(head.contains(expected), "{expected} missing:\n{head}");
+    }
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .expect("an etag")
+        .to_string();
+    let (status, _, body) = http(
+        &host.addr,
+        "GET",
+        "/v1n1/",
+        &format!("If-None-Match: {etag}\r\n"),
+        "",
+    );
+    assert_eq!((status, body.as_str()), (304, ""));
+    let (status, head, _) = http(&host.addr, "GET", "/style.css", "", "");
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: text/css"), "{head}");
+    assert_eq!(http(&host.addr, "GET", "/v1n1", "", "").0, 301);
+
+    let (status, head, body) = http(&host.addr, "GET", "/no-such-page", "", "");
+    assert_eq!(status, 404);
+    assert!(head.contains("content-security-policy"), "{head}");
+    assert!(
+        body.contains("The Test Dispatch") && body.contains("style.css"),
+        "{body}"
+    );
+
+    // A new build is served without a restart.
+    std::fs::write(
+        dir.path().join("issues/v1n1-first.md"),
+        ISSUE.replace("First light", "First light, again"),
+    )
+    .unwrap();
+    let out = command(Some(dir.path()), &["build"]).output().unwrap();
+    assert!(out.status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, _, body) = http(&host.addr, "GET", "/v1n1/", "", "");
+        if body.contains("First light, again") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new build is not served"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    signal(&host.child, "TERM");
+    let status = host.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", host.stderr.0.lock().unwrap());
+}
