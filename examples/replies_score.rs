@@ -1,6 +1,6 @@
 //! Scores reply extraction against corpora: `NAME: M of N exact (P %)` per corpus, then each
 //! miss by file name (with `--diff`, expected against got). A corpus is a folder of
-//! `emails/X` with `trimmed/X` beside it, or of `NAME.txt` with `NAME.expected`. Run by
+//! `emails/X` with `trimmed/X` beside it, or of `NAME.txt` / `NAME.html` with `NAME.expected`. Run by
 //! `bench/replies-score`.
 
 use std::path::PathBuf;

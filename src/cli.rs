@@ -147,6 +147,18 @@ pub enum RepliesCommand {
         #[arg(value_name = "ID")]
         id: i64,
     },
+    /// Review the pending replies one at a time in the terminal, one key per decision.
+    ///
+    /// Newest issue first, then the oldest reply first. Keys: a approve, A approve
+    /// anonymously, n note, e edit in $VISUAL or $EDITOR, r reject, s skip, o the original
+    /// message, q quit, ? help. Each decision is saved at once: a new run resumes at the next
+    /// pending reply, and skipped replies come back. Needs a terminal (works over ssh); without
+    /// one, use `replies approve` and `replies reject`.
+    Review {
+        /// Only the replies to this issue (V5N2, v5n2 or 5.2).
+        #[arg(value_name = "ISSUE")]
+        issue: Option<String>,
+    },
     /// List the unsubscribe requests by mail that wait for you: no valid token, and no
     /// verdict of your mail server that the sender's address is genuine.
     Unsubscribes,

@@ -36,8 +36,13 @@ fn folder(smtp_port: u16) -> tempfile::TempDir {
 }
 
 fn set_smtp(dir: &Path, port: u16) {
+    set_config(dir, port, "");
+}
+
+/// The config, with `host_lines` added to the `host:` section.
+fn set_config(dir: &Path, port: u16, host_lines: &str) {
     let config = format!(
-        "newsletter:\n  title: The Test Dispatch\n  url: https://news.example.test/\n  from: \"Tess Editor <editor@example.test>\"\n  reply_to: replies@example.test\nsmtp:\n  host: 127.0.0.1\n  port: {port}\n  security: none\n  timeout: 10\nhost:\n  url: {HOST_URL}\n"
+        "newsletter:\n  title: The Test Dispatch\n  url: https://news.example.test/\n  from: \"Tess Editor <editor@example.test>\"\n  reply_to: replies@example.test\nsmtp:\n  host: 127.0.0.1\n  port: {port}\n  security: none\n  timeout: 10\nhost:\n  url: {HOST_URL}\n{host_lines}"
     );
     std::fs::write(dir.join("config.yaml"), config).unwrap();
 }
@@ -223,6 +228,17 @@ fn a_reader_signs_up_confirms_is_welcomed_and_leaves_with_one_click() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Check your inbox"), "{page}");
     assert_eq!(subscriber(dir.path(), &reader).status, Status::Pending);
+    let list = command(Some(dir.path()), &["subscribers", "list", "--json"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        list.contains(&format!(
+            "\"email\":\"{reader}\",\"name\":\"Rea Der\",\"status\":\"pending\""
+        )) && list.contains("\"source\":\"form\"")
+            && list.contains("\"confirmed_at\":null"),
+        "{list}"
+    );
 
     stack.wait_for_messages(&reader, 1, Duration::from_secs(60));
     let messages = imap_messages(&stack, &reader);
@@ -309,7 +325,7 @@ fn honeypots_bad_addresses_and_a_fourth_request_in_a_day_send_nothing() {
         assert_eq!(status, 200, "the same answer every time: {page}");
         assert!(page.contains("Check your inbox"));
     }
-    host.wait_for("confirm mail", 3);
+    host.wait_for(" sent\n", 3);
     stack.wait_for_messages(&eager, 3, Duration::from_secs(60));
     stack.wait_for_postfix_queue(Duration::from_secs(60));
     assert_eq!(imap_messages(&stack, &eager).len(), 3, "at most 3 a day");
@@ -410,12 +426,27 @@ fn faulty_smtp_proxy(postfix: u16, faults: usize) -> (u16, Arc<AtomicUsize>) {
     (port, rcpts)
 }
 
+/// Passes the host's notices and errors on, one message each.
+struct Notices(Mutex<std::sync::mpsc::Sender<String>>);
+
+impl dispatch::report::Reporter for Notices {
+    fn progress(&self, _: &dispatch::report::Progress) {}
+    fn progress_done(&self) {}
+    fn error(&self, message: &str) {
+        let _ = self.0.lock().unwrap().send(format!("error: {message}"));
+    }
+    fn notice(&self, message: &str) {
+        let _ = self.0.lock().unwrap().send(message.to_string());
+    }
+}
+
 #[test]
 fn a_4xx_from_the_smtp_server_is_retried() {
     let stack = mailstack();
     let (proxy, rcpts) = faulty_smtp_proxy(stack.smtp_port, 1);
     let dir = folder(proxy);
     let (ready, bound) = tokio::sync::oneshot::channel();
+    let (notices, heard) = std::sync::mpsc::channel();
     let path = dir.path().to_path_buf();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -428,7 +459,7 @@ fn a_4xx_from_the_smtp_server_is_retried() {
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             options,
             Some(ready),
-            Arc::new(dispatch::report::Silent),
+            Arc::new(Notices(Mutex::new(notices))),
             Box::new(std::io::sink()),
         ));
         panic!("the host stopped: {result:?}");
@@ -436,6 +467,13 @@ fn a_4xx_from_the_smtp_server_is_retried() {
     let addr = bound.blocking_recv().unwrap().to_string();
     let reader = unique_user("greylisted");
     assert_eq!(subscribe(&addr, &form(&reader, "", "")).0, 200);
+    let deferred = heard.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert!(
+        deferred.contains("deferred") && deferred.contains("451"),
+        "{deferred}"
+    );
+    let sent = heard.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert_eq!(sent, "confirm mail 1 sent");
     stack.wait_for_messages(&reader, 1, Duration::from_secs(60));
     assert_eq!(rcpts.load(Ordering::SeqCst), 2, "refused once, then taken");
     let db = Store::open(&dir.path().join("subscribers.db")).unwrap();
@@ -447,6 +485,7 @@ fn a_4xx_from_the_smtp_server_is_retried() {
 fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm() {
     let (_silent, port) = silent_smtp();
     let dir = folder(port);
+    std::fs::write(dir.path().join("build/web/.secret"), "not for readers").unwrap();
     let mut host = Host::start(dir.path());
     let (status, head, body) = http(&host.addr, "GET", "/v1n1/", "", "");
     assert_eq!(status, 200);
@@ -479,6 +518,11 @@ fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm(
     assert!(head.contains("content-type: text/css"), "{head}");
     assert_eq!(http(&host.addr, "GET", "/v1n1", "", "").0, 301);
 
+    assert_eq!(
+        http(&host.addr, "GET", "/.secret", "", "").0,
+        404,
+        "hidden files stay hidden"
+    );
     let (status, head, body) = http(&host.addr, "GET", "/no-such-page", "", "");
     assert_eq!(status, 404);
     assert!(head.contains("content-security-policy"), "{head}");
@@ -495,20 +539,43 @@ fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm(
     .unwrap();
     let out = command(Some(dir.path()), &["build"]).output().unwrap();
     assert!(out.status.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    // The build renames file after file: a reload may catch it half-way, the next one the rest.
+    for reloads in 1.. {
+        host.wait_for("archive reloaded", reloads);
         let (_, _, body) = http(&host.addr, "GET", "/v1n1/", "", "");
         if body.contains("First light, again") {
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the new build is not served"
-        );
-        std::thread::sleep(Duration::from_millis(200));
+        assert!(reloads < 5, "the new build is not served: {body}");
     }
 
     signal(&host.child, "TERM");
     let status = host.child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{}", host.stderr.0.lock().unwrap());
+}
+
+#[test]
+fn each_client_gets_so_many_signups_an_hour_and_cannot_forge_another_address() {
+    let (_silent, port) = silent_smtp();
+    let dir = folder(port);
+    set_config(dir.path(), port, "  signups_per_hour: 2\n");
+    let host = Host::start(dir.path());
+    for (i, expected) in [200, 200, 429].into_iter().enumerate() {
+        // Not behind a trusted proxy: the header is the client's own and changes nothing.
+        let forged = format!("X-Forwarded-For: 192.0.2.{i}\r\n");
+        let email = unique_user("limited");
+        let (status, _, page) = http(
+            &host.addr,
+            "POST",
+            "/subscribe",
+            &forged,
+            &form(&email, "", ""),
+        );
+        assert_eq!(status, expected, "signup {}: {page}", i + 1);
+        if status == 429 {
+            assert!(page.contains("Too many signups"), "{page}");
+            let db = Store::open(&dir.path().join("subscribers.db")).unwrap();
+            assert!(db.subscriber(&email).unwrap().is_none(), "nothing stored");
+        }
+    }
 }

@@ -939,6 +939,17 @@ fn extract_prints_the_readers_text_outside_a_folder() {
         String::from_utf8(out.stdout).unwrap(),
         "Thanks: count me in.\n"
     );
+
+    // A bare HTML body: the client's quote markup goes, then the text rules.
+    let html = "<div dir=\"ltr\">Thanks: count me in.<div><br></div><div>Ann</div></div><div class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon, 4 Mar 2024 at 09:00, Robin Field &lt;editor@example.test&gt; wrote:</div><blockquote class=\"gmail_quote\">Who is coming?</blockquote></div>";
+    let out = command(None, &["replies", "extract", "-"])
+        .current_dir(dir.path())
+        .run_with(html.as_bytes());
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "Thanks: count me in.\n\nAnn\n"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,16 +1,18 @@
 //! Reply-text extraction against the public reply-body corpora in `tests/data/reply-bodies`.
 //!
-//! Each `NAME.txt` input has a hand-written `NAME.expected` beside it: the text the reader
-//! wrote. Extraction, comparison and the diff are those of `bench/replies-score`
+//! Each `NAME.txt` (or `NAME.html`) input has a hand-written `NAME.expected` beside it: the
+//! text the reader wrote. In `html`, each HTML reply has its plain-text twin beside it, and both
+//! must extract to the same text. Extraction, comparison and the diff are those of `bench/replies-score`
 //! (`dispatch::replies::score`). The test prints a diff for every mismatch and the exact-match
 //! ratio per corpus. It fails when a case outside `KNOWN_MISMATCHES` does not match, and when a case in that list
 //! matches now (remove it from the list), so no new mismatch hides behind a good ratio.
 
 use std::path::Path;
 
-use dispatch::replies::score::{corpus_cases, diff, score_corpus};
+use dispatch::replies::extract_text;
+use dispatch::replies::score::{canonical, corpus_cases, diff, score_corpus};
 
-/// The cases (`CORPUS/NAME`, the input's file name without `.txt`) whose extraction does not
+/// The cases (`CORPUS/NAME`, the input's file name without `.txt`; `.html` stays) whose extraction does not
 /// match its expected text today. Empty: every case matches.
 const KNOWN_MISMATCHES: &[&str] = &[];
 
@@ -72,7 +74,7 @@ fn surprises(mismatched: &[String], all: &[String], known: &[&str]) -> Vec<Strin
     out
 }
 
-const CORPORA: &[&str] = &["github", "crisp", "kinds"];
+const CORPORA: &[&str] = &["github", "crisp", "kinds", "languages", "html"];
 
 #[test]
 fn reply_corpora_match_expected_text() {
@@ -90,6 +92,37 @@ fn reply_corpora_match_expected_text() {
     );
     let surprises = surprises(&mismatched, &all, KNOWN_MISMATCHES);
     assert!(surprises.is_empty(), "{}", surprises.join("\n"));
+}
+
+/// Every HTML reply of the `html` corpus and its plain-text twin extract to the same text.
+#[test]
+fn html_replies_and_their_text_twins_agree() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reply-bodies/html");
+    let cases = corpus_cases(&dir).unwrap_or_else(|e| panic!("{e:#}"));
+    let html: Vec<_> = cases.iter().filter(|c| c.name.ends_with(".html")).collect();
+    assert!(html.len() >= 10, "only {} HTML cases", html.len());
+    let mut disagree = Vec::new();
+    for case in html {
+        let twin = case.input.with_extension("txt");
+        assert!(
+            twin.is_file(),
+            "{}: no plain-text twin",
+            case.input.display()
+        );
+        let extract = |path: &Path| {
+            let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            canonical(&extract_text(&raw).unwrap_or_else(|e| panic!("{e:#}")))
+        };
+        let (from_html, from_text) = (extract(&case.input), extract(&twin));
+        if from_html != from_text {
+            disagree.push(format!(
+                "{}: HTML (-) and text (+) differ:\n{}",
+                case.name,
+                diff(&from_html, &from_text)
+            ));
+        }
+    }
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
 }
 
 #[test]
@@ -151,14 +184,18 @@ fn scorer_reads_txt_and_expected_side_by_side() {
         ("a.expected", "Count me in!\n"),
         ("b.txt", REPLY),
         ("b.expected", "Count me in!\n\n> Who is coming?"),
+        (
+            "c.html",
+            "<div>Count me in!</div><blockquote type=cite>Who is coming?</blockquote>",
+        ),
+        ("c.expected", "Count me in!"),
         ("SOURCE.txt", "where the corpus comes from"),
         ("LICENSE", "not a case"),
     ]);
     let score = score_corpus(dir.path()).expect("score");
-    assert_eq!((score.matched(), score.total), (1, 2));
+    assert_eq!((score.matched(), score.total), (2, 3));
     let misses: Vec<&str> = score.misses.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(misses, ["b.txt"]);
-    assert_eq!(score.percent(), 50.0);
 }
 
 #[test]

@@ -210,6 +210,7 @@ fn sends_each_subscriber_their_own_copy_through_postfix_and_dovecot() {
         subject: "Re: First light",
         received_at: None,
         text: REPLY_TEXT,
+        original: None,
     };
     store.batch(|b| Ok(insert_reply(b, &reply)?)).unwrap();
     let ids: Vec<i64> = store

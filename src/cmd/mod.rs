@@ -9,6 +9,7 @@ pub mod log;
 pub mod new;
 pub mod replies;
 pub mod report;
+pub mod review;
 pub mod send;
 pub mod serve;
 pub mod subscribers;

@@ -50,6 +50,7 @@ pub fn run(dir: &Path, command: RepliesCommand, runtime: &Runtime) -> anyhow::Re
             Ok(())
         }
         RepliesCommand::Edit { id } => edit(dir, id),
+        RepliesCommand::Review { issue } => super::review::run(dir, issue.as_deref(), runtime),
         RepliesCommand::Unsubscribes => unsubscribes(dir),
         RepliesCommand::ConfirmUnsubscribe { ids } => {
             let confirmed = Newsletter::open(dir)?
@@ -428,7 +429,7 @@ fn edit(dir: &Path, id: i64) -> anyhow::Result<()> {
 
 /// Opens `text` in $VISUAL or $EDITOR (which may carry arguments, as in `code --wait`) and
 /// returns what was saved.
-fn edit_in_editor(text: &str) -> anyhow::Result<String> {
+pub(super) fn edit_in_editor(text: &str) -> anyhow::Result<String> {
     let editor = ["VISUAL", "EDITOR"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))

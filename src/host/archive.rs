@@ -158,6 +158,12 @@ fn walk(dir: &Path, out: &mut Listing) {
         return;
     };
     for entry in entries.flatten() {
+        // Hidden files (`.git`, `.htaccess`) and our own temporary files are never served.
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name.starts_with(crate::fsutil::TEMP_PREFIX) {
+            continue;
+        }
         let path = entry.path();
         let Ok(meta) = entry.metadata() else { continue };
         if meta.is_dir() {

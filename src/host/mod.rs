@@ -167,6 +167,7 @@ pub async fn host(
     let worker = tokio::spawn(worker.run(stopped()));
     let refresher = {
         let state = state.clone();
+        let reporter = reporter.clone();
         let stop = stopped();
         tokio::spawn(async move {
             tokio::pin!(stop);
@@ -176,7 +177,10 @@ pub async fn host(
                     () = tokio::time::sleep(options.refresh) => {}
                 }
                 let state = state.clone();
-                let _ = tokio::task::spawn_blocking(move || state.archive.refresh()).await;
+                let reloaded = tokio::task::spawn_blocking(move || state.archive.refresh()).await;
+                if reloaded.unwrap_or(false) {
+                    reporter.notice("archive reloaded");
+                }
             }
         })
     };
@@ -313,7 +317,7 @@ struct AccessLog {
     out: Arc<Mutex<Box<dyn Write + Send>>>,
 }
 
-/// The most the buffer holds between two flushes; lines past it are counted, not kept.
+/// The most the buffer holds between two flushes; lines past it are dropped.
 const LOG_BUFFER: usize = 4 << 20;
 
 struct LogFlusher {

@@ -157,9 +157,10 @@ impl Worker {
         };
         match open.send(&self.mailer, &envelope, &outgoing.bytes).await {
             Outcome::Sent => {
+                with_store(&self.store, move |s| s.mail_sent(id)).await?;
                 self.reporter
                     .notice(&format!("{} mail {id} sent", mail.kind.as_str()));
-                with_store(&self.store, move |s| s.mail_sent(id)).await
+                Ok(())
             }
             Outcome::Deferred { error, .. } | Outcome::InDoubt { error, .. } => {
                 self.retry(mail, &error).await
@@ -184,22 +185,23 @@ impl Worker {
                 .await;
         };
         let due = stamp(chrono::Utc::now() + *delay);
+        let (id, message) = (mail.id, error.to_string());
+        let at = due.clone();
+        with_store(&self.store, move |s| s.mail_retry(id, &message, &at)).await?;
         self.reporter.notice(&format!(
-            "{} mail {} deferred, next attempt at {due}: {error}",
+            "{} mail {id} deferred, next attempt at {due}: {error}",
             mail.kind.as_str(),
-            mail.id
         ));
-        let (id, error) = (mail.id, error.to_string());
-        with_store(&self.store, move |s| s.mail_retry(id, &error, &due)).await
+        Ok(())
     }
 
     async fn give_up(&self, mail: &QueuedMail, error: &str) -> anyhow::Result<()> {
+        let (id, message) = (mail.id, error.to_string());
+        with_store(&self.store, move |s| s.mail_failed(id, &message)).await?;
         self.reporter.error(&format!(
-            "{} mail {} not sent: {error}",
+            "{} mail {id} not sent: {error}",
             mail.kind.as_str(),
-            mail.id
         ));
-        let (id, error) = (mail.id, error.to_string());
-        with_store(&self.store, move |s| s.mail_failed(id, &error)).await
+        Ok(())
     }
 }

@@ -7,6 +7,8 @@
 //! decoding, classification, the store or the importer. Mail bodies are untrusted input: every
 //! scan is linear or bounded, and strings are only sliced at positions found in them.
 
+use super::html_text::{HtmlText, html_to_text, html_to_text_unmarked};
+use super::languages::all;
 use super::reply_header::{is_header_block, is_header_field, reply_header_ending_at};
 
 /// Quoted lines at least this long were probably wrapped by the quoting client, so an unquoted
@@ -46,6 +48,33 @@ pub fn reply_text(body: &str) -> String {
         })
         .collect();
     own_text(&unquoted).0
+}
+
+/// The reader's own text in an HTML body: the parts mail clients mark as quote or signature
+/// removed ([`html_to_text`]), then the plain-text rules. When that leaves nothing, the reply
+/// is only a quote or a forward: the plain-text rules then run on the whole body, marked quotes
+/// included, and keep the quoted or forwarded text as they do for a plain-text reply.
+pub fn html_reply_text(html: &str) -> HtmlText {
+    let marked = html_to_text(html);
+    let text = reply_text(&marked.text);
+    if !text.is_empty() {
+        return HtmlText {
+            text,
+            notes: marked.notes,
+        };
+    }
+    let whole = html_to_text_unmarked(html);
+    HtmlText {
+        text: reply_text(&whole.text),
+        notes: whole.notes,
+    }
+}
+
+/// Whether `text` holds a line that opens a forwarded or previous message ("---------- Forwarded
+/// message ---------", "Begin forwarded message:", Outlook's underscore rule).
+pub(super) fn opens_forward(text: &str) -> bool {
+    text.lines()
+        .any(|l| is_separator_with_text(l) || is_forward_intro(l) || is_underscore_rule(l))
 }
 
 /// The reader's text in `lines` by the quote and signature rules, and the index of the line
@@ -296,42 +325,10 @@ fn is_signature_delimiter(line: &str) -> bool {
     t == "--" || (!t.is_empty() && t.chars().all(|c| c == '—' || c == '–'))
 }
 
-/// Words that appear inside the dashed separators clients put above a quoted or forwarded
-/// message ("-----Original Message-----", "---------- Forwarded message ---------").
-const SEPARATOR_WORDS: &[&str] = &[
-    "original",
-    "forward",
-    "message",
-    "nachricht",
-    "besked",
-    "meddelande",
-    "melding",
-    "mensaje",
-    "messaggio",
-    "mensagem",
-    "bericht",
-    "wiadomo",
-    "сообщение",
-    "повідомлення",
-    "viesti",
-    "origine",
-    "weitergeleitet",
-    "reenviado",
-    "inoltrato",
-    "doorgestuurd",
-    "videresendt",
-    "vidarebefordrat",
-    "wrote",
-    "schrieb",
-    "écrit",
-    "escribió",
-    "原始邮件",
-    "原始郵件",
-    "転送",
-];
-
-/// A line like "-----Original Message-----": at least three dashes on both sides of a few
-/// words naming a previous or forwarded message.
+/// A line like "-----Original Message-----" or "---------- Weitergeleitete Nachricht ---------":
+/// at least three dashes on both sides of a few words naming a previous or forwarded message
+/// (the separator words of [`super::languages`], or an attribution verb as in Zoho's "---- On
+/// … wrote ----").
 fn is_separator_with_text(line: &str) -> bool {
     let t = line.trim();
     let inner = t.trim_start_matches('-');
@@ -342,7 +339,9 @@ fn is_separator_with_text(line: &str) -> bool {
         return false;
     }
     let core = core.trim().to_lowercase();
-    !core.is_empty() && SEPARATOR_WORDS.iter().any(|w| core.contains(w))
+    !core.is_empty()
+        && (all(|l| l.separators).any(|w| core.contains(w))
+            || all(|l| l.verbs).any(|w| core.contains(w)))
 }
 
 /// "________________________________": Outlook's line above the quoted header block, and the
@@ -352,63 +351,16 @@ fn is_underscore_rule(line: &str) -> bool {
     t.len() >= 2 && t.chars().all(|c| c == '_')
 }
 
-const FORWARD_INTROS: &[&str] = &[
-    "begin forwarded message",
-    "forwarded message:",
-    "début du message réexpédié",
-    "début du message transféré",
-    "anfang der weitergeleiteten nachricht",
-    "inicio del mensaje reenviado",
-    "inizio messaggio inoltrato",
-    "begin doorgestuurd bericht",
-    "início da mensagem reencaminhada",
-    "vidarebefordrat meddelande",
-];
-
-/// Apple Mail's "Begin forwarded message:" and its translations.
+/// Apple Mail's "Begin forwarded message:" and its translations: the whole line, up to a colon.
 fn is_forward_intro(line: &str) -> bool {
     let t = line.trim().to_lowercase();
-    FORWARD_INTROS.iter().any(|p| t.starts_with(p))
+    all(|l| l.forward_intros).any(|p| {
+        t.strip_prefix(p).is_some_and(|rest| {
+            rest.trim_matches(|c: char| c.is_whitespace() || c == ':' || c == '：')
+                .is_empty()
+        })
+    })
 }
-
-/// Openings of the footers that mail apps append ("Sent from my iPhone", "Get Outlook for
-/// iOS", and their translations).
-const DEVICE_PREFIXES: &[&str] = &[
-    "sent from ",
-    "sent via ",
-    "sent with ",
-    "sent using ",
-    "get outlook for ",
-    "download outlook for ",
-    "gesendet von ",
-    "gesendet mit ",
-    "von meinem ",
-    "outlook für ",
-    "envoyé de ",
-    "envoyé depuis ",
-    "envoyé à partir de ",
-    "envoyé avec ",
-    "obtenir outlook pour ",
-    "télécharger outlook pour ",
-    "enviado desde ",
-    "enviado de ",
-    "enviado do ",
-    "enviado con ",
-    "obtener outlook para ",
-    "inviato da ",
-    "inviato con ",
-    "verzonden met ",
-    "verzonden vanaf ",
-    "verstuurd vanaf ",
-    "verstuurd met ",
-    "skickat från ",
-    "sendt fra ",
-    "lähetetty ",
-    "wysłane z ",
-    "отправлено с ",
-    "отправлено из ",
-    "надіслано з ",
-];
 
 /// A short, punctuation-free line such as "Sent from my iPhone" or "Gesendet von Outlook für
 /// Android<https://…>". A sentence that merely starts the same way ("Sent from my desk, which
@@ -421,7 +373,7 @@ fn is_device_signature(line: &str) -> bool {
     {
         return t.chars().count() <= 40;
     }
-    DEVICE_PREFIXES.iter().any(|p| lower.starts_with(p))
+    all(|l| l.device_footers).any(|p| lower.starts_with(p))
         && t.split_whitespace().count() <= 9
         && !t.contains([',', ';', '!', '?', ':', '.'])
 }
@@ -572,6 +524,10 @@ pub(crate) mod tests {
             "2025/01/06 9:00、Dispatch <editor@news.example.com>のメール:",
             "2025年1月6日 9:00 Dispatch <editor@news.example.com> が書きました:",
             "Dnia 6.01.2025 o 09:00 Dispatch <editor@news.example.com> pisze:",
+            "Dispatch <editor@news.example.com> schrieb am Mo., 6. Jan. 2025, 09:00:",
+            "Dispatch <editor@news.example.com> schreef op ma 6 jan. 2025 om 09:00:",
+            "Вторник, 6 января 2025, 9:00 +03:00 от Dispatch <editor@news.example.com>:",
+            "Dispatch <editor@news.example.com> 於 2025年1月6日 週一 上午9:00寫道：",
         ];
         for header in headers {
             // Followed by a quote, and followed directly by the unquoted message.

@@ -11,6 +11,7 @@ use std::rc::Rc;
 
 use html2text::render::{TaggedLine, TextDecorator};
 
+use super::extract::opens_forward;
 use super::html_tags::{Tag, is_void, scan_tags};
 
 /// Text of an HTML-only mail body, without the quoted message and signatures that mail
@@ -24,8 +25,19 @@ use super::html_tags::{Tag, is_void, scan_tags};
 /// before html5ever sees them, whose tree building checks the stack of open elements for every
 /// tag. What was cut or flattened is said in [`HtmlText::notes`].
 pub fn html_to_text(html: &str) -> HtmlText {
+    convert(html, true)
+}
+
+/// Text of the whole HTML body, marked quotes included (as "> " lines): what the plain-text
+/// rules look at when removing the marked parts left nothing, so that a reply that is only a
+/// quote or a forward keeps that text, as its plain-text twin does.
+pub fn html_to_text_unmarked(html: &str) -> HtmlText {
+    convert(html, false)
+}
+
+fn convert(html: &str, remove_marked: bool) -> HtmlText {
     let (html, cut) = cap_size(html);
-    let (kept, kept_to_end) = strip_marked_parts(html);
+    let (kept, kept_to_end) = strip_marked_parts(html, remove_marked);
     let (flat, flattened) = limit_depth(&kept);
     let mut notes = Vec::new();
     if flattened {
@@ -53,6 +65,86 @@ pub struct HtmlText {
     /// One line for each limit that changed the result, to be shown after the text.
     pub notes: Vec<String>,
 }
+
+impl HtmlText {
+    /// The text followed by its notes, a blank line between them.
+    pub fn with_notes(self) -> String {
+        if self.notes.is_empty() {
+            return self.text;
+        }
+        let mut parts = vec![self.text];
+        parts.extend(self.notes);
+        parts.join("\n\n").trim_start().to_string()
+    }
+}
+
+/// Whether a body that is not a whole message is HTML: it opens with a doctype, a comment or
+/// an HTML element ("<html>", "<div …>", "<p>"), not with text or a "<https://…>" link.
+pub fn looks_like_html(body: &str) -> bool {
+    let t = body.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let head = t.get(..t.len().min(16)).unwrap_or(t).to_ascii_lowercase();
+    if head.starts_with("<!doctype") || head.starts_with("<!--") {
+        return true;
+    }
+    let head = t
+        .get(..t.floor_char_boundary(t.len().min(4096)))
+        .unwrap_or("");
+    scan_tags(head).first().is_some_and(|tag| {
+        let after_name = head
+            .get(1 + tag.name.len()..)
+            .and_then(|r| r.chars().next());
+        tag.start == 0
+            && HTML_OPENERS.contains(&tag.name.as_str())
+            && after_name.is_some_and(|c| c.is_whitespace() || c == '>' || c == '/')
+    })
+}
+
+/// Elements an HTML mail body starts with.
+const HTML_OPENERS: &[&str] = &[
+    "html",
+    "head",
+    "body",
+    "meta",
+    "style",
+    "title",
+    "div",
+    "p",
+    "span",
+    "table",
+    "blockquote",
+    "br",
+    "a",
+    "b",
+    "i",
+    "u",
+    "em",
+    "strong",
+    "font",
+    "pre",
+    "center",
+    "section",
+    "article",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "img",
+    "o:p",
+    "base",
+];
+
+/// What a removed quote leaves: a paragraph of one quote mark, which the plain-text rules drop
+/// as a quoted line. The reader's text around it is then set off by a blank line and a reply
+/// header above it is recognised as one, as in the plain-text twin where the quote stood.
+const QUOTE_PLACEHOLDER: &str = "<p>&gt;</p>";
+
+/// Quote containers handled as [`Mark::Container`] before the rest are removed whole: each
+/// costs a scan of its content, so pathological nesting stays linear.
+const MAX_CONTAINERS: usize = 64;
 
 /// HTML beyond this many bytes is not read. A reply's own text is a few kilobytes, and one
 /// that quotes a whole issue stays near Gmail's 102 KB clip; converting costs up to about 250
@@ -135,55 +227,108 @@ enum Mark {
     Element,
     /// Remove the element and everything after it.
     Rest,
+    /// A client's quote container (Gmail's `div.gmail_quote`, Proton's, Fastmail's): the
+    /// attribution line and the first quote in it go; what follows the quote inside the
+    /// container is the reader's inline answer and stays. A container without a quote, or one
+    /// that opens a forward, goes whole.
+    Container,
 }
 
 /// The client markers. A generic `<blockquote>` is handled separately: it is only removed when
 /// the reader's text comes before it.
+///
+/// - Gmail: `div.gmail_quote` (with `gmail_attr`, the attribution) around
+///   `blockquote.gmail_quote`; `gmail_signature`. Older Gmail wraps both in `gmail_extra`,
+///   which needs no rule of its own.
+/// - Outlook desktop: the header block in a div with a thin top border; Outlook web:
+///   `#appendonsend`, `#divRplyFwdMsg`; Outlook for Mac and mobile: `#OLK_SRC_BODY_SECTION`,
+///   `#mail-editor-reference-message-container`. All put the original message after the
+///   header, so the rest of the document goes; so does Zimbra's `hr#zwchr`.
+/// - Apple Mail: `blockquote type=cite` (attribution inside), `#AppleOriginalContents`,
+///   `#AppleMailSignature`.
+/// - Thunderbird: `div.moz-cite-prefix` (the attribution) and `blockquote type=cite`,
+///   `moz-signature`.
+/// - Yahoo: `yahoo_quoted`, also with a `ydp…` prefix (`ydp5e1fyahoo_quoted`).
+/// - Proton Mail: `protonmail_quote`, `protonmail_signature_block`.
+/// - Fastmail: `div#qt` / `div.qt` around the quote, `blockquote#qt`.
+/// - GMX and WEB.DE: `div name=quote` below the quoted header block.
 fn marker(tag: &Tag) -> Option<Mark> {
     if tag.closing {
         return None;
     }
     let is = |name: &str| tag.name == name;
-    if tag.has_id("divRplyFwdMsg") || tag.has_id("appendonsend") || tag.has_id("stopSpelling") {
+    let rest = tag.has_id("divRplyFwdMsg")
+        || tag.has_id("appendonsend")
+        || tag.has_id("stopSpelling")
+        || tag.has_id("OLK_SRC_BODY_SECTION")
+        || tag.has_id("mail-editor-reference-message-container")
+        || (is("hr") && tag.has_id("zwchr"))
+        || (is("div") && is_outlook_header_border(tag));
+    if rest {
         return Some(Mark::Rest);
     }
-    if is("div") && is_outlook_header_border(tag) {
-        return Some(Mark::Rest);
+    let container = !is("blockquote")
+        && (tag.has_class("gmail_quote")
+            || tag.has_class("protonmail_quote")
+            || tag.has_id("qt")
+            || tag.has_class("qt"));
+    if container {
+        return Some(Mark::Container);
     }
-    let element = tag.has_class("gmail_quote")
+    let element = is_cited_quote(tag)
         || tag.has_class("gmail_signature")
         || tag.has_class("gmail_signature_prefix")
         || tag.attr("data-smartmail") == Some("gmail_signature")
         || tag.has_class("moz-cite-prefix")
         || tag.has_class("moz-signature")
-        || (is("blockquote")
-            && tag
-                .attr("type")
-                .is_some_and(|t| t.eq_ignore_ascii_case("cite")))
         || tag.has_id("AppleMailSignature")
-        || tag.has_class("yahoo_quoted")
-        || tag.has_class("protonmail_quote")
+        || tag.has_id("AppleOriginalContents")
+        || class_ends_with(tag, "yahoo_quoted")
+        || (is("div")
+            && tag
+                .attr("name")
+                .is_some_and(|n| n.eq_ignore_ascii_case("quote")))
         || tag.has_class("protonmail_signature_block");
     element.then_some(Mark::Element)
 }
 
+/// A blockquote a client marked as the quoted message: `type=cite` (Apple Mail, Thunderbird,
+/// Proton, Fastmail), Gmail's and Proton's classes, Fastmail's `id=qt`.
+fn is_cited_quote(tag: &Tag) -> bool {
+    tag.name == "blockquote"
+        && (tag
+            .attr("type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("cite"))
+            || tag.has_class("gmail_quote")
+            || tag.has_class("protonmail_quote")
+            || tag.attr("id").is_some_and(|id| id.starts_with("qt")))
+}
+
+/// A class of `tag` ends with `suffix` (Yahoo prefixes its classes with a random `ydp…`).
+fn class_ends_with(tag: &Tag, suffix: &str) -> bool {
+    tag.attr("class").is_some_and(|c| {
+        c.split_whitespace()
+            .any(|x| x.to_ascii_lowercase().ends_with(suffix))
+    })
+}
+
 /// Outlook desktop puts the quoted header ("From: … Sent: …") in a div with a thin top border.
 fn is_outlook_header_border(tag: &Tag) -> bool {
-    let style: String = tag
-        .attr("style")
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    [
-        "border-top:solid#e1e1e1",
-        "border-top:solid#b5c4df",
-        "border-top:solidrgb(225,225,225)",
-    ]
-    .iter()
-    .any(|b| style.contains(b))
+    let style = tag.attr("style").unwrap_or("").to_ascii_lowercase();
+    style.split(';').any(|decl| {
+        let Some((property, value)) = decl.split_once(':') else {
+            return false;
+        };
+        let value: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+        property.trim() == "border-top"
+            && value.contains("solid")
+            && OUTLOOK_RULE_COLOURS.iter().any(|c| value.contains(c))
+    })
 }
+
+/// Colours of the thin rule Outlook draws above a quoted header block, in either notation.
+const OUTLOOK_RULE_COLOURS: &[&str] =
+    &["#e1e1e1", "#b5c4df", "rgb(225,225,225)", "rgb(181,196,223)"];
 
 /// End (byte offset past the closing tag) of the element opened by `tags[i]`; the end of the
 /// document when it is never closed.
@@ -220,17 +365,24 @@ fn has_visible_text(fragment: &str) -> bool {
         .any(|c| !c.is_whitespace())
 }
 
-/// `html` without the parts mail clients mark as quote or signature, and whether its end was
-/// kept (not inside a removed part).
-fn strip_marked_parts(html: &str) -> (String, bool) {
+/// `html` without the parts mail clients mark as quote or signature (when `remove_marked`),
+/// with Outlook's `MsoNormal` paragraphs as plain lines, and whether its end was kept (not
+/// inside a removed part).
+///
+/// Outlook writes each line of the reader's text as a `<p class=MsoNormal>` without margins, and
+/// an empty one between paragraphs: rendered as paragraphs they would double every line break,
+/// so they become `<div>`s, and the HTML reply reads like its plain-text twin.
+fn strip_marked_parts(html: &str, remove_marked: bool) -> (String, bool) {
     let tags = scan_tags(html);
-    let mut removed: Vec<(usize, usize)> = Vec::new();
+    let mut edits: Vec<(usize, usize, &str)> = Vec::new();
     let mut cut = html.len();
     let mut skip_until = 0;
     let mut seen_text = false;
     let mut in_head = false;
     let mut prev_stop = 0;
     let mut last_hr: Option<(usize, usize)> = None;
+    let mut in_mso_paragraph = false;
+    let mut containers = 0;
     for (i, tag) in tags.iter().enumerate() {
         if tag.start < skip_until {
             continue;
@@ -244,19 +396,42 @@ fn strip_marked_parts(html: &str) -> (String, bool) {
         match (tag.name.as_str(), tag.closing) {
             ("head", closing) => in_head = !closing,
             ("img", false) if !in_head => seen_text = true,
+            ("p", false) => {
+                in_mso_paragraph = tag.has_class("MsoNormal");
+                if in_mso_paragraph {
+                    edits.push((tag.start, tag.stop, "<div>"));
+                }
+            }
+            ("p", true) if in_mso_paragraph => {
+                in_mso_paragraph = false;
+                edits.push((tag.start, tag.stop, "</div>"));
+            }
             _ => {}
         }
-        let mark = marker(tag).or_else(|| {
-            (tag.name == "blockquote" && !tag.closing && seen_text).then_some(Mark::Element)
+        let mark = marker(tag).filter(|_| remove_marked).or_else(|| {
+            (remove_marked && tag.name == "blockquote" && !tag.closing && seen_text)
+                .then_some(Mark::Element)
         });
         match mark {
             Some(Mark::Rest) => {
                 cut = last_hr.map_or(tag.start, |(hr_start, _)| hr_start);
                 break;
             }
+            Some(Mark::Container) => {
+                containers += 1;
+                let end = element_end(&tags, i, html.len());
+                let quote_end = (containers <= MAX_CONTAINERS)
+                    .then(|| first_quote_in(html, &tags, i, end))
+                    .flatten();
+                let removed_end = quote_end.unwrap_or(end);
+                edits.push((tag.start, removed_end, QUOTE_PLACEHOLDER));
+                skip_until = removed_end;
+                prev_stop = removed_end;
+            }
             Some(Mark::Element) => {
                 let end = element_end(&tags, i, html.len());
-                removed.push((tag.start, end));
+                let quote = is_cited_quote(tag) || tag.name == "blockquote";
+                edits.push((tag.start, end, if quote { QUOTE_PLACEHOLDER } else { "" }));
                 skip_until = end;
                 prev_stop = end;
             }
@@ -264,18 +439,40 @@ fn strip_marked_parts(html: &str) -> (String, bool) {
             None => {}
         }
     }
-    let kept_to_end = cut == html.len() && removed.last().is_none_or(|(_, end)| *end < html.len());
+    let kept_to_end = cut == html.len()
+        && edits
+            .iter()
+            .rfind(|(_, _, with)| !with.starts_with("<div>") && !with.starts_with("</div>"))
+            .is_none_or(|(_, end, _)| *end < html.len());
     let mut out = String::with_capacity(cut);
     let mut pos = 0;
-    for (start, end) in removed {
+    for (start, end, with) in edits {
         if start >= cut {
             break;
         }
         out.push_str(html.get(pos..start).unwrap_or(""));
+        out.push_str(with);
         pos = end.min(cut);
     }
     out.push_str(html.get(pos..cut).unwrap_or(""));
     (out, kept_to_end)
+}
+
+/// End of the first marked quote inside the container opened by `tags[i]` (ending at `end`),
+/// if there is one and the container does not open a forward ("---------- Forwarded message
+/// ----------" before the quote: then the quote belongs to the forwarded message).
+fn first_quote_in(html: &str, tags: &[Tag], i: usize, end: usize) -> Option<usize> {
+    let (q, quote) = tags
+        .iter()
+        .enumerate()
+        .skip(i + 1)
+        .take_while(|(_, t)| t.start < end)
+        .find(|(_, t)| !t.closing && is_cited_quote(t))?;
+    let before = tags_as_line_breaks(html.get(tags[i].stop..quote.start).unwrap_or(""));
+    if opens_forward(&before) {
+        return None;
+    }
+    Some(element_end(tags, q, html.len()).min(end))
 }
 
 /// Render width: wide enough that html2text never wraps a paragraph or a link.
@@ -298,6 +495,20 @@ fn render_html(html: &str) -> String {
         Err(_) => strip_tags(html),
     };
     tidy_rendered(&collapse_self_links(&text))
+}
+
+/// Text of `html` with every tag turned into a line break: enough to find a line such as
+/// "---------- Forwarded message ---------" in a fragment.
+fn tags_as_line_breaks(html: &str) -> String {
+    let mut out = String::new();
+    let mut pos = 0;
+    for t in &scan_tags(html) {
+        out.push_str(html.get(pos..t.start).unwrap_or(""));
+        out.push('\n');
+        pos = t.stop;
+    }
+    out.push_str(html.get(pos..).unwrap_or(""));
+    out
 }
 
 /// Text of `html` with every tag removed; used only if rendering fails.
@@ -473,8 +684,8 @@ impl TextDecorator for LinkDecorator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replies::extract::reply_text;
     use crate::replies::extract::tests::noise;
+    use crate::replies::extract::{html_reply_text, reply_text};
 
     /// The text of an HTML body, without the notes.
     fn html_text(html: &str) -> String {
@@ -507,10 +718,17 @@ mod tests {
             "</a>",
             "<table><tr><td>",
             "\n",
+            "<p class=MsoNormal>",
+            "</p>",
+            " id=qt",
+            " name=quote",
+            "---------- Forwarded message ---------",
         ];
         for seed in 0..300 {
             let html = noise(seed, (seed as usize * 11) % 300, &alphabet);
             let _ = html_text(&html);
+            let _ = html_reply_text(&html);
+            let _ = looks_like_html(&html);
         }
     }
 
@@ -524,8 +742,14 @@ mod tests {
 
     const HTML_REPLY: &str = "Count me in for the meetup.";
 
+    /// The HTML body of a reply, as the text rules see it after the marked parts are removed.
     fn assert_html_reply(body: &str) {
-        assert_eq!(html_text(&html_page(body)), HTML_REPLY, "html:\n{body}");
+        let text = html_text(&html_page(body));
+        assert_eq!(
+            reply_text(&text),
+            HTML_REPLY,
+            "html:\n{body}\ntext:\n{text}"
+        );
     }
 
     #[test]
@@ -581,6 +805,143 @@ mod tests {
         assert_html_reply(
             "<div style=\"font-family: Arial\">Count me in for the meetup.</div><div class=\"protonmail_signature_block\"><div class=\"protonmail_signature_block-proton\">Sent with <a href=\"https://proton.me/\">Proton Mail</a> secure email.</div></div><div class=\"protonmail_quote\">On Monday, January 6th, 2025 at 09:00, Dispatch &lt;editor@news.example.com&gt; wrote:<br><blockquote class=\"protonmail_quote\" type=\"cite\">Spring issue</blockquote><br></div>",
         );
+    }
+
+    #[test]
+    fn html_removes_outlook_mac_fastmail_and_ydp_yahoo_quotes() {
+        assert_html_reply(
+            "<p class=MsoNormal>Count me in for the meetup.</p><span id=\"OLK_SRC_BODY_SECTION\"><p class=MsoNormal><b>From: </b>Dispatch &lt;editor@news.example.com&gt;<br><b>Date: </b>Monday, 6 January 2025 at 09:00</p></span><p>Spring issue body</p>",
+        );
+        assert_html_reply(
+            "<div>Count me in for the meetup.</div><div id=\"qt\" style=\"\"><div>On Mon, Jan 6, 2025, at 09:00, Dispatch wrote:</div><blockquote type=\"cite\" id=\"qt-qt\">Spring issue</blockquote></div>",
+        );
+        assert_html_reply(
+            "<div>Count me in for the meetup.</div><div id=\"AppleOriginalContents\"><div>On 6 Jan 2025, at 09:00, Dispatch wrote:</div><div>Spring issue</div></div>",
+        );
+        assert_html_reply(
+            "<div class=\"ydp1a2b yahoo-style-wrap\">Count me in for the meetup.</div><div id=\"ydp9f8eyahoo_quoted_77\" class=\"ydp9f8eyahoo_quoted\"><div>On Monday, January 6, 2025, Dispatch wrote:</div><div>Spring issue</div></div>",
+        );
+    }
+
+    #[test]
+    fn html_removes_outlook_rules_zimbra_and_gmx_quotes() {
+        for style in [
+            "border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm",
+            "border-top: 1pt solid rgb(225, 225, 225); padding: 3pt 0in 0in",
+            "BORDER-TOP: #b5c4df 1pt solid; PADDING-TOP: 3pt",
+        ] {
+            assert_html_reply(&format!(
+                "<div>Count me in for the meetup.</div><div style=\"{style}\"><p><b>From:</b> Dispatch</p></div><p>Spring issue body</p>"
+            ));
+        }
+        // Another border is layout, not a quote.
+        let html = html_page(
+            "<div>Count me in for the meetup.</div><div style=\"border-top: 1px solid #000\">Saturday</div>",
+        );
+        assert_eq!(
+            reply_text(&html_text(&html)),
+            "Count me in for the meetup.\nSaturday"
+        );
+        assert_html_reply(
+            "<div>Count me in for the meetup.</div><div id=\"mail-editor-reference-message-container\"><div><b>From: </b>Dispatch</div><div>Spring issue body</div></div>",
+        );
+        assert_html_reply(
+            "<div>Count me in for the meetup.</div><hr id=\"zwchr\"><div><b>From: </b>Dispatch<br><b>Sent: </b>Monday</div><div>Spring issue body</div>",
+        );
+        assert_html_reply(
+            "<div>Count me in for the meetup.</div><div><b>Gesendet:</b> Montag, 06. Januar 2025 um 09:00 Uhr<br><b>Von:</b> Dispatch &lt;editor@news.example.com&gt;<br><b>An:</b> ann@example.org<br><b>Betreff:</b> Frühlingsausgabe</div><div name=\"quote\" style=\"margin:10px 5px 5px 10px; border-left:2px solid #C3D9E5\"><div>Spring issue</div></div>",
+        );
+    }
+
+    #[test]
+    fn html_keeps_answers_between_quotes_in_a_gmail_quote() {
+        let html = html_page(
+            "<div dir=\"ltr\">Answers below.</div><div class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon, Jan 6, 2025 at 9:00 AM Dispatch wrote:</div><blockquote class=\"gmail_quote\">Which day?</blockquote><div>Saturday.</div><blockquote class=\"gmail_quote\">Bringing a friend?</blockquote><div>Yes.</div></div>",
+        );
+        // Each removed quote leaves a quoted line where it stood, as in the text twin.
+        assert_eq!(
+            html_text(&html),
+            "Answers below.\n\n>\n\nSaturday.\n\n>\n\nYes."
+        );
+        assert_eq!(
+            reply_text(&html_text(&html)),
+            "Answers below.\n\nSaturday.\n\nYes."
+        );
+        // A Gmail forward goes whole, also when the forwarded message holds a quote.
+        let html = html_page(
+            "<div dir=\"ltr\">Count me in for the meetup.</div><div class=\"gmail_quote\"><div class=\"gmail_attr\">---------- Forwarded message ---------<br>From: Dispatch</div><div>Spring issue</div><blockquote class=\"gmail_quote\">older</blockquote><div>more of the issue</div></div>",
+        );
+        assert_eq!(reply_text(&html_text(&html)), HTML_REPLY);
+    }
+
+    #[test]
+    fn outlook_paragraphs_are_lines() {
+        let html = html_page(
+            "<div class=WordSection1><p class=MsoNormal>Hello,<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p><p class=MsoNormal>first line<o:p></o:p></p><p class=\"MsoNormal\" style=\"margin:0\">second line<o:p></o:p></p><p>A paragraph.</p></div>",
+        );
+        assert_eq!(
+            html_text(&html),
+            "Hello,\n\nfirst line\nsecond line\n\nA paragraph."
+        );
+    }
+
+    #[test]
+    fn a_reply_that_is_only_a_quote_or_a_forward_keeps_that_text_in_html_too() {
+        let quote = html_page(
+            "<div><br></div><div class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon, Jan 6, 2025 at 9:00 AM Dispatch &lt;ed@example.com&gt; wrote:</div><blockquote class=\"gmail_quote\"><div>Spring issue</div></blockquote></div>",
+        );
+        assert_eq!(reply_text(&html_to_text(&quote).text), "");
+        assert_eq!(html_reply_text(&quote).text, "Spring issue");
+        let forward = html_page(
+            "<div class=\"gmail_quote\"><div class=\"gmail_attr\">---------- Forwarded message ---------<br>From: Dispatch &lt;ed@example.com&gt;<br>Subject: Spring<br></div><br><div>Spring issue body</div></div>",
+        );
+        assert_eq!(html_reply_text(&forward).text, "Spring issue body");
+        // Text of the reader wins over the quote.
+        let reply = html_page(
+            "<div>Yes.</div><div class=\"gmail_quote\"><blockquote class=\"gmail_quote\">Spring issue</blockquote></div>",
+        );
+        assert_eq!(html_reply_text(&reply).text, "Yes.");
+    }
+
+    #[test]
+    fn tells_html_bodies_from_text() {
+        for html in [
+            "<!DOCTYPE html><html><body>x</body></html>",
+            "\u{feff}\n  <html>x</html>",
+            "<div dir=\"ltr\">Hi</div>",
+            "<p>Hi</p>",
+            "<!-- generated --><div>x</div>",
+            "<META http-equiv=Content-Type content=\"text/html\"><p>x</p>",
+        ] {
+            assert!(looks_like_html(html), "{html}");
+        }
+        for text in [
+            "Hi Ann, <b> is bold.",
+            "<https://example.org/> is the link.",
+            "<ann@example.org> wrote this",
+            "<a@example.org> wrote this",
+            "> quoted\nanswer",
+            "",
+        ] {
+            assert!(!looks_like_html(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn nested_quote_containers_stay_fast() {
+        let depth = 20_000;
+        let html = format!(
+            "<p>Hi.</p>{}{}",
+            "<div class=\"gmail_quote\"><blockquote class=\"gmail_quote\">q</blockquote>"
+                .repeat(depth),
+            "</div>".repeat(depth)
+        );
+        let start = std::time::Instant::now();
+        let (kept, _) = strip_marked_parts(&html, true);
+        assert!(kept.starts_with("<p>Hi.</p>"), "{}", &kept[..40]);
+        assert!(!kept.contains("blockquote"));
+        // Bounded work, not a timing target: a quadratic scan would take minutes here.
+        assert!(start.elapsed().as_secs() < 30);
     }
 
     #[test]
@@ -698,7 +1059,7 @@ mod tests {
             filler.repeat(MAX_HTML_BYTES / filler.len() + 10)
         );
         let converted = html_to_text(&quoted);
-        assert_eq!(converted.text, "Start.");
+        assert_eq!(reply_text(&converted.text), "Start.");
         assert!(converted.notes.is_empty(), "{:?}", converted.notes);
     }
 

@@ -255,6 +255,7 @@ fn store_reply(
             subject: &incoming.subject,
             received_at: Some(received_at),
             text: &incoming.text,
+            original: Some(capped(&incoming.original, ORIGINAL_LIMIT)),
         },
     )?;
     summary.replies += 1;
@@ -262,6 +263,23 @@ fn store_reply(
         summary.replies_without_issue += 1;
     }
     Ok(())
+}
+
+/// How much of a reply's original text is kept for the editor to compare: more than any
+/// real reply (a long thread quoted in full is tens of KiB), less than a message that
+/// would bloat the database.
+pub const ORIGINAL_LIMIT: usize = 256 * 1024;
+
+/// `text` cut to at most `limit` bytes on a character boundary.
+fn capped(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let end = (0..=limit)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    &text[..end]
 }
 
 /// The issue a reply answers and the subscriber who wrote it: by the Message-IDs we sent, then
@@ -636,6 +654,27 @@ mod tests {
             s.warnings
         );
         assert_eq!(s.replies_without_issue, 1);
+    }
+
+    #[test]
+    fn a_reply_keeps_its_original_text_capped_on_a_character_boundary() {
+        let mut store = Store::open_in_memory().unwrap();
+        let mut importer = Importer::new(&mut store, None).unwrap();
+        let reply = raw(
+            "From: a@example.org\nSubject: Re: hi\nMessage-ID: <r@example.org>\n\nYes!\n\nOn Mon, 4 Mar 2024, Editor wrote:\n> Any news?\n",
+        );
+        importer.import_batch(&[reply], None).unwrap();
+        let stored = &store.replies(&Default::default()).unwrap()[0];
+        assert_eq!(stored.text, "Yes!");
+        let original = stored.original.as_deref().unwrap();
+        assert!(original.contains("Yes!"), "{original}");
+        assert!(original.contains("> Any news?"), "{original}");
+
+        assert_eq!(capped("héllo", 2), "h");
+        assert_eq!(capped("héllo", 3), "hé");
+        assert_eq!(capped("hi", ORIGINAL_LIMIT), "hi");
+        let long = "é".repeat(ORIGINAL_LIMIT);
+        assert_eq!(capped(&long, ORIGINAL_LIMIT).len(), ORIGINAL_LIMIT);
     }
 
     #[test]

@@ -13,8 +13,8 @@ use mail_parser::{HeaderValue, Message, MessageParser, MessagePart, MimeHeaders,
 use serde::{Deserialize, Serialize};
 
 use super::classify::{Kind, classify};
-use super::extract::reply_text;
-use super::html_text::{HtmlText, html_to_text};
+use super::extract::{html_reply_text, reply_text};
+use super::html_text::html_to_text;
 
 /// A parsed incoming mail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +36,10 @@ pub struct Incoming {
     pub date: Option<DateTime<Utc>>,
     /// What the reader wrote: the body without quotes, reply headers and signatures.
     pub text: String,
+    /// The body as text before extraction (quotes and signatures still in), for the editor to
+    /// compare with `text`.
+    #[serde(default)]
+    pub original: String,
     pub kind: Kind,
     /// What shows that the From address is really the sender's: a DKIM, SPF or DMARC pass
     /// for its domain in an `Authentication-Results` field of the editor's own server
@@ -92,6 +96,11 @@ pub fn parse(raw: &[u8], ctx: &Context) -> Result<Incoming, ParseError> {
     let references = id_list(msg.references());
     let kind = classify(&msg, &subject, from_address.as_deref(), ctx);
     let sender_verified = sender_verified(&msg, from_address.as_deref(), ctx);
+    let body = body(&msg);
+    let original = match &body {
+        Body::Plain(text) => text.clone(),
+        Body::Html(html) => html_to_text(html).text,
+    };
     Ok(Incoming {
         message_id: msg
             .message_id()
@@ -103,7 +112,8 @@ pub fn parse(raw: &[u8], ctx: &Context) -> Result<Incoming, ParseError> {
         from_name,
         to: recipients(&msg),
         date: msg.date().and_then(to_utc),
-        text: reader_text(&msg),
+        original,
+        text: reader_text(body),
         subject,
         kind,
         sender_verified,
@@ -191,20 +201,23 @@ fn to_utc(date: &mail_parser::DateTime) -> Option<DateTime<Utc>> {
 // Body
 
 /// What the reader wrote, followed by a line for each limit that cut the body.
-fn reader_text(msg: &Message) -> String {
-    let body = body_text(msg);
-    let text = reply_text(&body.text);
-    if body.notes.is_empty() {
-        return text;
+fn reader_text(body: Body<'_>) -> String {
+    match body {
+        Body::Plain(text) => reply_text(&text),
+        Body::Html(html) => html_reply_text(html).with_notes(),
     }
-    let mut lines = vec![text];
-    lines.extend(body.notes);
-    lines.join("\n\n").trim_start().to_string()
 }
 
-/// The body as text: the text/plain parts when there are any (format=flowed unwrapped), else
-/// the HTML part converted to text.
-fn body_text(msg: &Message) -> HtmlText {
+/// The body a reply's text is taken from.
+enum Body<'m> {
+    /// The text/plain parts, format=flowed unwrapped.
+    Plain(String),
+    /// The HTML part, when there is no plain text.
+    Html(&'m str),
+}
+
+/// The text/plain parts when there are any (format=flowed unwrapped), else the HTML part.
+fn body<'m>(msg: &'m Message) -> Body<'m> {
     let (text_body, html_body) = if msg.text_body.is_empty() && msg.html_body.is_empty() {
         let inline = inline_text_parts(msg);
         (inline.clone(), inline)
@@ -218,23 +231,20 @@ fn body_text(msg: &Message) -> HtmlText {
         .collect();
     // Some clients send an empty plain alternative next to the real HTML body.
     if plain.iter().any(|t| !t.trim().is_empty()) {
-        return HtmlText {
-            text: plain.join("\n"),
-            ..HtmlText::default()
-        };
+        return Body::Plain(plain.join("\n"));
     }
     html_body
         .iter()
         .filter_map(|&id| msg.parts.get(id as usize))
         .find_map(|part| match &part.body {
-            PartType::Html(html) => Some(html_to_text(html)),
+            PartType::Html(html) => Some(Body::Html(html.as_ref())),
             // Outside a body mail-parser keeps text/html as text.
             PartType::Text(html) if part.is_content_type("text", "html") => {
-                Some(html_to_text(html))
+                Some(Body::Html(html.as_ref()))
             }
             _ => None,
         })
-        .unwrap_or_default()
+        .unwrap_or(Body::Plain(String::new()))
 }
 
 /// The text and HTML parts that are not attachments. mail-parser names no body part when a

@@ -4,11 +4,12 @@
 //! messages; [`message`] decodes each (MIME) and asks [`classify`] what kind it is (with
 //! [`dsn`], `auto_reply`, `unsubscribe_request`, and [`auth_results`] for the sender) and
 //! [`extract`] for the reader's text (HTML through [`html_text`] first, reply headers by
-//! `reply_header`); [`import`] ties it to what we sent and stores it; [`score`] measures
-//! extraction against a corpus.
+//! `reply_header`); [`import`] ties it to what we sent and stores it; [`review`] orders the
+//! pending replies for the editor and stores each decision; [`score`] measures extraction
+//! against a corpus.
 //!
-//! Only the sources, [`import`] and [`score`] (corpus files) do I/O, and only [`import`] touches
-//! the store; the decoding, classification and extraction files turn bytes into values and must
+//! Only the sources, [`import`] and [`score`] (corpus files) do I/O, and only [`import`] and
+//! [`review`] touch the store; the decoding, classification and extraction files turn bytes into values and must
 //! not depend on them.
 
 pub mod auth_results;
@@ -20,10 +21,12 @@ mod html_tags;
 pub mod html_text;
 pub mod imap;
 pub mod import;
+mod languages;
 pub mod maildir;
 pub mod mbox;
 pub mod message;
 mod reply_header;
+pub mod review;
 pub mod score;
 mod unsubscribe_request;
 
@@ -220,14 +223,19 @@ pub fn import_maildir(
 }
 
 /// The reader's own text that import would store: for a whole message (RFC 5322) its
-/// extracted text, for a bare body the body without quotes and signature.
+/// extracted text, for a bare body (plain text or HTML) the body without quotes and signature.
 pub fn extract_text(raw: &[u8]) -> anyhow::Result<String> {
     if looks_like_message(raw) {
         let incoming = message::parse(raw, &import::parse_context(None))
             .map_err(|e| anyhow::anyhow!("cannot read the message: {e}"))?;
         Ok(incoming.text)
     } else {
-        Ok(extract::reply_text(&String::from_utf8_lossy(raw)))
+        let body = String::from_utf8_lossy(raw);
+        if html_text::looks_like_html(&body) {
+            Ok(extract::html_reply_text(&body).with_notes())
+        } else {
+            Ok(extract::reply_text(&body))
+        }
     }
 }
 

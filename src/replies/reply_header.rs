@@ -1,12 +1,13 @@
 //! Reply headers: the line a mail client writes above the quoted message ("On … wrote:",
 //! "Le … a écrit :", "Am … schrieb:"), also when wrapped over up to three lines, and the
 //! quoted header blocks of Outlook ("From: … Sent: … To: … Subject: …"), in the languages of
-//! common mail clients.
+//! common mail clients (the words are in [`super::languages`]).
 //!
 //! [`super::extract`] cuts the reply there. Line-based string code on a decoded body: it must
 //! not depend on MIME decoding, classification, the store or the importer.
 
 use super::extract::{followed_by_quote, is_blank, is_quoted};
+use super::languages::all;
 
 /// Lines longer than this are never taken for a reply header: headers are short, and skipping
 /// huge lines keeps the scan cheap on pathological input.
@@ -22,101 +23,6 @@ enum HeaderKey {
     Other(&'static str),
 }
 
-/// The sender field of quoted header blocks, in the languages of common mail clients.
-const FROM_KEYS: &[&str] = &[
-    "from",
-    "de",
-    "von",
-    "van",
-    "da",
-    "från",
-    "fra",
-    "od",
-    "от",
-    "від",
-    "lähettäjä",
-    "feladó",
-    "expéditeur",
-    "remitente",
-    "mittente",
-    "afzender",
-    "avsändare",
-    "发件人",
-    "寄件者",
-    "差出人",
-];
-
-/// The other fields of quoted header blocks (date, recipients, subject).
-const OTHER_KEYS: &[&str] = &[
-    "sent",
-    "date",
-    "to",
-    "cc",
-    "bcc",
-    "subject",
-    "reply-to",
-    "envoyé",
-    "envoyé le",
-    "à",
-    "a",
-    "objet",
-    "sujet",
-    "copie à",
-    "message du",
-    "gesendet",
-    "an",
-    "betreff",
-    "datum",
-    "kopie",
-    "verzonden",
-    "aan",
-    "onderwerp",
-    "inviato",
-    "oggetto",
-    "data",
-    "enviado",
-    "enviada",
-    "para",
-    "assunto",
-    "asunto",
-    "fecha",
-    "skickat",
-    "till",
-    "ämne",
-    "sendt",
-    "til",
-    "emne",
-    "dato",
-    "lähetetty",
-    "vastaanottaja",
-    "aihe",
-    "päivämäärä",
-    "wysłano",
-    "wysłane",
-    "do",
-    "temat",
-    "отправлено",
-    "надіслано",
-    "відправлено",
-    "копия",
-    "копія",
-    "кому",
-    "тема",
-    "дата",
-    "elküldve",
-    "címzett",
-    "tárgy",
-    "dátum",
-    "发送时间",
-    "收件人",
-    "主题",
-    "日期",
-    "送信日時",
-    "宛先",
-    "件名",
-    "日付",
-];
-
 /// The header field a line starts with, if any ("From: …", "*Sent:* …", "Objet\u{a0}: …").
 fn header_key(line: &str) -> Option<HeaderKey> {
     let t = line.trim().trim_start_matches('*');
@@ -126,13 +32,10 @@ fn header_key(line: &str) -> Option<HeaderKey> {
         return None;
     }
     let key = key.to_lowercase();
-    if FROM_KEYS.contains(&key.as_str()) {
+    if all(|l| l.from).any(|k| k == key) {
         return Some(HeaderKey::From);
     }
-    OTHER_KEYS
-        .iter()
-        .find(|k| **k == key)
-        .map(|k| HeaderKey::Other(k))
+    all(|l| l.fields).find(|k| *k == key).map(HeaderKey::Other)
 }
 
 /// A line that is a header field of a quoted or forwarded message ("From: …", "Objet : …").
@@ -161,55 +64,6 @@ pub(super) fn is_header_block(lines: &[&str], i: usize) -> bool {
     keys.contains(&HeaderKey::From) && keys.len() >= 3
 }
 
-/// Verbs that end reply headers ("… wrote:", "… a écrit :", "… schrieb:").
-const HEADER_VERBS: &[&str] = &[
-    "wrote",
-    "writes",
-    "a écrit",
-    "schrieb",
-    "geschrieben",
-    "escribió",
-    "escribio",
-    "schreef",
-    "ha scritto",
-    "scrisse",
-    "escreveu",
-    "skrev",
-    "kirjoitti",
-    "napisał",
-    "napisała",
-    "napisał(a)",
-    "napsal",
-    "napsala",
-    "napísal",
-    "napisao",
-    "írta",
-    "написал",
-    "написала",
-    "написал(а)",
-    "пишет",
-    "пише",
-    "написав",
-    "написав(ла)",
-    "a scris",
-    "yazdı",
-    "έγραψε",
-    "kirjutas",
-    "rašė",
-    "写道",
-    "寫道",
-    "のメッセージ",
-    "のメール",
-    "が書きました",
-    "pisze",
-];
-
-/// Words that open reply headers in common languages ("On", "Le", "Am", "El", "Op", "Il", "In
-/// data", "Em", "Den", "W dniu", "Dnia").
-const HEADER_OPENERS: &[&str] = &[
-    "on", "le", "am", "el", "op", "il", "in data", "em", "den", "på", "w dniu", "dnia", "dne", "在",
-];
-
 /// How a reply header ends.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum HeaderEnd {
@@ -223,6 +77,10 @@ enum HeaderEnd {
 
 /// Words after the verb in a "… schrieb Name:" header: the sender's name is short.
 const MAX_NAME_WORDS: usize = 6;
+
+/// Words after the verb in a "Name schreef op di 4 mrt. 2025 om 07:15:" header, where the
+/// date follows the verb behind an opening word ("am", "op", "den"): a date with a time.
+const MAX_DATE_WORDS: usize = 12;
 
 /// If line `j` ends a reply header, the index of the header's first line.
 pub(super) fn reply_header_ending_at(lines: &[&str], j: usize) -> Option<usize> {
@@ -284,12 +142,12 @@ fn without_colon(text: &str) -> (String, bool) {
 /// Cheap test on a header's last line: it ends with a colon or with a header verb.
 fn may_end_header(line: &str) -> bool {
     let (body, colon) = without_colon(line);
-    colon || HEADER_VERBS.iter().any(|v| ends_with_word(&body, v))
+    colon || all(|l| l.verbs).any(|v| ends_with_word(&body, v))
 }
 
 fn header_ending(text: &str) -> Option<HeaderEnd> {
     let (body, colon) = without_colon(text);
-    if HEADER_VERBS.iter().any(|v| ends_with_word(&body, v)) {
+    if all(|l| l.verbs).any(|v| ends_with_word(&body, v)) {
         return Some(HeaderEnd::Verb { colon });
     }
     if !colon {
@@ -304,8 +162,15 @@ fn header_ending(text: &str) -> Option<HeaderEnd> {
     if address_end {
         return Some(HeaderEnd::AddressColon);
     }
-    let verb_then_name = HEADER_VERBS.iter().any(|v| {
-        word_positions(&body, v).any(|end| body[end..].split_whitespace().count() <= MAX_NAME_WORDS)
+    let verb_then_name = all(|l| l.verbs).any(|v| {
+        word_positions(&body, v).any(|end| {
+            let after = &body[end..];
+            let words = after.split_whitespace().count();
+            words <= MAX_NAME_WORDS
+                || (words <= MAX_DATE_WORDS
+                    && starts_with_opener(after.trim_start())
+                    && has_time(after))
+        })
     });
     verb_then_name.then_some(HeaderEnd::VerbThenName)
 }
@@ -356,7 +221,7 @@ fn header_start(lines: &[&str], j: usize) -> usize {
 
 fn starts_with_opener(line: &str) -> bool {
     let lower = line.to_lowercase();
-    HEADER_OPENERS.iter().any(|o| {
+    all(|l| l.openers).any(|o| {
         lower
             .strip_prefix(o)
             .is_some_and(|rest| rest.starts_with(|c: char| c.is_whitespace() || c == ','))

@@ -4,7 +4,9 @@
 //! `dispatch replies extract` and the importer use.
 //!
 //! Two layouts are read: `emails/X` with `trimmed/X` beside it (any file name `X`; the input
-//! is a whole message or a bare body), or `NAME.txt` with `NAME.expected` in one folder.
+//! is a whole message or a bare body, plain text or HTML), or `NAME.txt` and/or `NAME.html`
+//! with `NAME.expected` in one folder (an HTML reply and its plain-text twin share one
+//! expected text).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,9 @@ use anyhow::Context as _;
 
 /// Files of a side-by-side corpus that describe the corpus rather than hold a message body.
 const METADATA: &[&str] = &["SOURCE.txt"];
+
+/// Inputs of a side-by-side corpus: plain-text and HTML bodies (or whole messages).
+const INPUT_EXTENSIONS: &[&str] = &["txt", "html"];
 
 /// Longest line shown in a diff; some inputs have lines of hundreds of kilobytes.
 const DIFF_LINE_MAX: usize = 160;
@@ -105,7 +110,10 @@ pub fn corpus_cases(dir: &Path) -> anyhow::Result<Vec<Case>> {
     for input in inputs {
         let name = file_name(&input);
         let expected = if side_by_side {
-            if input.extension().is_none_or(|x| x != "txt") || METADATA.contains(&name.as_str()) {
+            let is_input = input
+                .extension()
+                .is_some_and(|x| INPUT_EXTENSIONS.iter().any(|e| x == *e));
+            if !is_input || METADATA.contains(&name.as_str()) {
                 continue;
             }
             input.with_extension("expected")
@@ -126,7 +134,7 @@ pub fn corpus_cases(dir: &Path) -> anyhow::Result<Vec<Case>> {
     }
     anyhow::ensure!(
         !cases.is_empty() || !side_by_side,
-        "{}: no cases (expected emails/X with trimmed/X, or NAME.txt with NAME.expected)",
+        "{}: no cases (expected emails/X with trimmed/X, or NAME.txt or NAME.html with NAME.expected)",
         dir.display()
     );
     Ok(cases)

@@ -172,6 +172,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX mail_queue_due ON mail_queue(state, due_at);
     CREATE INDEX mail_queue_subscriber ON mail_queue(subscriber_id, kind, created_at);
     "#,
+    // 6: the message a reply was extracted from, as plain text (capped by the importer), for
+    // the editor to compare in `dispatch replies review`; NULL for replies imported before.
+    r#"
+    ALTER TABLE replies ADD COLUMN original TEXT;
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -371,14 +376,12 @@ fn run_migrations(conn: &mut Connection, name: &str, version: i64) -> anyhow::Re
         if now_at > index as i64 {
             continue;
         }
+        let broken_before = broken_references(&tx)?;
         tx.execute_batch(sql)
             .with_context(|| format!("migrating {name} to schema version {}", index + 1))?;
-        let broken: Option<String> = tx
-            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
-            .optional()?;
-        if let Some(table) = broken {
+        if broken_references(&tx)? > broken_before {
             anyhow::bail!(
-                "migrating {name} to schema version {}: a row of {table} refers to a row that does not exist",
+                "migrating {name} to schema version {} would leave rows referring to rows that do not exist; nothing was changed",
                 index + 1
             );
         }
@@ -386,6 +389,13 @@ fn run_migrations(conn: &mut Connection, name: &str, version: i64) -> anyhow::Re
         tx.commit()?;
     }
     Ok(())
+}
+
+/// How many rows refer to a row that does not exist (checked while foreign keys are off).
+fn broken_references(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })
 }
 
 /// The current time as stored: RFC 3339 in UTC, second precision.

@@ -74,6 +74,9 @@ pub struct Reply {
     pub anonymous: bool,
     pub display_name: Option<String>,
     pub imported_at: String,
+    /// The message's text before extraction (capped); `None` for replies imported before
+    /// dispatch kept it.
+    pub original: Option<String>,
 }
 
 impl Reply {
@@ -107,6 +110,8 @@ pub struct NewReply<'a> {
     pub subject: &'a str,
     pub received_at: Option<String>,
     pub text: &'a str,
+    /// The message's text before extraction, already capped by the importer.
+    pub original: Option<&'a str>,
 }
 
 /// Which replies `list` shows.
@@ -136,7 +141,7 @@ fn join_ids(ids: &[i64]) -> String {
         .join(", ")
 }
 
-const REPLY_COLUMNS: &str = "id, message_id, volume, number, subscriber_id, from_address, from_name, subject, received_at, text, status, note, anonymous, display_name, imported_at";
+const REPLY_COLUMNS: &str = "id, message_id, volume, number, subscriber_id, from_address, from_name, subject, received_at, text, status, note, anonymous, display_name, imported_at, original";
 
 fn reply_from_row(r: &Row<'_>) -> rusqlite::Result<Reply> {
     let volume: Option<u32> = r.get(2)?;
@@ -163,6 +168,7 @@ fn reply_from_row(r: &Row<'_>) -> rusqlite::Result<Reply> {
         anonymous: r.get(12)?,
         display_name: r.get(13)?,
         imported_at: r.get(14)?,
+        original: r.get(15)?,
     })
 }
 
@@ -172,8 +178,8 @@ pub fn insert_reply(batch: &Batch<'_>, reply: &NewReply<'_>) -> rusqlite::Result
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO replies
          (message_id, volume, number, subscriber_id, from_address, from_name, subject,
-          received_at, text, imported_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+          received_at, text, imported_at, original)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             reply.message_id,
             reply.issue.map(|i| i.volume),
@@ -185,6 +191,7 @@ pub fn insert_reply(batch: &Batch<'_>, reply: &NewReply<'_>) -> rusqlite::Result
             reply.received_at,
             reply.text,
             super::now(),
+            reply.original,
         ],
     )?;
     Ok(inserted == 1)
@@ -285,6 +292,19 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Sets (or, with `None` or blank text, removes) the editor's note on a reply, whatever its
+    /// state; an approval keeps the note it is given.
+    pub fn set_reply_note(&mut self, id: i64, note: Option<&str>) -> anyhow::Result<()> {
+        let changed = self.conn.execute(
+            "UPDATE replies SET note = ?2 WHERE id = ?1",
+            params![id, note.filter(|n| !n.trim().is_empty())],
+        )?;
+        if changed == 0 {
+            return Err(UnknownReplies(vec![id]).into());
+        }
+        Ok(())
+    }
 }
 
 /// Fails with every id of `ids` that names no reply.
@@ -317,6 +337,7 @@ mod tests {
             subject: "Re: V1N1",
             received_at: Some("2030-01-02T00:00:00Z".into()),
             text,
+            original: Some("Original message"),
         }
     }
 

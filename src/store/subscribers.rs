@@ -490,6 +490,29 @@ mod tests {
     }
 
     #[test]
+    fn add_and_import_record_their_source_and_add_activates_a_pending_signup() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.add_subscriber("a@example.org", None).unwrap();
+        store
+            .import_subscribers([row("b@example.org", None, None)])
+            .unwrap();
+        store.signup("c@example.org", None, 3).unwrap();
+        let a = store.subscriber("a@example.org").unwrap().unwrap();
+        assert_eq!(a.source, Some(Source::CommandLine));
+        assert!(a.consent_at.is_some() && a.confirmed_at.is_none());
+        let b = store.subscriber("b@example.org").unwrap().unwrap();
+        assert_eq!((b.status, b.source), (Status::Active, Some(Source::Import)));
+        store.add_subscriber("c@example.org", Some("Cy")).unwrap();
+        let c = store.subscriber("c@example.org").unwrap().unwrap();
+        assert_eq!(
+            (c.status, c.source),
+            (Status::Active, Some(Source::CommandLine))
+        );
+        assert_eq!(c.name.as_deref(), Some("Cy"));
+        assert_eq!(store.subscriber_counts().unwrap().pending, 0);
+    }
+
+    #[test]
     fn import_can_deactivate() {
         let mut store = Store::open_in_memory().unwrap();
         store.add_subscriber("a@example.org", None).unwrap();
