@@ -583,3 +583,53 @@ fn an_error_says_its_cause_once() {
     );
     assert_eq!(err.matches("missing.pem").count(), 1, "{err}");
 }
+
+/// The signup form appears on every page and the archive once a `host:` section exists, posts
+/// to the host's `subscribe`, and follows the folder's own `templates/signup.html`.
+#[test]
+fn the_signup_form_comes_with_a_host_and_can_be_restyled() {
+    let (_tmp, dir) = init();
+    let pages = ["build/web/index.html", "build/web/v1n1/index.html"];
+    ok(&dir, &["build"]);
+    for page in pages {
+        assert!(!read(&dir, page).contains("<form"), "{page} has a form");
+    }
+    let config = read(&dir, "config.yaml");
+    std::fs::write(
+        dir.join("config.yaml"),
+        format!("{config}\nhost:\n  url: https://news.example.com/letters\n"),
+    )
+    .unwrap();
+    ok(&dir, &["build"]);
+    for page in pages {
+        let html = read(&dir, page);
+        assert_eq!(html.matches("<form").count(), 1, "{page}: {html}");
+        for part in [
+            r#"<form class="signup" method="post" action="https://news.example.com/letters/subscribe">"#,
+            r#"type="email" name="email" required"#,
+            r#"name="name""#,
+            r#"<p class="signup-trap" aria-hidden="true">"#,
+            r#"name="website" value="" tabindex="-1" autocomplete="off""#,
+            r#"<button type="submit">"#,
+        ] {
+            assert!(html.contains(part), "{page} lacks {part}: {html}");
+        }
+        assert!(!html.contains("<script"), "{page} needs no script");
+    }
+    assert!(read(&dir, "build/web/style.css").contains(".signup-trap { position: absolute"));
+    std::fs::write(
+        dir.join("templates/signup.html"),
+        "<form class=\"mine\" action=\"{{ newsletter.subscribe_url }}\"></form>",
+    )
+    .unwrap();
+    ok(&dir, &["build"]);
+    for page in pages {
+        let html = read(&dir, page);
+        assert!(
+            html.contains(
+                r#"<form class="mine" action="https://news.example.com/letters/subscribe">"#
+            ),
+            "{page}: {html}"
+        );
+    }
+}

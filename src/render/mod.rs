@@ -24,6 +24,7 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
     ("email.css", include_str!("../../templates/email.css")),
     ("page.html", include_str!("../../templates/page.html")),
     ("index.html", include_str!("../../templates/index.html")),
+    ("signup.html", include_str!("../../templates/signup.html")),
     ("feed.xml", include_str!("../../templates/feed.xml")),
     ("style.css", include_str!("../../templates/style.css")),
     ("notice.html", include_str!("../../templates/notice.html")),
@@ -63,7 +64,9 @@ impl Templates {
         let css = css::Stylesheet::parse(&css_source)
             .with_context(|| format!("in {}", dir.join("email.css").display()))?;
         let mut tera = new_tera();
+        // signup.html first: page.html and index.html include it.
         for name in [
+            "signup.html",
             "email.html",
             "email.txt",
             "page.html",

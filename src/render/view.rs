@@ -19,6 +19,8 @@ pub struct NewsletterView<'a> {
     pub url: String,
     pub reply_to: String,
     pub author: String,
+    /// Where the signup form posts (`{host.url}subscribe`), when a host is configured.
+    pub subscribe_url: Option<String>,
 }
 
 impl<'a> NewsletterView<'a> {
@@ -31,6 +33,7 @@ impl<'a> NewsletterView<'a> {
             url: config.base_url(),
             reply_to: config.reply_to(),
             author: from.and_then(|m| m.name).unwrap_or_else(|| n.title.clone()),
+            subscribe_url: config.host_url().map(|url| format!("{url}subscribe")),
         }
     }
 }
