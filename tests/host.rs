@@ -318,6 +318,10 @@ fn honeypots_bad_addresses_and_a_fourth_request_in_a_day_send_nothing() {
     let (status, page) = subscribe(&host.addr, "email=not-an-address&website=");
     assert_eq!(status, 400);
     assert!(page.contains("not an email address"), "{page}");
+    let long = unique_user("long");
+    let (status, page) = subscribe(&host.addr, &form(&long, &"n".repeat(101), ""));
+    assert_eq!(status, 400, "a name past the form's 100 characters: {page}");
+    assert!(page.contains("at most 100 characters"), "{page}");
 
     let eager = unique_user("eager");
     for _ in 0..4 {
@@ -332,6 +336,7 @@ fn honeypots_bad_addresses_and_a_fourth_request_in_a_day_send_nothing() {
     assert!(imap_messages(&stack, &bot).is_empty());
     let db = Store::open(&dir.path().join("subscribers.db")).unwrap();
     assert!(db.subscriber(&bot).unwrap().is_none());
+    assert!(db.subscriber(&long).unwrap().is_none());
     assert!(db.subscriber("not-an-address").unwrap().is_none());
     assert!(db.due_mails(10).unwrap().is_empty(), "nothing left to send");
 

@@ -1057,7 +1057,7 @@ fn dry_run_lists_what_send_would_refuse() {
         "{said}"
     );
     let refused =
-        "`dispatch send v1n2` would refuse:\n  config.yaml has no smtp section: add smtp.host";
+        "`dispatch send v1n2` would refuse:\n  config.yaml has no `smtp:` section: add one with host";
     assert!(said.contains(refused), "{said}");
     assert!(
         said.contains("\n  there are no active subscribers to send V1N2 to (add some with `dispatch subscribers add`)\n"),
@@ -1075,7 +1075,7 @@ fn dry_run_lists_what_send_would_refuse() {
     // `send` itself stops on the first of them.
     let out = folder.fails(&["send", "v1n2", "--yes"]);
     assert!(
-        stderr(&out).contains("error: config.yaml has no smtp section"),
+        stderr(&out).contains("error: config.yaml has no `smtp:` section"),
         "{}",
         text(&out)
     );

@@ -25,6 +25,9 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// The form's fields.
 pub const EMAIL: &str = "email";
 pub const NAME: &str = "name";
+/// The longest name the form takes, in characters (the form's `maxlength`; a browser enforces
+/// it, a script need not).
+pub const NAME_LIMIT: usize = 100;
 /// Hidden from people; a bot that fills every field fills it.
 pub const HONEYPOT: &str = "website";
 
@@ -97,13 +100,16 @@ pub async fn subscribe(
             "",
         );
     };
-    let Ok(name) = crate::address::subscriber_name(&form.name) else {
-        return host.mails.page(
-            StatusCode::BAD_REQUEST,
-            "That name cannot be used",
-            "Please go back and write your name without control characters, or leave it empty. Nothing was sent.",
-            "",
-        );
+    let name = match crate::address::subscriber_name(&form.name) {
+        Ok(name) if name.as_ref().is_none_or(|n| n.chars().count() <= NAME_LIMIT) => name,
+        _ => {
+            return host.mails.page(
+                StatusCode::BAD_REQUEST,
+                "That name cannot be used",
+                "Please go back and write your name in at most 100 characters, on one line, or leave it empty. Nothing was sent.",
+                "",
+            );
+        }
     };
     let per_day = host.confirmations_per_day;
     let signed = with_store(&host.store, move |s| {
