@@ -1056,8 +1056,7 @@ fn dry_run_lists_what_send_would_refuse() {
         said.contains("V1N2 “Second thoughts” would go to 0 active subscribers\n"),
         "{said}"
     );
-    let refused =
-        "`dispatch send v1n2` would refuse:\n  config.yaml has no `smtp:` section: add one with host";
+    let refused = "`dispatch send v1n2` would refuse:\n  config.yaml has no `smtp:` section: add one with host";
     assert!(said.contains(refused), "{said}");
     assert!(
         said.contains("\n  there are no active subscribers to send V1N2 to (add some with `dispatch subscribers add`)\n"),

@@ -100,16 +100,19 @@ pub async fn subscribe(
             "",
         );
     };
-    let name = match crate::address::subscriber_name(&form.name) {
-        Ok(name) if name.as_ref().is_none_or(|n| n.chars().count() <= NAME_LIMIT) => name,
-        _ => {
-            return host.mails.page(
-                StatusCode::BAD_REQUEST,
-                "That name cannot be used",
-                "Please go back and write your name in at most 100 characters, on one line, or leave it empty. Nothing was sent.",
-                "",
-            );
-        }
+    let name = crate::address::subscriber_name(&form.name)
+        .ok()
+        .filter(|name| {
+            name.as_ref()
+                .is_none_or(|n| n.chars().count() <= NAME_LIMIT)
+        });
+    let Some(name) = name else {
+        return host.mails.page(
+            StatusCode::BAD_REQUEST,
+            "That name cannot be used",
+            "Please go back and write your name in at most 100 characters, on one line, or leave it empty. Nothing was sent.",
+            "",
+        );
     };
     let per_day = host.confirmations_per_day;
     let signed = with_store(&host.store, move |s| {
