@@ -416,11 +416,12 @@ impl Preflight {
                 ));
             }
         }
-        if self.config.newsletter.unsubscribe_url.is_none() {
+        // With a host: section and no unsubscribe_url, the links point at `dispatch host`.
+        if self.config.newsletter.unsubscribe_url.is_none() && self.config.host_url().is_none() {
             findings.push(Finding::new(
                 Severity::Note,
                 Some(self.config_place("newsletter")),
-                "no newsletter.unsubscribe_url: readers unsubscribe by email only, without one-click unsubscribe (RFC 8058), which Gmail and Yahoo expect of bulk senders".to_string(),
+                "no newsletter.unsubscribe_url and no host: section: readers unsubscribe by email only, without one-click unsubscribe (RFC 8058), which Gmail and Yahoo expect of bulk senders (docs/hosting.md runs the host that answers it)".to_string(),
             ));
         }
         findings

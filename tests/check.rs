@@ -318,3 +318,25 @@ fn an_unknown_subject_placeholder_is_refused_at_load_naming_its_line() {
         );
     }
 }
+
+/// Without `unsubscribe_url` but with a `host:` section, the unsubscribe links point at
+/// `dispatch host`, which answers one-click: no note that readers can only unsubscribe by email.
+#[test]
+fn a_host_section_answers_one_click_unsubscribe() {
+    let without_url = config(&[]).replace(
+        "  unsubscribe_url: https://news.example.com/unsubscribe\n",
+        "",
+    );
+    let (_tmp, dir) = newsletter(&without_url);
+    write_issue(&dir, FILE, &issue("Hi reader.\n"));
+    let report = stdout(&ok(&dir, &["check", "V1N2", "--offline"]));
+    assert!(
+        report.contains("no newsletter.unsubscribe_url and no host: section"),
+        "{report}"
+    );
+
+    let (_tmp, dir) = newsletter(&format!("{without_url}host: {{}}\n"));
+    write_issue(&dir, FILE, &issue("Hi reader.\n"));
+    let report = stdout(&ok(&dir, &["check", "V1N2", "--offline"]));
+    assert!(!report.contains("unsubscribe_url"), "{report}");
+}

@@ -28,6 +28,10 @@ const CONFIG: &str = r#"newsletter:
 #   username: editor@example.com
 #   password_env: DISPATCH_IMAP_PASSWORD
 #   mailbox: INBOX
+# host:                      # `dispatch host`: signups and one-click unsubscribe (docs/hosting.md)
+#   url: https://newsletter.example.com/
+#   listen: 127.0.0.1:8080
+#   trusted_proxies: [127.0.0.1]
 # feeds:
 #   - https://example.com/bookmarks.atom
 "#;
