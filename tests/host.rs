@@ -584,3 +584,28 @@ fn each_client_gets_so_many_signups_an_hour_and_cannot_forge_another_address() {
         }
     }
 }
+
+/// Started before the first build, the host says so, answers 404, and serves the archive once
+/// `dispatch build` made it, without a restart.
+#[test]
+fn a_host_started_before_the_first_build_says_so_and_serves_it_once_built() {
+    let dir = tempfile::tempdir().unwrap();
+    set_smtp(dir.path(), 9);
+    std::fs::create_dir(dir.path().join("issues")).unwrap();
+    std::fs::write(dir.path().join("issues/v1n1-first.md"), ISSUE).unwrap();
+    let host = Host::start(dir.path());
+    host.wait_for("has no archive yet: run `dispatch build`", 1);
+    assert_eq!(http(&host.addr, "GET", "/", "", "").0, 404);
+
+    let out = command(Some(dir.path()), &["build"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for reloads in 1.. {
+        host.wait_for("archive reloaded", reloads);
+        let (status, _, body) = http(&host.addr, "GET", "/", "", "");
+        if status == 200 {
+            assert!(body.contains("The Test Dispatch"), "{body}");
+            break;
+        }
+        assert!(reloads < 5, "the new archive is not served: {status}");
+    }
+}

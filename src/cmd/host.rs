@@ -25,11 +25,19 @@ pub fn run(
             "note: listening on {addr}, beyond this machine; put an HTTPS proxy in front of it"
         );
     }
+    if !newsletter.output_dir().join("web/index.html").is_file() {
+        eprintln!(
+            "note: {} has no archive yet: run `dispatch build`; the host serves it without a restart",
+            newsletter.output_dir().join("web").display()
+        );
+    }
+    // As serve's start line: the folder's full path says which newsletter is hosted.
+    let shown = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let (ready, bound) = tokio::sync::oneshot::channel();
     runtime.block_on(async {
         let announce = async {
             if let Ok(bound) = bound.await {
-                println!("hosting {} on http://{bound}/", dir.display());
+                println!("hosting {} on http://{bound}/", shown.display());
             }
         };
         let hosted = dispatch::host::host(
