@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Child;
@@ -15,7 +15,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use common::cli::{command, signal, spawn};
-use common::mailstack::{MailStack, PASSWORD, mailstack, unique_user};
+use common::mailstack::{MailStack, mailstack, unique_user};
 use dispatch::store::Store;
 use dispatch::store::subscribers::{Source, Status};
 
@@ -110,27 +110,8 @@ impl Drop for Host {
 
 /// One HTTP/1.1 request; returns the status, the head and the body.
 fn http(addr: &str, method: &str, path: &str, extra: &str, body: &str) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).expect("the host accepts");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}");
-    if method == "POST" {
-        request.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
-    (status, head.to_ascii_lowercase(), body.to_string())
+    let answer = common::http::request(addr, method, path, extra, body);
+    (answer.status, answer.head, answer.body)
 }
 
 fn subscribe(addr: &str, form: &str) -> (u16, String) {
@@ -148,35 +129,8 @@ fn form(email: &str, name: &str, honeypot: &str) -> String {
     )
 }
 
-/// Every message of `user`'s INBOX, read over IMAP.
 fn imap_messages(stack: &MailStack, user: &str) -> Vec<Vec<u8>> {
-    use futures::TryStreamExt as _;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", stack.imap_port))
-            .await
-            .unwrap();
-        let mut client = async_imap::Client::new(tcp);
-        client.read_response().await.unwrap().unwrap();
-        let mut session = client.login(user, PASSWORD).await.map_err(|e| e.0).unwrap();
-        let status = session.examine("INBOX").await.unwrap();
-        if status.exists == 0 {
-            return Vec::new();
-        }
-        let fetched: Vec<_> = session
-            .fetch("1:*", "BODY.PEEK[]")
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        let messages = fetched.iter().map(|f| f.body().unwrap().to_vec()).collect();
-        let _ = session.logout().await;
-        messages
-    })
+    stack.imap_messages(user)
 }
 
 fn text_of(message: &[u8]) -> String {

@@ -10,8 +10,8 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead as _, BufReader};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
@@ -19,8 +19,7 @@ use std::time::Duration;
 
 use common::browser::Browser;
 use common::cli::{command, init, ok, stdout};
-use common::mailstack::{MailStack, PASSWORD, mailstack, unique_user};
-use futures::TryStreamExt as _;
+use common::mailstack::{MailStack, mailstack, unique_user};
 use serde_json::Value;
 
 /// How long a mail may take through Postfix and Dovecot.
@@ -102,75 +101,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// One HTTP/1.1 request over a plain socket; returns the status and the body.
+/// One HTTP/1.1 request to a full URL; returns the status and the body.
 fn http(url: &str, method: &str, form: Option<&str>) -> (u16, String) {
-    let rest = url.strip_prefix("http://").expect("an http:// URL");
-    let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let path = if path.is_empty() { "/" } else { path };
-    let mut stream = TcpStream::connect(addr).expect("the host accepts");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("a timeout");
-    let body = form.unwrap_or("");
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if method == "POST" {
-        request.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).expect("request sent");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).expect("response read");
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let answer = common::http::request_url(url, method, form.unwrap_or(""));
+    (answer.status, answer.body)
 }
 
-/// Every message in `user`'s INBOX, read over IMAP (without setting \Seen), oldest first.
 fn imap_messages(stack: &MailStack, user: &str) -> Vec<Vec<u8>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", stack.imap_port))
-            .await
-            .expect("Dovecot's IMAP port accepts");
-        let mut client = async_imap::Client::new(tcp);
-        client.read_response().await.unwrap().unwrap();
-        let mut session = client
-            .login(user, PASSWORD)
-            .await
-            .map_err(|e| e.0)
-            .expect("the IMAP login works");
-        let status = session.examine("INBOX").await.expect("INBOX opens");
-        let mut messages = Vec::new();
-        if status.exists > 0 {
-            let fetched: Vec<_> = session
-                .fetch("1:*", "BODY.PEEK[]")
-                .await
-                .expect("FETCH works")
-                .try_collect()
-                .await
-                .expect("the messages arrive");
-            for message in &fetched {
-                messages.push(message.body().expect("a body").to_vec());
-            }
-        }
-        let _ = session.logout().await;
-        messages
-    })
+    stack.imap_messages(user)
 }
 
 /// Waits until `user` has `n` messages, then returns the `n`-th (1-based) as read over IMAP.

@@ -8,7 +8,7 @@ mod common;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -165,46 +165,8 @@ fn collect(stream: impl std::io::Read + Send + 'static, into: Arc<(Mutex<String>
 
 /// One HTTP/1.1 request over a plain socket; returns the status and the body.
 fn http(addr: &str, method: &str, path: &str, form: Option<&str>) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("the server accepts");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("a timeout");
-    let body = form.unwrap_or("");
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if method == "POST" {
-        request.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).expect("request sent");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).expect("response read");
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn chromium() -> PathBuf {
-    let path = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        path.is_file(),
-        "{} not found: these tests need Debian's chromium package (`apt-get install -y chromium`), or CHROMIUM=/path/to/chromium",
-        path.display()
-    );
-    path
+    let answer = common::http::request(addr, method, path, "", form.unwrap_or(""));
+    (answer.status, answer.body)
 }
 
 /// What Chromium made of a page: its DOM after scripts ran, and the console messages our
@@ -224,7 +186,7 @@ fn load(url: &str, origin: &str) -> Loaded {
     let profile = tempfile::tempdir().expect("a profile folder");
     let out = profile.path().join("dom.html");
     let err = profile.path().join("chromium.log");
-    let mut child = Command::new(chromium())
+    let mut child = Command::new(common::browser::chromium())
         .args([
             "--headless",
             "--no-sandbox",

@@ -132,6 +132,48 @@ impl MailStack {
         self.maildir.join(local_part(user))
     }
 
+    /// Every message of `user`'s INBOX as read over IMAP (EXAMINE and BODY.PEEK, so nothing is
+    /// marked \Seen), oldest first.
+    pub fn imap_messages(&self, user: &str) -> Vec<Vec<u8>> {
+        use futures::TryStreamExt as _;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port))
+                .await
+                .expect("Dovecot's IMAP port accepts");
+            let mut client = async_imap::Client::new(tcp);
+            client
+                .read_response()
+                .await
+                .expect("a greeting")
+                .expect("a greeting");
+            let mut session = client
+                .login(user, PASSWORD)
+                .await
+                .map_err(|e| e.0)
+                .expect("the IMAP login works");
+            let status = session.examine("INBOX").await.expect("INBOX opens");
+            let mut messages = Vec::new();
+            if status.exists > 0 {
+                let fetched: Vec<_> = session
+                    .fetch("1:*", "BODY.PEEK[]")
+                    .await
+                    .expect("FETCH works")
+                    .try_collect()
+                    .await
+                    .expect("the messages arrive");
+                for message in &fetched {
+                    messages.push(message.body().expect("a body").to_vec());
+                }
+            }
+            let _ = session.logout().await;
+            messages
+        })
+    }
+
     /// Waits until `user`'s INBOX holds at least `n` messages and returns their files
     /// (from `new/` and `cur/`, oldest delivery first). `user` is a local part or a whole
     /// `@example.test` address. Panics when `timeout` passes first. The Maildir is looked at

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod cli;
+pub mod http;
 pub mod mailstack;
 pub mod watch;
 pub mod web;
