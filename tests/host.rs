@@ -11,11 +11,12 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::cli::{command, signal, spawn};
 use common::mailstack::{MailStack, mailstack, unique_user};
+use common::output::Output;
 use dispatch::store::Store;
 use dispatch::store::subscribers::{Source, Status};
 
@@ -51,7 +52,7 @@ fn set_config(dir: &Path, port: u16, host_lines: &str) {
 struct Host {
     child: Child,
     addr: String,
-    stderr: Arc<(Mutex<String>, Condvar)>,
+    stderr: Output,
 }
 
 impl Host {
@@ -60,15 +61,8 @@ impl Host {
             Some(dir),
             &["host", "--listen", "127.0.0.1:0"],
         ));
-        let stderr = Arc::new((Mutex::new(String::new()), Condvar::new()));
-        let lines = stderr.clone();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                lines.0.lock().unwrap().push_str(&(line + "\n"));
-                lines.1.notify_all();
-            }
-        });
+        let stderr = Output::default();
+        stderr.collect(child.stderr.take().unwrap());
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
         out.read_line(&mut first).unwrap();
@@ -77,7 +71,7 @@ impl Host {
             .trim()
             .split("http://")
             .nth(1)
-            .unwrap_or_else(|| panic!("no address in {first:?}: {}", stderr.0.lock().unwrap()))
+            .unwrap_or_else(|| panic!("no address in {first:?}: {}", stderr.text()))
             .trim_end_matches('/')
             .to_string();
         Host {
@@ -89,15 +83,7 @@ impl Host {
 
     /// Waits until stderr holds `n` lines containing `text`; returns stderr.
     fn wait_for(&self, text: &str, n: usize) -> String {
-        let (lock, changed) = &*self.stderr;
-        let all = lock.lock().unwrap();
-        let (all, timeout) = changed
-            .wait_timeout_while(all, Duration::from_secs(60), |all| {
-                all.matches(text).count() < n
-            })
-            .unwrap();
-        assert!(!timeout.timed_out(), "no {n}× {text:?} in:\n{all}");
-        all.clone()
+        self.stderr.wait_for(text, n, Duration::from_secs(60))
     }
 }
 
@@ -510,7 +496,7 @@ fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm(
 
     signal(&host.child, "TERM");
     let status = host.child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "{}", host.stderr.0.lock().unwrap());
+    assert_eq!(status.code(), Some(0), "{}", host.stderr.text());
 }
 
 #[test]

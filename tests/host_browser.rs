@@ -10,16 +10,15 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use common::browser::Browser;
 use common::cli::{command, init, ok, stdout};
 use common::mailstack::{MailStack, mailstack, unique_user};
+use common::output::Output;
 use serde_json::Value;
 
 /// How long a mail may take through Postfix and Dovecot.
@@ -31,7 +30,7 @@ const ISSUE_2: &str = "---\nvolume: 1\nnumber: 2\ntitle: After you signed up\nda
 struct Host {
     child: Child,
     base: String,
-    output: Arc<(Mutex<String>, Condvar)>,
+    output: Output,
 }
 
 impl Host {
@@ -43,9 +42,9 @@ impl Host {
             .stderr(Stdio::piped())
             .spawn()
             .expect("dispatch host starts");
-        let output = Arc::new((Mutex::new(String::new()), Condvar::new()));
-        collect(child.stdout.take().expect("piped stdout"), output.clone());
-        collect(child.stderr.take().expect("piped stderr"), output.clone());
+        let output = Output::default();
+        output.collect(child.stdout.take().expect("piped stdout"));
+        output.collect(child.stderr.take().expect("piped stderr"));
         let host = Host {
             child,
             base: format!("http://{listen}/"),
@@ -56,20 +55,12 @@ impl Host {
     }
 
     fn output(&self) -> String {
-        self.output.0.lock().map(|s| s.clone()).unwrap_or_default()
+        self.output.text()
     }
 
     /// Waits until the host printed `text` (at most 30 s).
     fn wait_for_output(&self, text: &str) {
-        let (lock, written) = &*self.output;
-        let all = lock.lock().unwrap();
-        let (all, _) = written
-            .wait_timeout_while(all, Duration::from_secs(30), |all| !all.contains(text))
-            .unwrap();
-        assert!(
-            all.contains(text),
-            "dispatch host did not print {text:?}:\n{all}"
-        );
+        self.output.wait_for(text, 1, Duration::from_secs(30));
     }
 }
 
@@ -78,18 +69,6 @@ impl Drop for Host {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn collect(stream: impl std::io::Read + Send + 'static, into: Arc<(Mutex<String>, Condvar)>) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if let Ok(mut all) = into.0.lock() {
-                all.push_str(&line);
-                all.push('\n');
-            }
-            into.1.notify_all();
-        }
-    });
 }
 
 /// A port on 127.0.0.1 that was free a moment ago: the host's public URL (in the pages and the

@@ -10,11 +10,11 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use common::cli::{RunToEnd as _, command, config, newsletter, signal, spawn, write_issue};
 use common::mailstack::{MailStack, PASSWORD, mailstack, unique_user};
+use common::output::Output;
 use dispatch::issue::IssueId;
 use dispatch::store::Store;
 
@@ -38,7 +38,7 @@ struct Server {
     /// What it printed first on stdout: the address it serves on.
     start_line: String,
     /// What it wrote on stderr so far; the condition variable tells of each new line.
-    stderr: Arc<(Mutex<String>, Condvar)>,
+    stderr: Output,
 }
 
 impl Server {
@@ -54,8 +54,8 @@ impl Server {
 
     fn spawn(mut command: Command, dir: &Path) -> Server {
         let mut child = spawn(command.arg("--dir").arg(dir).args(["serve", "--port", "0"]));
-        let stderr = Arc::new((Mutex::new(String::new()), Condvar::new()));
-        collect(child.stderr.take().expect("piped stderr"), stderr.clone());
+        let stderr = Output::default();
+        stderr.collect(child.stderr.take().expect("piped stderr"));
         let first_line = first_line(child.stdout.take().expect("piped stdout"));
         let addr = first_line
             .as_deref()
@@ -83,18 +83,12 @@ impl Server {
     }
 
     fn stderr(&self) -> String {
-        self.stderr.0.lock().map(|s| s.clone()).unwrap_or_default()
+        self.stderr.text()
     }
 
     /// Waits until stderr shows `text` (at most 30 s) and returns it all.
     fn wait_for_stderr(&self, text: &str) -> String {
-        let (lock, written) = &*self.stderr;
-        let all = lock.lock().unwrap();
-        let (all, _) = written
-            .wait_timeout_while(all, Duration::from_secs(30), |all| !all.contains(text))
-            .unwrap();
-        assert!(all.contains(text), "{text:?} not on stderr:\n{all}");
-        all.clone()
+        self.stderr.wait_for(text, 1, Duration::from_secs(30))
     }
 
     /// How many rebuilds after a change the server has reported on stderr so far (the first
@@ -109,14 +103,11 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut seen = seen;
         loop {
-            let (lock, written) = &*self.stderr;
-            let all = lock.lock().unwrap();
             let left = deadline.saturating_duration_since(Instant::now());
-            let (all, _) = written
-                .wait_timeout_while(all, left, |all| all.matches(REBUILT).count() <= seen)
-                .unwrap();
+            let (all, _) = self
+                .stderr
+                .wait_until(left, |all| all.matches(REBUILT).count() > seen);
             let count = all.matches(REBUILT).count();
-            drop(all);
             assert!(
                 count > seen,
                 "{path} did not show {text:?} within 30 s\n--- stderr\n{}",
@@ -151,18 +142,6 @@ fn first_line(stdout: impl std::io::Read + Send + 'static) -> Option<String> {
     rx.recv_timeout(Duration::from_secs(60)).ok()
 }
 
-fn collect(stream: impl std::io::Read + Send + 'static, into: Arc<(Mutex<String>, Condvar)>) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if let Ok(mut all) = into.0.lock() {
-                all.push_str(&line);
-                all.push('\n');
-            }
-            into.1.notify_all();
-        }
-    });
-}
-
 /// One HTTP/1.1 request over a plain socket; returns the status and the body.
 fn http(addr: &str, method: &str, path: &str, form: Option<&str>) -> (u16, String) {
     let answer = common::http::request(addr, method, path, "", form.unwrap_or(""));
@@ -186,25 +165,13 @@ fn load(url: &str, origin: &str) -> Loaded {
     let profile = tempfile::tempdir().expect("a profile folder");
     let out = profile.path().join("dom.html");
     let err = profile.path().join("chromium.log");
-    let mut child = Command::new(common::browser::chromium())
+    let mut child = common::browser::headless(profile.path())
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
             "--enable-logging=stderr",
             "--v=0",
             "--virtual-time-budget=3000",
+            "--dump-dom",
         ])
-        .arg(format!(
-            "--user-data-dir={}",
-            profile.path().join("profile").display()
-        ))
-        .arg("--dump-dom")
         .arg(url)
         .stdout(std::fs::File::create(&out).expect("dom file"))
         .stderr(std::fs::File::create(&err).expect("log file"))

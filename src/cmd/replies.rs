@@ -100,22 +100,21 @@ fn import(
         .imap
         .as_ref()
         .and_then(|i| i.authserv_id.as_deref());
-    // clap allows one of --mbox and --maildir.
-    if let Some(path) = mbox {
+    // clap allows one of --mbox and --maildir. A Maildir's size is known up front, an mbox's
+    // is not: only the first gets a counted bar.
+    let from_file = match (mbox, maildir) {
+        (Some(path), _) => Some((path, false)),
+        (None, Some(path)) => Some((path, true)),
+        (None, None) => None,
+    };
+    if let Some((path, is_maildir)) = from_file {
         let started = Instant::now();
-        let progress = progress_bar(false);
-        let summary = replies::import_mbox(&mut store, path, authserv_id, &progress)?;
-        progress.finish_and_clear();
-        return Ok(print_summary(
-            &path.display().to_string(),
-            &summary,
-            started.elapsed(),
-        )?);
-    }
-    if let Some(path) = maildir {
-        let started = Instant::now();
-        let progress = progress_bar(true);
-        let summary = replies::import_maildir(&mut store, path, authserv_id, &progress)?;
+        let progress = progress_bar(is_maildir);
+        let summary = if is_maildir {
+            replies::import_maildir(&mut store, path, authserv_id, &progress)?
+        } else {
+            replies::import_mbox(&mut store, path, authserv_id, &progress)?
+        };
         progress.finish_and_clear();
         return Ok(print_summary(
             &path.display().to_string(),

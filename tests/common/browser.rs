@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -33,6 +33,29 @@ pub fn chromium() -> PathBuf {
     path
 }
 
+/// Headless Chromium with its own profile under `profile` and nothing that calls out to the
+/// network on its own (updates, sync, QUIC), ready for the caller's flags.
+pub fn headless(profile: &Path) -> Command {
+    let mut command = Command::new(chromium());
+    command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            profile.join("profile").display()
+        ));
+    command
+}
+
 /// A running headless Chromium with one tab under our control. Dropping it kills Chromium.
 pub struct Browser {
     child: Child,
@@ -50,25 +73,12 @@ impl Browser {
     /// Starts Chromium and opens a blank tab.
     pub fn launch() -> Browser {
         let profile = tempfile::tempdir().expect("a profile folder");
-        let mut child = Command::new(chromium())
+        let mut child = headless(profile.path())
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
                 "--remote-debugging-address=127.0.0.1",
                 "--remote-debugging-port=0",
+                "about:blank",
             ])
-            .arg(format!(
-                "--user-data-dir={}",
-                profile.path().join("profile").display()
-            ))
-            .arg("about:blank")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

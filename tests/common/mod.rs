@@ -5,5 +5,6 @@ pub mod browser;
 pub mod cli;
 pub mod http;
 pub mod mailstack;
+pub mod output;
 pub mod watch;
 pub mod web;
