@@ -598,6 +598,9 @@ pub(crate) mod tests {
             "Od: Dispatch <editor@news.example.com>\nWysłano: 6 stycznia 2025 09:00\nDo: ann@example.org\nTemat: Wiosenny numer",
             "发件人: Dispatch <editor@news.example.com>\n发送时间: 2025年1月6日 9:00\n收件人: ann@example.org\n主题: 春季刊",
             "差出人: Dispatch <editor@news.example.com>\n送信日時: 2025年1月6日 9:00\n宛先: ann@example.org\n件名: 春号",
+            // Each field set off by a blank line, as Outlook's HTML reads once made text.
+            "From: Dispatch <editor@news.example.com>\n\nSent: Monday, January 6, 2025 9:00 AM\n\nTo: ann@example.org\n\nSubject: Spring issue\n\n\nSpring issue body",
+            "Van: Dispatch <editor@news.example.com>\n\n\nVerzonden: maandag 6 januari 2025 09:00\n\nAan: ann@example.org\nOnderwerp: Lentenummer",
         ];
         for block in blocks {
             assert_reply(&reply_with(block));
@@ -607,6 +610,8 @@ pub(crate) mod tests {
     #[test]
     fn keeps_header_like_lines_of_the_reader() {
         let body = "Travel plan:\nFrom: Paris\nTo: Rome\n\nThe data comes From: our database.";
+        assert_eq!(reply_text(body), body);
+        let body = "Travel plan:\n\nFrom: Paris\n\nTo: Rome\n\nBack on Monday.";
         assert_eq!(reply_text(body), body);
     }
 
