@@ -153,7 +153,7 @@ fn find_cut(lines: &[&str], fenced: &[bool], dropped: &mut [bool]) -> usize {
         }
         if is_signature_delimiter(line)
             || is_separator_with_text(line)
-            || is_underscore_rule(line)
+            || (is_underscore_rule(line) && !is_rule_in_own_text(lines, fenced, i))
             || is_forward_intro(line)
             || is_device_signature(line)
             || is_header_block(lines, i)
@@ -173,6 +173,61 @@ fn find_cut(lines: &[&str], fenced: &[bool], dropped: &mut [bool]) -> usize {
         i += 1;
     }
     lines.len()
+}
+
+/// Whether the underscore rule at line `i` is one the reader drew between two parts of their
+/// own text, rather than the line above a previous message or a list footer: the text below it
+/// does not open a run of header fields, and further down, before any quote or other mark of where the
+/// reader's text ends, a reply header ("On … wrote:") opens the previous message. The scan
+/// stops at the next underscore rule, so each line is looked at for one rule at most.
+fn is_rule_in_own_text(lines: &[&str], fenced: &[bool], i: usize) -> bool {
+    let Some(next) = (i + 1..lines.len()).find(|&k| !is_blank(lines[k])) else {
+        return false;
+    };
+    if looks_like_field(lines[next])
+        && lines[next + 1..]
+            .iter()
+            .take(3)
+            .find(|l| !is_blank(l))
+            .is_some_and(|l| looks_like_field(l))
+    {
+        return false;
+    }
+    for k in next..lines.len() {
+        let line = lines[k];
+        if fenced[k] || is_blank(line) {
+            continue;
+        }
+        if reply_header_ending_at(lines, k).is_some() {
+            return true;
+        }
+        if is_quoted(line)
+            || is_signature_delimiter(line)
+            || is_separator_with_text(line)
+            || is_underscore_rule(line)
+            || is_forward_intro(line)
+            || is_device_signature(line)
+            || is_header_block(lines, k)
+        {
+            return false;
+        }
+    }
+    false
+}
+
+/// A line shaped like a header field in any language: a key of at most three words, without
+/// digits, then a colon ("From: …", "Kimden: …", "Reply to: …"). Prose has such lines too
+/// ("About the map: …"); a header block is several of them in a row.
+fn looks_like_field(line: &str) -> bool {
+    let t = line.trim().trim_start_matches('*');
+    let Some(colon) = t.find([':', '：']) else {
+        return false;
+    };
+    let key = t[..colon].trim_matches(|c: char| c.is_whitespace() || c == '*');
+    !key.is_empty()
+        && key.chars().count() <= 25
+        && key.split_whitespace().count() <= 3
+        && !key.chars().any(|c| c.is_ascii_digit())
 }
 
 /// A line like ">:" that only closes an address wrapped from the line above ("… <name@example.com"
@@ -598,6 +653,9 @@ pub(crate) mod tests {
             "Od: Dispatch <editor@news.example.com>\nWysłano: 6 stycznia 2025 09:00\nDo: ann@example.org\nTemat: Wiosenny numer",
             "发件人: Dispatch <editor@news.example.com>\n发送时间: 2025年1月6日 9:00\n收件人: ann@example.org\n主题: 春季刊",
             "差出人: Dispatch <editor@news.example.com>\n送信日時: 2025年1月6日 9:00\n宛先: ann@example.org\n件名: 春号",
+            // Each field set off by a blank line, as Outlook's HTML reads once made text.
+            "From: Dispatch <editor@news.example.com>\n\nSent: Monday, January 6, 2025 9:00 AM\n\nTo: ann@example.org\n\nSubject: Spring issue\n\n\nSpring issue body",
+            "Van: Dispatch <editor@news.example.com>\n\n\nVerzonden: maandag 6 januari 2025 09:00\n\nAan: ann@example.org\nOnderwerp: Lentenummer",
         ];
         for block in blocks {
             assert_reply(&reply_with(block));
@@ -607,6 +665,8 @@ pub(crate) mod tests {
     #[test]
     fn keeps_header_like_lines_of_the_reader() {
         let body = "Travel plan:\nFrom: Paris\nTo: Rome\n\nThe data comes From: our database.";
+        assert_eq!(reply_text(body), body);
+        let body = "Travel plan:\n\nFrom: Paris\n\nTo: Rome\n\nBack on Monday.";
         assert_eq!(reply_text(body), body);
     }
 
@@ -637,6 +697,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn keeps_an_underscore_rule_between_parts_of_the_reply() {
+        let own = "The map is fine.\n\n______________________________\n\nAbout the table: one row is missing.\n\nAnn";
+        let body = format!(
+            "{own}\n\nOn Mon, Jan 6, 2025 at 9:00 AM Dispatch <editor@news.example.com> wrote:\n> Spring issue\n"
+        );
+        assert_eq!(reply_text(&body), own);
+        // Above a header block, even in a language without a table, the rule still cuts.
+        assert_reply(&reply_with(
+            "________________________________\nKimden: Dispatch <editor@news.example.com>\nTarih: 6 Ocak 2025\n\nBody\n\nOn Mon, Jan 6, 2025 at 9:00 AM Dispatch <editor@news.example.com> wrote:\n> older\n",
+        ));
+        // With no reply header below, what follows the rule is a footer.
+        assert_reply(&reply_with(
+            "________________________________\nDispatch mailing list\n\n> Spring issue\n",
+        ));
+    }
+
+    #[test]
     fn removes_signatures() {
         let rests = [
             "-- \nAnn Reader\nTide Club",
@@ -653,6 +730,9 @@ pub(crate) mod tests {
             "Enviado desde mi iPhone",
             "Inviato da iPhone",
             "Verzonden vanaf mijn iPhone",
+            "Verzonden vanuit Mail voor Windows",
+            "Hämta Outlook för iOS<https://aka.ms/o0ukef>",
+            "Hent Outlook til Android",
             "iPhoneから送信",
             "Надіслано з iPhone",
             "-------- Пересланное сообщение --------\nОт: Dispatch\nBody",

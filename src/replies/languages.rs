@@ -174,7 +174,9 @@ pub(super) const LANGUAGES: &[Language] = &[
         device_footers: &[
             "verzonden met ",
             "verzonden vanaf ",
+            "verzonden vanuit ",
             "verstuurd vanaf ",
+            "verstuurd vanuit ",
             "verstuurd met ",
             "outlook voor ",
         ],
@@ -191,7 +193,7 @@ pub(super) const LANGUAGES: &[Language] = &[
             "början på vidarebefordrat meddelande",
             "vidarebefordrat mejl",
         ],
-        device_footers: &["skickat från ", "skickades från "],
+        device_footers: &["skickat från ", "skickades från ", "hämta outlook för "],
     },
     Language {
         name: "Danish and Norwegian",
@@ -211,7 +213,12 @@ pub(super) const LANGUAGES: &[Language] = &[
             "videresendt melding",
             "start på videresendt",
         ],
-        device_footers: &["sendt fra "],
+        device_footers: &[
+            "sendt fra ",
+            "hent outlook til ",
+            "hent outlook for ",
+            "få outlook for ",
+        ],
     },
     Language {
         name: "Polish",

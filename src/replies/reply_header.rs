@@ -43,23 +43,41 @@ pub(super) fn is_header_field(line: &str) -> bool {
     header_key(line).is_some()
 }
 
+/// Lines of a header block looked at (blank lines between fields not counted).
+const MAX_BLOCK_LINES: usize = 8;
+
+/// Blank lines that may stand between two fields of one header block.
+const MAX_FIELD_GAP: usize = 2;
+
 /// A quoted header block ("From: … / Sent: … / To: … / Subject: …") starting at line `i`: a
-/// run of non-blank lines, starting with a field, holding a sender field and at least three
-/// distinct fields. Three fields keep a reader's own "From: Paris / To: Rome" out.
+/// run of lines, starting with a field, holding a sender field and at least three distinct
+/// fields. Three fields keep a reader's own "From: Paris / To: Rome" out. Some clients set
+/// every field off by a blank line (Outlook, once its HTML became text): a blank line only ends
+/// the block when the next non-blank line is not a field.
 pub(super) fn is_header_block(lines: &[&str], i: usize) -> bool {
     if header_key(lines[i]).is_none() {
         return false;
     }
     let mut keys: Vec<HeaderKey> = Vec::new();
-    for line in lines.iter().skip(i).take(8) {
-        if is_blank(line) {
-            break;
+    let mut k = i;
+    let mut seen = 0;
+    while k < lines.len() && seen < MAX_BLOCK_LINES {
+        if is_blank(lines[k]) {
+            let next = (k..lines.len())
+                .take(MAX_FIELD_GAP + 1)
+                .find(|&n| !is_blank(lines[n]));
+            match next {
+                Some(n) if header_key(lines[n]).is_some() => k = n,
+                _ => break,
+            }
         }
-        if let Some(k) = header_key(line)
-            && !keys.contains(&k)
+        if let Some(key) = header_key(lines[k])
+            && !keys.contains(&key)
         {
-            keys.push(k);
+            keys.push(key);
         }
+        seen += 1;
+        k += 1;
     }
     keys.contains(&HeaderKey::From) && keys.len() >= 3
 }
