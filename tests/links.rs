@@ -219,7 +219,28 @@ fn fails_when_every_feed_fails_or_none_is_configured() {
     );
 
     let (_tmp, dir) = newsletter(&config(&[]));
-    let out = fails(&dir, &["links"]);
+    let out = fails(&dir, &["links", "--into", "v1n1"]);
+    assert!(
+        stderr(&out).contains("no feeds are configured"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn without_feeds_the_list_is_empty_and_says_why() {
+    let (_tmp, dir) = newsletter(&config(&[]));
+    let out = dispatch(&dir, &["links"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(
+        stderr(&out).contains("no feeds are configured"),
+        "{}",
+        stderr(&out)
+    );
+    let out = dispatch(&dir, &["links", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "[]");
     assert!(
         stderr(&out).contains("no feeds are configured"),
         "{}",

@@ -17,10 +17,16 @@ pub fn run(dir: &Path, args: &LinksArgs, runtime: &tokio::runtime::Runtime) -> a
     let newsletter = Newsletter::open(dir)?;
     let urls = &newsletter.config.feeds;
     if urls.is_empty() {
-        anyhow::bail!(
+        let hint = format!(
             "no feeds are configured: list their URLs under `feeds:` in {}",
             dir.join("config.yaml").display()
         );
+        // Listing finds nothing new (an empty list for --json); appending has nothing to add.
+        if args.into.is_some() {
+            anyhow::bail!(hint);
+        }
+        eprintln!("{hint}");
+        return if args.json { print_json(&[]) } else { Ok(()) };
     }
     // Resolved before any fetching, so a mistyped issue fails at once.
     let target = match &args.into {
