@@ -21,6 +21,8 @@ pub enum CsvError {
         "{file}:1: no email column among the headers ({found}); name it email, Email Address or E-mail"
     )]
     NoEmailColumn { file: String, found: String },
+    #[error("{file} is empty: its first line names the columns, e.g. email,name")]
+    Empty { file: String },
     #[error("{file}: {message}")]
     Unreadable { file: String, message: String },
 }
@@ -52,6 +54,11 @@ pub struct Rows<'a> {
 
 /// Reads the header row of `data` and returns the rows after it.
 pub fn read<'a>(file: &str, data: &'a [u8]) -> Result<Rows<'a>, CsvError> {
+    if data.iter().all(u8::is_ascii_whitespace) {
+        return Err(CsvError::Empty {
+            file: file.to_string(),
+        });
+    }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(sniff_delimiter(data))
         .flexible(true)
@@ -302,6 +309,17 @@ mod tests {
             parse("Email;Name;Status\na@example.org;A;unsubscribed\nb@example.org;B;pending\n");
         assert_eq!(rows[0].as_ref().unwrap().status, Some(Status::Unsubscribed));
         assert!(rows[1].as_ref().unwrap_err().message.contains("pending"));
+    }
+
+    #[test]
+    fn an_empty_file_is_called_empty() {
+        for data in [&b""[..], b"\n\n", b"  \r\n"] {
+            let err = read("list.csv", data).err().unwrap();
+            assert_eq!(
+                err.to_string(),
+                "list.csv is empty: its first line names the columns, e.g. email,name"
+            );
+        }
     }
 
     #[test]

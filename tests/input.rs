@@ -374,3 +374,40 @@ fn init_refuses_a_dir_beside_its_folder() {
         );
     }
 }
+
+#[test]
+fn a_missing_config_section_is_told_alike_by_every_command_that_needs_one() {
+    let (_tmp, dir) = init();
+    for (args, section) in [
+        (&["send", "v1n1"][..], "smtp"),
+        (&["replies", "import"][..], "imap"),
+        (&["host"][..], "host"),
+    ] {
+        let err = stderr(&fails(&dir, args));
+        assert!(
+            err.contains(&format!(
+                "config.yaml has no `{section}:` section: add one with "
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("(the README's “Config reference” lists every key)"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_csv_file_is_called_empty() {
+    let (_tmp, dir) = init();
+    let list = dir.join("list.csv");
+    std::fs::write(&list, "\n").unwrap();
+    let err = stderr(&fails(
+        &dir,
+        &["subscribers", "import", list.to_str().unwrap()],
+    ));
+    assert!(
+        err.contains("list.csv is empty: its first line names the columns"),
+        "{err}"
+    );
+}

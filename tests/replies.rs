@@ -842,7 +842,9 @@ fn moderation_commands() {
         .dispatch(&["replies", "approve", "1", "99"])
         .run();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no reply with id 99"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("there is no reply #99: nothing was changed")
+    );
     assert!(
         stack_free
             .replies_json(&["--status", "approved"])

@@ -235,7 +235,12 @@ fn list_remove_and_count() {
     let out = ok(d, &["subscribers", "remove", "Bob@example.org"]);
     assert!(out.contains("removed bob@example.org"), "{out}");
     let (_, err) = fails(d, &["subscribers", "remove", "bob@example.org"]);
-    assert!(err.contains("bob@example.org is not on the list"), "{err}");
+    assert!(
+        err.contains(
+            "bob@example.org is not on the list (`dispatch subscribers list` shows who is)"
+        ),
+        "{err}"
+    );
     let (_, err) = fails(d, &["subscribers", "unsubscribe", "zed@example.org"]);
     assert!(err.contains("not on the list"), "{err}");
     assert_eq!(

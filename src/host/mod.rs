@@ -87,10 +87,11 @@ pub async fn host(
     let newsletter = Newsletter::open(dir)?;
     let config = &newsletter.config;
     let Some(host_config) = config.host.clone() else {
-        anyhow::bail!(
-            "{} has no `host:` section: add one (it may be empty, `host: {{}}`) to say where the host is reached",
-            dir.join("config.yaml").display()
-        );
+        anyhow::bail!(crate::config::missing_section(
+            "host",
+            "url and listen (both may be left out: `host: {}` means newsletter.url and 127.0.0.1:8080)",
+            None
+        ));
     };
     let settings = crate::outgoing::smtp::Settings::from_config(&newsletter)
         .context("dispatch host sends confirmation emails")?;

@@ -131,14 +131,23 @@ pub struct Approval {
 
 /// Reply ids that are not in the database; nothing was changed.
 #[derive(Debug, thiserror::Error)]
-#[error("no reply with id {}: nothing was changed (see `dispatch replies list`)", join_ids(.0))]
+#[error(
+    "there {}: nothing was changed (`dispatch replies list` shows them)",
+    no_such_replies(.0)
+)]
 pub struct UnknownReplies(pub Vec<i64>);
 
-fn join_ids(ids: &[i64]) -> String {
-    ids.iter()
-        .map(i64::to_string)
+/// "is no reply #4" or "are no replies #4, #9".
+fn no_such_replies(ids: &[i64]) -> String {
+    let list = ids
+        .iter()
+        .map(|id| format!("#{id}"))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    match ids.len() {
+        1 => format!("is no reply {list}"),
+        _ => format!("are no replies {list}"),
+    }
 }
 
 const REPLY_COLUMNS: &str = "id, message_id, volume, number, subscriber_id, from_address, from_name, subject, received_at, text, status, note, anonymous, display_name, imported_at, original";

@@ -173,7 +173,7 @@ pub enum ListError {
          remove it first (`dispatch subscribers remove {email}`), then add it"
     )]
     Inactive { email: String, status: Status },
-    #[error("{0} is not on the list")]
+    #[error("{0} is not on the list (`dispatch subscribers list` shows who is)")]
     NotFound(String),
 }
 
