@@ -97,6 +97,37 @@ pub fn redact(line: &str) -> String {
     redact_sasl_answer(&out)
 }
 
+/// `text` with every email address in it (a server's `550 <ann@example.org>: unknown user`)
+/// replaced by `[address]`, for lines of a log that must not name readers.
+pub fn without_addresses(text: &str) -> String {
+    let local = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
+    let domain = |c: char| c.is_alphanumeric() || c == '-' || c == '.';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let before = &rest[..at];
+        let after = &rest[at + 1..];
+        let start = before
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| local(c))
+            .last()
+            .map_or(at, |(i, _)| i);
+        let host = after.find(|c: char| !domain(c)).unwrap_or(after.len());
+        let host_name = after[..host].trim_end_matches('.');
+        if start < at && host_name.contains('.') {
+            out.push_str(&before[..start]);
+            out.push_str("[address]");
+            rest = &after[host_name.len()..];
+        } else {
+            out.push_str(&rest[..=at]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Where the password is in what follows an IMAP `LOGIN `: after the user name (an atom or a
 /// quoted string, quotes possibly escaped as in a Debug form) up to the end of the command.
 fn login_password(rest: &str) -> Option<std::ops::Range<usize>> {
@@ -194,6 +225,20 @@ fn redact_sasl_answer(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_left_out() {
+        assert_eq!(
+            without_addresses(
+                "550 5.1.1 <ann.o'neil+news@mail.example.org>: Recipient address rejected"
+            ),
+            "550 5.1.1 <[address]>: Recipient address rejected"
+        );
+        assert_eq!(
+            without_addresses("to bob@example.org. and zoë@exämple.de, not @here or a@b"),
+            "to [address]. and [address], not @here or a@b"
+        );
+    }
 
     #[test]
     fn smtp_auth_payloads_are_redacted() {

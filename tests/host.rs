@@ -322,7 +322,7 @@ fn a_signup_survives_kill_9_right_after_the_post() {
 }
 
 /// A proxy in front of Postfix that answers the first `faults` RCPT commands itself with a
-/// 451, as a greylisting server would; counts the RCPTs it saw.
+/// 451 naming the recipient, as a greylisting server would; counts the RCPTs it saw.
 fn faulty_smtp_proxy(postfix: u16, faults: usize) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -348,9 +348,11 @@ fn faulty_smtp_proxy(postfix: u16, faults: usize) -> (u16, Arc<AtomicUsize>) {
                     if !in_data && upper.starts_with("RCPT") {
                         let n = seen.fetch_add(1, Ordering::SeqCst);
                         if n < faults {
-                            reply
-                                .write_all(b"451 4.7.1 Greylisted, try again later\r\n")
-                                .unwrap();
+                            let to = line.trim_end().rsplit(':').next().unwrap_or("");
+                            let answer = format!(
+                                "451 4.7.1 {to}: Recipient address rejected: Greylisted\r\n"
+                            );
+                            reply.write_all(answer.as_bytes()).unwrap();
                             line.clear();
                             continue;
                         }
@@ -414,8 +416,14 @@ fn a_4xx_from_the_smtp_server_is_retried() {
     assert_eq!(subscribe(&addr, &form(&reader, "", "")).0, 200);
     let deferred = heard.recv_timeout(Duration::from_secs(60)).unwrap();
     assert!(
-        deferred.contains("deferred") && deferred.contains("451"),
+        deferred.contains("deferred")
+            && deferred.contains("451")
+            && deferred.contains("4.7.1 <[address]>: Recipient"),
         "{deferred}"
+    );
+    assert!(
+        !deferred.contains(&reader),
+        "the log names no reader: {deferred}"
     );
     let sent = heard.recv_timeout(Duration::from_secs(60)).unwrap();
     assert_eq!(sent, "confirm mail 1 sent");

@@ -44,8 +44,10 @@ fn canonical(addr: IpAddr) -> IpAddr {
     }
 }
 
-/// At most `per_window` signups per client address in each window (an hour), kept in memory:
-/// a restart forgets the counts, which only gives a client one more window.
+/// At most `per_window` signups per client in each window (an hour), kept in memory: a restart
+/// forgets the counts, which only gives a client one more window. An IPv6 client counts by
+/// its /64, the block one household or server gets, which it could otherwise walk through an
+/// address at a time.
 pub struct RateLimit {
     per_window: u32,
     window: Duration,
@@ -70,6 +72,7 @@ impl RateLimit {
 
     /// Counts one signup of `client`; false when it is over its limit.
     pub fn allow(&self, client: IpAddr) -> bool {
+        let client = limit_key(client);
         let now = Instant::now();
         let mut clients = self
             .clients
@@ -91,6 +94,14 @@ impl RateLimit {
         }
         entry.1 += 1;
         true
+    }
+}
+
+/// What the limit counts by: an IPv4 address, or the /64 an IPv6 address is in.
+fn limit_key(addr: IpAddr) -> IpAddr {
+    match canonical(addr) {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
@@ -139,6 +150,15 @@ mod tests {
         assert!(limit.allow(a) && limit.allow(a));
         assert!(!limit.allow(a));
         assert!(limit.allow(b));
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff:aaaa:bbbb:cccc".parse().unwrap();
+        let next_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(limit.allow(one) && limit.allow(same_64));
+        assert!(!limit.allow(one), "one /64 is one client");
+        assert!(limit.allow(next_64));
+        let mapped: IpAddr = "::ffff:192.0.2.2".parse().unwrap();
+        assert!(limit.allow(mapped));
+        assert!(!limit.allow(b), "IPv4 seen through IPv6 is the same client");
         let short = RateLimit::new(1, Duration::ZERO);
         assert!(short.allow(a) && short.allow(a), "a new window each time");
     }

@@ -188,9 +188,11 @@ impl Worker {
         let (id, message) = (mail.id, error.to_string());
         let at = due.clone();
         with_store(&self.store, move |s| s.mail_retry(id, &message, &at)).await?;
+        // The queue keeps the server's words whole; the log names no reader.
         self.reporter.notice(&format!(
-            "{} mail {id} deferred, next attempt at {due}: {error}",
+            "{} mail {id} deferred, next attempt at {due}: {}",
             mail.kind.as_str(),
+            crate::report::without_addresses(error),
         ));
         Ok(())
     }
@@ -199,8 +201,9 @@ impl Worker {
         let (id, message) = (mail.id, error.to_string());
         with_store(&self.store, move |s| s.mail_failed(id, &message)).await?;
         self.reporter.error(&format!(
-            "{} mail {id} not sent: {error}",
+            "{} mail {id} not sent: {}",
             mail.kind.as_str(),
+            crate::report::without_addresses(error),
         ));
         Ok(())
     }
