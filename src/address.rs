@@ -95,14 +95,18 @@ pub fn subscriber_name(name: &str) -> Result<Option<String>, String> {
     Ok((!name.is_empty()).then(|| name.to_string()))
 }
 
-/// `text` with control characters shown as escapes (`\n`, `\u{1b}`), for a terminal.
+/// `text` with control characters shown as escapes (`\n`, `\u{1b}`), for a terminal. The
+/// bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) count as
+/// controls: they would make a line read in another order than it is written.
 pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    let control =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(control) {
         return text.into();
     }
     text.chars()
         .map(|c| {
-            if c.is_control() {
+            if control(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
@@ -216,6 +220,10 @@ mod tests {
         }
         assert_eq!(escape_controls("Ann\u{1b}[31m\n"), "Ann\\u{1b}[31m\\n");
         assert_eq!(escape_controls("Zoë"), "Zoë");
+        assert_eq!(
+            escape_controls("txt.\u{202e}exe \u{2067}שלום\u{2069}"),
+            "txt.\\u{202e}exe \\u{2067}שלום\\u{2069}"
+        );
     }
 
     #[test]

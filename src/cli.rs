@@ -150,6 +150,10 @@ pub enum RepliesCommand {
         /// The reply's number, as `replies list` shows it.
         #[arg(value_name = "ID")]
         id: i64,
+        /// Show the whole message as it arrived (its text before extraction) instead of the
+        /// reader's text.
+        #[arg(long)]
+        original: bool,
     },
     /// Approve replies for publication in the issue after the one they answer.
     Approve {

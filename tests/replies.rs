@@ -1302,3 +1302,58 @@ fn only_bounces_of_our_deliveries_act_and_unverified_unsubscribes_wait() {
     let left = folder.run(&["replies", "unsubscribes"]);
     assert!(!left.contains(&gail) && left.contains(&ivy), "{left}");
 }
+
+#[test]
+fn a_strangers_escape_sequences_never_reach_the_editors_terminal() {
+    let folder = Folder {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::write(
+        folder.path().join("config.yaml"),
+        "newsletter:\n  title: T\n  url: https://t.example/\n  from: editor@example.test\n",
+    )
+    .unwrap();
+    let message = crlf(
+        "From: \"Eve \u{1b}[31mRed\" <eve@attacker.example>
+To: editor@example.test
+Subject: Re: T V1N1 \u{1b}]0;retitled\u{7}
+Date: Sat, 9 Mar 2024 12:00:00 +0000
+Message-ID: <escape-1@attacker.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Plain words \u{1b}[2J\u{1b}[Hthen \u{202e}reversed\u{202c} text.
+
+On Fri, 8 Mar 2024 at 09:00, T <editor@example.test> wrote:
+> The question of the week.
+",
+    );
+    let mbox = folder.path().join("replies.mbox");
+    let mut data = b"From eve@attacker.example Mon Mar  4 10:00:00 2024\n".to_vec();
+    data.extend_from_slice(&message);
+    std::fs::write(&mbox, &data).unwrap();
+    folder.run(&["replies", "import", "--mbox", mbox.to_str().unwrap()]);
+    let list = folder.run(&["replies", "list"]);
+    let shown = folder.run(&["replies", "show", "1"]);
+    let original = folder.run(&["replies", "show", "1", "--original"]);
+    for out in [&list, &shown, &original] {
+        assert!(
+            !out.contains(['\u{1b}', '\u{7}', '\u{202e}', '\u{202c}']),
+            "a control character reached the terminal: {out:?}"
+        );
+        assert!(out.contains("Plain words \\u{1b}[2J\\u{1b}[Hthen"), "{out}");
+    }
+    assert!(
+        shown.contains("from:      Eve \\u{1b}[31mRed <eve@attacker.example>"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("subject:   Re: T V1N1 \\u{1b}]0;retitled\\u{7}"),
+        "{shown}"
+    );
+    assert!(!shown.contains("question of the week"), "{shown}");
+    assert!(
+        original.contains("> The question of the week."),
+        "{original}"
+    );
+}

@@ -12,6 +12,7 @@ use dispatch::newsletter::Newsletter;
 
 use super::report::Bar;
 use dispatch::replies::import::Summary;
+use dispatch::replies::review::{terminal_line, terminal_lines};
 use dispatch::replies::{self, imap};
 use dispatch::store::replies::{Approval, Filter, Reply, Status};
 use tokio::runtime::Runtime;
@@ -26,7 +27,7 @@ pub fn run(dir: &Path, command: RepliesCommand, runtime: &Runtime) -> anyhow::Re
             status,
             json,
         } => list(dir, issue.as_deref(), status, json),
-        RepliesCommand::Show { id } => show(dir, id),
+        RepliesCommand::Show { id, original } => show(dir, id, original),
         RepliesCommand::Approve {
             ids,
             note,
@@ -308,8 +309,8 @@ fn list(
             r.id,
             issue_name(r.issue),
             r.status.as_str(),
-            shorten(&r.from_address, 30),
-            shorten(&one_line(&r.text), 60)
+            shorten(&terminal_line(&r.from_address), 30),
+            shorten(&terminal_line(&one_line(&r.text)), 60)
         )?;
     }
     Ok(())
@@ -386,7 +387,7 @@ fn unsubscribes(dir: &Path) -> anyhow::Result<()> {
             r.id,
             r.received_at.as_deref().unwrap_or("unknown"),
             r.reason,
-            r.email
+            terminal_line(&r.email)
         )?;
     }
     writeln!(
@@ -396,7 +397,9 @@ fn unsubscribes(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show(dir: &Path, id: i64) -> anyhow::Result<()> {
+/// Everything a stranger wrote (name, subject, text) goes through `terminal_line(s)`, so no
+/// escape sequence of theirs reaches the editor's terminal.
+fn show(dir: &Path, id: i64, original: bool) -> anyhow::Result<()> {
     let r = Newsletter::open(dir)?.store()?.reply(id).map_err(|err| {
         match err.downcast_ref::<dispatch::store::replies::UnknownReplies>() {
             // The store's wording speaks of changes; showing changes nothing.
@@ -414,18 +417,25 @@ fn show(dir: &Path, id: i64) -> anyhow::Result<()> {
     writeln!(out, "reply #{}", r.id)?;
     writeln!(out, "issue:     {}", issue_name(r.issue))?;
     writeln!(out, "status:    {}", r.status)?;
-    writeln!(out, "from:      {from}")?;
-    writeln!(out, "subject:   {}", r.subject)?;
+    writeln!(out, "from:      {}", terminal_line(&from))?;
+    writeln!(out, "subject:   {}", terminal_line(&r.subject))?;
     writeln!(
         out,
         "received:  {}",
         r.received_at.as_deref().unwrap_or("unknown")
     )?;
-    writeln!(out, "shown as:  {}", r.shown_name())?;
+    writeln!(out, "shown as:  {}", terminal_line(&r.shown_name()))?;
     if let Some(note) = &r.note {
-        writeln!(out, "note:      {note}")?;
+        writeln!(out, "note:      {}", terminal_line(note))?;
     }
-    writeln!(out, "\n{}", r.text)?;
+    let text = match (original, &r.original) {
+        (false, _) => &r.text,
+        (true, Some(message)) => message,
+        (true, None) => anyhow::bail!(
+            "reply #{id} was imported before dispatch kept the original message; its text is all there is"
+        ),
+    };
+    writeln!(out, "\n{}", terminal_lines(text).join("\n"))?;
     Ok(())
 }
 
