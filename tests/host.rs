@@ -443,6 +443,7 @@ fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm(
     let (status, head, body) = http(&host.addr, "GET", "/v1n1/", "", "");
     assert_eq!(status, 200);
     assert!(body.contains("First light"));
+    let page = body.clone();
     for expected in [
         "content-type: text/html; charset=utf-8",
         "content-security-policy: default-src 'none';",
@@ -466,6 +467,15 @@ fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm(
         "",
     );
     assert_eq!((status, body.as_str()), (304, ""));
+    let (status, head_only, nothing) = http(&host.addr, "HEAD", "/v1n1/", "", "");
+    assert_eq!((status, nothing.as_str()), (200, ""));
+    assert!(
+        head_only
+            .lines()
+            .any(|l| l == format!("content-length: {}", page.len())),
+        "HEAD tells the length a GET gets ({}): {head_only}",
+        page.len()
+    );
     let (status, head, _) = http(&host.addr, "GET", "/style.css", "", "");
     assert_eq!(status, 200);
     assert!(head.contains("content-type: text/css"), "{head}");

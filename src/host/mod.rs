@@ -247,6 +247,13 @@ async fn archive_file(State(host): State<Arc<Host>>, method: Method, request: Re
         ),
     };
     if method == Method::HEAD {
+        // The length a GET would get, as HTTP asks of a HEAD answer.
+        use axum::body::HttpBody as _;
+        if let Some(length) = response.body().size_hint().exact() {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
         *response.body_mut() = axum::body::Body::empty();
     }
     response
