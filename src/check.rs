@@ -61,6 +61,8 @@ pub struct Preflight {
     pub rendered: RenderedIssue,
     /// Every image of the issue: (Markdown line, src).
     images: Vec<(usize, String)>,
+    /// The approved replies to the previous issue, which this one publishes.
+    replies: Vec<crate::store::replies::Published>,
     config: Config,
     config_path: PathBuf,
     config_source: String,
@@ -77,8 +79,13 @@ impl Preflight {
         let rendered =
             crate::build::render_one(newsletter, &templates, &issues, store.as_ref(), issue)?;
         let config_path = newsletter.dir.join("config.yaml");
+        let replies = match (&store, issues.previous(issue.id)) {
+            (Some(store), Some(previous)) => store.approved_replies(previous.id)?,
+            _ => Vec::new(),
+        };
         Ok(Preflight {
             images: images(&issue.body),
+            replies,
             issue: issue.clone(),
             rendered,
             config: newsletter.config.clone(),
@@ -100,6 +107,7 @@ impl Preflight {
         findings.extend(self.template_leftovers());
         findings.extend(self.unsubscribe_link());
         findings.extend(self.preheader());
+        findings.extend(self.missing_replies());
         findings
     }
 
@@ -363,6 +371,32 @@ impl Preflight {
         Some(finding)
     }
 
+    /// Approved replies the email leaves out: a template (copied into the folder by an
+    /// earlier `init`) that shows replies only under a question drops those to an issue that
+    /// asked none. A reply counts as shown when the start of its text is in the plain text.
+    fn missing_replies(&self) -> Vec<Finding> {
+        let text = collapse(&self.rendered.email_text);
+        self.replies
+            .iter()
+            .filter(|reply| {
+                let start = collapse(&crate::render::reply::without_controls(&reply.text));
+                let start: String = start.chars().take(40).collect();
+                !start.is_empty() && !text.contains(&start)
+            })
+            .map(|reply| {
+                Finding::new(
+                    Severity::Warning,
+                    Some(self.template_place("email.txt")),
+                    format!(
+                        "approved reply #{} ({}) is not in the email: a template that shows replies only after `previous_question` leaves out replies to an issue that asked none (the default templates show them under “Last time, some of you wrote back.”)",
+                        reply.id,
+                        crate::address::escape_controls(&reply.name)
+                    ),
+                )
+            })
+            .collect()
+    }
+
     /// Template syntax left in what subscribers would read.
     fn template_leftovers(&self) -> Vec<Finding> {
         let code = code_texts(&self.issue.body);
@@ -544,6 +578,11 @@ fn start_of_word(text: &str, at: usize) -> usize {
         .trim_end()
         .rfind(char::is_whitespace)
         .map_or(0, |i| i + 1)
+}
+
+/// `text` with every run of whitespace made one space, as wrapping may have moved it.
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn shorten(text: &str, max: usize) -> String {

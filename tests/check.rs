@@ -340,3 +340,81 @@ fn a_host_section_answers_one_click_unsubscribe() {
     let report = stdout(&ok(&dir, &["check", "V1N2", "--offline"]));
     assert!(!report.contains("unsubscribe_url"), "{report}");
 }
+
+/// Replies to an issue that asked no question are published all the same; a template copied
+/// by an earlier `init` that shows them only under a question is caught by `check`.
+#[test]
+fn replies_to_an_issue_without_a_question_are_published_and_checked_for() {
+    use dispatch::issue::IssueId;
+    use dispatch::store::replies::{Approval, Filter, NewReply, insert_reply};
+
+    let (_tmp, dir) = newsletter(&config(&[]));
+    for old in std::fs::read_dir(dir.join("issues")).unwrap() {
+        std::fs::remove_file(old.unwrap().path()).unwrap();
+    }
+    write_issue(
+        &dir,
+        "v1n1.md",
+        "---\nvolume: 1\nnumber: 1\ntitle: No question\ndate: 2030-03-01\n---\nJust news.\n",
+    );
+    write_issue(&dir, FILE, &issue("Hi reader.\n"));
+    let mut store = dispatch::store::Store::open(&dir.join("subscribers.db")).unwrap();
+    let reply = NewReply {
+        message_id: "r1@example.test",
+        issue: Some(IssueId::new(1, 1)),
+        subscriber_id: None,
+        from_address: "pat@example.test",
+        from_name: Some("Pat"),
+        subject: "Re: No question",
+        received_at: None,
+        text: "Thanks for the news about the harbour.",
+        original: None,
+    };
+    store.batch(|b| Ok(insert_reply(b, &reply)?)).unwrap();
+    let id = store.replies(&Filter::default()).unwrap()[0].id;
+    store.approve_replies(&[id], &Approval::default()).unwrap();
+    drop(store);
+
+    ok(&dir, &["build", "v1n2"]);
+    for file in [
+        "build/email/v1n2.txt",
+        "build/email/v1n2.html",
+        "build/web/v1n2/index.html",
+    ] {
+        let built = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(
+            built.contains("Last time, some of you wrote back."),
+            "{file}: {built}"
+        );
+        assert!(
+            built.contains("Thanks for the news about the harbour."),
+            "{file}: {built}"
+        );
+        assert!(!built.contains("Last time I asked"), "{file}: {built}");
+    }
+    let out = ok(&dir, &["check", "v1n2", "--offline"]);
+    assert!(
+        !stdout(&out).contains("is not in the email"),
+        "{}",
+        stdout(&out)
+    );
+
+    // The condition of earlier default templates.
+    let template = dir.join("templates/email.txt");
+    let text = std::fs::read_to_string(&template).unwrap();
+    let older = text.replacen(
+        "{% if replies | length > 0 %}",
+        "{% if previous_question and replies | length > 0 %}",
+        1,
+    );
+    assert_ne!(older, text, "the template's condition was found");
+    std::fs::write(&template, older).unwrap();
+    let out = ok(&dir, &["check", "v1n2", "--offline"]);
+    assert!(
+        stdout(&out).contains(&format!(
+            "templates/email.txt: approved reply #{id} (Pat) is not in the email"
+        )),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -1356,4 +1356,28 @@ On Fri, 8 Mar 2024 at 09:00, T <editor@example.test> wrote:
         original.contains("> The question of the week."),
         "{original}"
     );
+
+    // Published, the text and name keep their words and lose the sequences, in the HTML and
+    // in the plain text a subscriber may read in a terminal mail reader.
+    std::fs::create_dir(folder.path().join("issues")).unwrap();
+    // The reply came on 9 March: between the two issues.
+    for (number, day) in [(1, "01"), (2, "20")] {
+        std::fs::write(
+            folder.path().join(format!("issues/v1n{number}.md")),
+            format!("---\nvolume: 1\nnumber: {number}\ntitle: Issue {number}\ndate: 2024-03-{day}\n---\nBody.\n"),
+        )
+        .unwrap();
+    }
+    folder.run(&["replies", "approve", "1"]);
+    folder.run(&["build", "v1n2"]);
+    for file in [
+        "build/email/v1n2.txt",
+        "build/email/v1n2.html",
+        "build/web/v1n2/index.html",
+    ] {
+        let built = std::fs::read_to_string(folder.path().join(file)).unwrap();
+        assert!(built.contains("Plain words then"), "{file}: {built}");
+        assert!(built.contains("Eve Red"), "{file}: {built}");
+        assert!(!built.contains(['\u{1b}', '\u{7}']), "{file}: {built:?}");
+    }
 }

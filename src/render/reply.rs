@@ -29,6 +29,47 @@ pub fn to_html(text: &str, css: Option<&Stylesheet>) -> String {
     out
 }
 
+/// `text` without the control characters a stranger's mail may carry: whole terminal escape
+/// sequences (CSI `ESC [ … m`, OSC `ESC ] … BEL`), which would recolour, clear or retitle a
+/// subscriber's terminal mail reader, and every other control (bells, NULs); line breaks and
+/// tabs stay.
+pub fn without_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            // CSI: parameters, then one final byte in @..~.
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            '\u{9b}' => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            // OSC: up to BEL or ST (`ESC \`).
+            '\u{1b}' if chars.peek() == Some(&']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+            }
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn style_attr(css: Option<&Stylesheet>, tag: &str) -> String {
     css.and_then(|c| c.style_for(tag, &[]))
         // The stylesheet's declarations are already safe inside a double-quoted attribute.
@@ -81,6 +122,16 @@ mod tests {
         assert_eq!(
             html,
             "<p>&lt;script&gt;alert(1)&lt;/script&gt; see <a href=\"https://example.com/a?b=1&amp;c=2\" rel=\"nofollow\">https://example.com/a?b=1&amp;c=2</a>.<br>\nnext line</p>\n<p>second &quot;para&quot;</p>\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_dropped_and_line_breaks_kept() {
+        assert_eq!(
+            without_controls(
+                "Hi \u{1b}[2J\u{1b}]0;title\u{7}there\r\n\tnext\u{0}\u{9b}31m red\u{1b}]2;t\u{1b}\\ ok\u{1b}c!"
+            ),
+            "Hi there\n\tnext red okc!"
         );
     }
 

@@ -119,11 +119,12 @@ pub struct ReplyView {
 
 impl ReplyView {
     pub fn new(reply: &Published, css: &super::css::Stylesheet) -> Self {
+        let text = super::reply::without_controls(&reply.text);
         ReplyView {
-            name: reply.name.clone(),
-            text: reply.text.clone(),
-            email_html: super::reply::to_html(&reply.text, Some(css)),
-            web_html: super::reply::to_html(&reply.text, None),
+            name: super::reply::without_controls(&reply.name),
+            email_html: super::reply::to_html(&text, Some(css)),
+            web_html: super::reply::to_html(&text, None),
+            text,
             note: reply.note.clone(),
         }
     }
