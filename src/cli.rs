@@ -185,8 +185,8 @@ pub enum RepliesCommand {
     /// Review the pending replies one at a time in the terminal, one key per decision.
     ///
     /// Newest issue first, then the oldest reply first. Keys: a approve, A approve
-    /// anonymously, n note, e edit in $VISUAL or $EDITOR, r reject, s skip, o the original
-    /// message, q quit, ? help. Each decision is saved at once: a new run resumes at the next
+    /// anonymously, n note, e edit in $VISUAL or $EDITOR, r reject, s skip, u undo the last
+    /// decision, o the original message, q quit, ? help. Each decision is saved at once: a new run resumes at the next
     /// pending reply, and skipped replies come back. Needs a terminal (works over ssh); without
     /// one, use `replies approve` and `replies reject`.
     Review {

@@ -195,6 +195,24 @@ fn approve_note_edit_anonymous_quit_then_resume_skip_and_reject() {
     press(&mut s, "A");
     sees(&mut s, "Reply 3 of 3");
     sees(&mut s, "Bob on the first issue");
+    // Undo: Ann's reply comes back, pending again, and is decided anew.
+    press(&mut s, "u");
+    sees(&mut s, "Reply 2 of 3");
+    sees(&mut s, "Ann on the first issue");
+    sees(
+        &mut s,
+        "reply #1 is pending again (approved anonymously taken back)",
+    );
+    assert_eq!(
+        replies_json(dir.path())
+            .iter()
+            .find(|r| r["id"] == 1)
+            .unwrap()["status"],
+        "pending"
+    );
+    press(&mut s, "A");
+    sees(&mut s, "Reply 3 of 3");
+    sees(&mut s, "Bob on the first issue");
     press(&mut s, "e");
     sees(&mut s, "Bob, as edited by the editor.");
     sees(&mut s, "text saved");

@@ -92,9 +92,8 @@ struct Line {
 }
 
 /// The keys on the last line, and the short form for a narrow terminal.
-const KEYS: &str =
-    "a approve  A anon.  n note  e edit  r reject  s skip  o original  q quit  ? help";
-const KEYS_SHORT: &str = "a A n e r s o q  ? help";
+const KEYS: &str = "a approve  A anon  n note  e edit  r reject  s skip  u undo  o orig  q quit  ?";
+const KEYS_SHORT: &str = "a A n e r s u o q  ? help";
 
 const HELP: &[&str] = &[
     "a          approve: publish it under the name shown",
@@ -103,6 +102,7 @@ const HELP: &[&str] = &[
     "e          edit the reader's text in $VISUAL or $EDITOR",
     "r          reject: kept, never published",
     "s          skip: it comes back on the next run",
+    "u          undo: take back the last decision of this run and see that reply again",
     "o          show the original message, or the reader's text again",
     "space, b   next, previous page; \u{2193} \u{2191} or j k: one line",
     "q          quit; every decision made so far is already saved",
@@ -152,6 +152,19 @@ fn session(
                 KeyCode::Char('A') => Decision::ApproveAnonymously,
                 KeyCode::Char('r') => Decision::Reject,
                 KeyCode::Char('s') => Decision::Skip,
+                KeyCode::Char('u') => match review.undo(store)? {
+                    Some((id, taken_back)) => {
+                        notice = Some(format!(
+                            "reply #{id} is pending again ({} taken back)",
+                            past(taken_back)
+                        ));
+                        break;
+                    }
+                    None => {
+                        screen.notice = Some("nothing to undo in this run yet".to_string());
+                        continue;
+                    }
+                },
                 KeyCode::Char('o') => {
                     screen.original = !screen.original;
                     screen.scroll = 0;
@@ -178,20 +191,21 @@ fn session(
                 }
             };
             review.decide(store, &reply, decision)?;
-            notice = Some(format!(
-                "reply #{} {}",
-                reply.id,
-                match decision {
-                    Decision::Approve => "approved",
-                    Decision::ApproveAnonymously => "approved anonymously",
-                    Decision::Reject => "rejected",
-                    Decision::Skip => "skipped",
-                }
-            ));
+            notice = Some(format!("reply #{} {}  (u: undo)", reply.id, past(decision)));
             break;
         }
     }
     Ok(())
+}
+
+/// A decision as the notice line says it was made.
+fn past(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Approve => "approved",
+        Decision::ApproveAnonymously => "approved anonymously",
+        Decision::Reject => "rejected",
+        Decision::Skip => "skipped",
+    }
 }
 
 /// Moves the view for the paging keys; `true` when `key` was one of them.

@@ -49,6 +49,17 @@ pub struct Review {
     queue: Vec<Reply>,
     at: usize,
     tally: Tally,
+    /// The decisions of this run, the last one last, for [`Review::undo`].
+    done: Vec<Done>,
+}
+
+/// One decision of the run: where in the queue, which reply, and how it was before.
+#[derive(Debug, Clone, Copy)]
+struct Done {
+    at: usize,
+    id: i64,
+    decision: Decision,
+    anonymous: bool,
 }
 
 impl Review {
@@ -63,6 +74,7 @@ impl Review {
             queue,
             at: 0,
             tally: Tally::default(),
+            done: Vec::new(),
         })
     }
 
@@ -113,8 +125,38 @@ impl Review {
             }
             Decision::Skip => self.tally.skipped += 1,
         }
+        self.done.push(Done {
+            at: self.at,
+            id: reply.id,
+            decision,
+            anonymous: reply.anonymous,
+        });
         self.at += 1;
         Ok(())
+    }
+
+    /// Takes back the last decision of this run: the reply is pending again and comes next.
+    /// Returns the reply's id and what was taken back; `None` when nothing was decided yet.
+    /// A reply another command decided since is left as it is (and still comes next, to be
+    /// passed over).
+    pub fn undo(&mut self, store: &mut Store) -> anyhow::Result<Option<(i64, Decision)>> {
+        let Some(last) = self.done.pop() else {
+            return Ok(None);
+        };
+        let counter = match last.decision {
+            Decision::Approve | Decision::ApproveAnonymously => {
+                store.return_to_pending(last.id, Status::Approved, last.anonymous)?;
+                &mut self.tally.approved
+            }
+            Decision::Reject => {
+                store.return_to_pending(last.id, Status::Rejected, last.anonymous)?;
+                &mut self.tally.rejected
+            }
+            Decision::Skip => &mut self.tally.skipped,
+        };
+        *counter -= 1;
+        self.at = last.at;
+        Ok(Some((last.id, last.decision)))
     }
 
     /// The tally so far; the replies not reached count as left.
@@ -342,6 +384,61 @@ mod tests {
         again.decide(&mut store, &reply, Decision::Skip).unwrap();
         assert!(again.current(&store).unwrap().is_none());
         assert_eq!(again.tally().left, 0);
+    }
+
+    #[test]
+    fn undo_takes_back_the_last_decisions_in_turn() {
+        let mut store = Store::open_in_memory().unwrap();
+        for (i, id) in ["a", "b", "c"].iter().enumerate() {
+            add(
+                &mut store,
+                id,
+                Some((1, 1)),
+                &format!("2030-01-0{}T00:00:00Z", i + 1),
+            );
+        }
+        let mut review = Review::load(&store, None).unwrap();
+        assert!(
+            review.undo(&mut store).unwrap().is_none(),
+            "nothing to undo"
+        );
+        for decision in [
+            Decision::ApproveAnonymously,
+            Decision::Skip,
+            Decision::Reject,
+        ] {
+            let (_, reply) = review.current(&store).unwrap().unwrap();
+            review.decide(&mut store, &reply, decision).unwrap();
+        }
+        assert!(review.current(&store).unwrap().is_none());
+
+        assert_eq!(
+            review.undo(&mut store).unwrap(),
+            Some((3, Decision::Reject))
+        );
+        assert_eq!(store.reply(3).unwrap().status, Status::Pending);
+        let (at, reply) = review.current(&store).unwrap().unwrap();
+        assert_eq!((at, reply.id), (3, 3), "the undone reply comes next");
+        assert_eq!(review.undo(&mut store).unwrap(), Some((2, Decision::Skip)));
+        assert_eq!(
+            review.undo(&mut store).unwrap(),
+            Some((1, Decision::ApproveAnonymously))
+        );
+        let first = store.reply(1).unwrap();
+        assert_eq!(first.status, Status::Pending);
+        assert_eq!(first.shown_name(), "Ann", "anonymity taken back too");
+        assert_eq!(
+            review.tally().to_string(),
+            "approved 0, rejected 0, skipped 0, left 3"
+        );
+        let (_, reply) = review.current(&store).unwrap().unwrap();
+        review
+            .decide(&mut store, &reply, Decision::Approve)
+            .unwrap();
+        // Decided again by another command before the undo: left as that command set it.
+        store.reject_replies(&[1]).unwrap();
+        review.undo(&mut store).unwrap();
+        assert_eq!(store.reply(1).unwrap().status, Status::Rejected);
     }
 
     #[test]

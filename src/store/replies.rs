@@ -290,6 +290,22 @@ impl Store {
         Ok(())
     }
 
+    /// Puts a reply the editor just decided back to pending with the anonymity it had, when it
+    /// still has the status `decided` (another command may have changed it since); true when
+    /// it did.
+    pub fn return_to_pending(
+        &mut self,
+        id: i64,
+        decided: Status,
+        anonymous: bool,
+    ) -> anyhow::Result<bool> {
+        let changed = self.conn.execute(
+            "UPDATE replies SET status = 'pending', anonymous = ?3 WHERE id = ?1 AND status = ?2",
+            params![id, decided.as_str(), anonymous],
+        )?;
+        Ok(changed == 1)
+    }
+
     /// Replaces the text of a reply (the editor's edit).
     pub fn set_reply_text(&mut self, id: i64, text: &str) -> anyhow::Result<()> {
         let changed = self.conn.execute(
