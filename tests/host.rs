@@ -9,90 +9,17 @@ mod common;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::cli::{command, signal, spawn};
+use common::cli::{command, signal};
+use common::host::{
+    HOST_URL, Host, ISSUE, SECURITY_HEADERS, folder, form, set_config, set_smtp, silent_smtp,
+};
 use common::mailstack::{MailStack, mailstack, unique_user};
-use common::output::Output;
 use dispatch::store::Store;
 use dispatch::store::subscribers::{Source, Status};
-
-const ISSUE: &str = "---\nvolume: 1\nnumber: 1\ntitle: First light\ndate: 2030-01-07\n---\nHello reader,\n\nThe first issue.\n";
-
-/// Where the mails' links say the host is; requests go to the bound address instead.
-const HOST_URL: &str = "http://127.0.0.1:9/";
-
-/// A newsletter folder with one built issue, sending through `smtp_port` on loopback.
-fn folder(smtp_port: u16) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    set_smtp(dir.path(), smtp_port);
-    std::fs::create_dir(dir.path().join("issues")).unwrap();
-    std::fs::write(dir.path().join("issues/v1n1-first.md"), ISSUE).unwrap();
-    let out = command(Some(dir.path()), &["build"]).output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    dir
-}
-
-fn set_smtp(dir: &Path, port: u16) {
-    set_config(dir, port, "");
-}
-
-/// The config, with `host_lines` added to the `host:` section.
-fn set_config(dir: &Path, port: u16, host_lines: &str) {
-    let config = format!(
-        "newsletter:\n  title: The Test Dispatch\n  url: https://news.example.test/\n  from: \"Tess Editor <editor@example.test>\"\n  reply_to: replies@example.test\nsmtp:\n  host: 127.0.0.1\n  port: {port}\n  security: none\n  timeout: 10\nhost:\n  url: {HOST_URL}\n{host_lines}"
-    );
-    std::fs::write(dir.join("config.yaml"), config).unwrap();
-}
-
-/// A running `dispatch host --listen 127.0.0.1:0`, killed when dropped.
-struct Host {
-    child: Child,
-    addr: String,
-    stderr: Output,
-}
-
-impl Host {
-    fn start(dir: &Path) -> Host {
-        let mut child = spawn(&mut command(
-            Some(dir),
-            &["host", "--listen", "127.0.0.1:0"],
-        ));
-        let stderr = Output::default();
-        stderr.collect(child.stderr.take().unwrap());
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        out.read_line(&mut first).unwrap();
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        let addr = first
-            .trim()
-            .split("http://")
-            .nth(1)
-            .unwrap_or_else(|| panic!("no address in {first:?}: {}", stderr.text()))
-            .trim_end_matches('/')
-            .to_string();
-        Host {
-            child,
-            addr,
-            stderr,
-        }
-    }
-
-    /// Waits until stderr holds `n` lines containing `text`; returns stderr.
-    fn wait_for(&self, text: &str, n: usize) -> String {
-        self.stderr.wait_for(text, n, Duration::from_secs(60))
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One HTTP/1.1 request; returns the status, the head and the body.
 fn http(addr: &str, method: &str, path: &str, extra: &str, body: &str) -> (u16, String, String) {
@@ -103,16 +30,6 @@ fn http(addr: &str, method: &str, path: &str, extra: &str, body: &str) -> (u16, 
 fn subscribe(addr: &str, form: &str) -> (u16, String) {
     let (status, _, body) = http(addr, "POST", "/subscribe", "", form);
     (status, body)
-}
-
-fn form(email: &str, name: &str, honeypot: &str) -> String {
-    let enc = |s: &str| s.replace('@', "%40").replace(' ', "+");
-    format!(
-        "email={}&name={}&website={}",
-        enc(email),
-        enc(name),
-        enc(honeypot)
-    )
 }
 
 fn imap_messages(stack: &MailStack, user: &str) -> Vec<Vec<u8>> {
@@ -292,13 +209,6 @@ fn honeypots_bad_addresses_and_a_fourth_request_in_a_day_send_nothing() {
     assert!(db.subscriber("x@example.test").unwrap().is_none());
 }
 
-/// An SMTP server that accepts connections and never says a word.
-fn silent_smtp() -> (TcpListener, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    (listener, port)
-}
-
 #[test]
 fn a_signup_survives_kill_9_right_after_the_post() {
     let stack = mailstack();
@@ -444,14 +354,10 @@ fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm(
     assert_eq!(status, 200);
     assert!(body.contains("First light"));
     let page = body.clone();
-    for expected in [
-        "content-type: text/html; charset=utf-8",
-        "content-security-policy: default-src 'none';",
-        "frame-ancestors 'none'",
-        "x-content-type-options: nosniff",
-        "referrer-policy: no-referrer",
-        "last-modified: ",
-    ] {
+    for expected in ["content-type: text/html; charset=utf-8", "last-modified: "]
+        .into_iter()
+        .chain(SECURITY_HEADERS)
+    {
         assert!(head.contains(expected), "{expected} missing:\n{head}");
     }
     let etag = head

@@ -10,13 +10,13 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::browser::Browser;
 use common::cli::{command, init, ok, stdout};
+use common::http::free_port;
 use common::mailstack::{MailStack, mailstack, unique_user};
 use common::output::Output;
 use serde_json::Value;
@@ -69,15 +69,6 @@ impl Drop for Host {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A port on 127.0.0.1 that was free a moment ago: the host's public URL (in the pages and the
-/// mails) has to name its port before it starts.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// One HTTP/1.1 request to a full URL; returns the status and the body.

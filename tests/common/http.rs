@@ -2,7 +2,7 @@
 //! client library between the test and the bytes the server sends.
 
 use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 /// What a server answered: the status, the head (lowercased, for header checks) and the body.
@@ -15,7 +15,20 @@ pub struct Answer {
 /// Sends `method path` to `addr` with the `extra` header lines (each ending in `\r\n`); a POST
 /// carries `body` as a form.
 pub fn request(addr: &str, method: &str, path: &str, extra: &str, body: &str) -> Answer {
-    let mut stream = TcpStream::connect(addr).expect("the server accepts");
+    let stream = TcpStream::connect(addr).expect("the server accepts");
+    request_on(stream, addr, method, path, extra, body)
+}
+
+/// [`request`] over `stream`, already connected to `addr` (from a source address the test
+/// chose, say).
+pub fn request_on(
+    mut stream: TcpStream,
+    addr: &str,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &str,
+) -> Answer {
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("a timeout");
@@ -52,4 +65,13 @@ pub fn request_url(url: &str, method: &str, body: &str) -> Answer {
     let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
     request(addr, method, path, "", body)
+}
+
+/// A port on 127.0.0.1 that was free a moment ago, for a server whose address has to be known
+/// before it starts (a URL naming its port, a proxy's configuration).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod cli;
+pub mod host;
 pub mod http;
 pub mod mailstack;
 pub mod output;
