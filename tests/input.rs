@@ -411,3 +411,40 @@ fn an_empty_csv_file_is_called_empty() {
         "{err}"
     );
 }
+
+/// The README's list of what `dispatch init` writes names every file it writes.
+#[test]
+fn the_readme_names_every_file_init_writes() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("`dispatch init DIR` writes")
+        .expect("the README's list of init's files");
+    // The indented block under that line, up to the next paragraph.
+    let list: String = readme[start..]
+        .lines()
+        .skip(1)
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| l.starts_with("    "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(list.contains("config.yaml"), "{list}");
+    let (_tmp, dir) = init();
+    for path in files_under(&dir) {
+        let relative = path
+            .strip_prefix(&dir)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let stem = name.split('.').next().unwrap();
+        let named = list.contains(&relative)
+            || list.contains(name)
+            || (relative.starts_with("templates/") && list.contains(&format!("{stem}.")));
+        assert!(
+            named,
+            "README does not list {relative} among init's files:\n{list}"
+        );
+    }
+}
