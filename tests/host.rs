@@ -342,6 +342,17 @@ fn a_4xx_from_the_smtp_server_is_retried() {
     let db = Store::open(&dir.path().join("subscribers.db")).unwrap();
     assert!(db.due_mails(10).unwrap().is_empty());
     assert_eq!(db.next_mail_due().unwrap(), None, "marked sent");
+    drop(db);
+    let out = command(Some(dir.path()), &["subscribers", "show", &reader])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("confirm mail     sent 20")),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ use dispatch::address::escape_controls;
 use dispatch::newsletter::Newsletter;
 use dispatch::outgoing::unsubscribe::{Links, Unsubscribe};
 use dispatch::store::Store;
+use dispatch::store::mail_queue::{MailKind, MailRecord};
 use dispatch::store::subscribers::{Details, ImportCounts, Status};
 use dispatch::subscriber_csv;
 
@@ -247,6 +248,25 @@ fn show(newsletter: &Newsletter, store: &Store, key: &str) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Where one of the host's mails stands: sent when, waiting for which attempt and why, or
+/// given up and why. The server's words are the editor's to read (they may name the address).
+fn mail_state(mail: &MailRecord) -> String {
+    let why = mail
+        .last_error
+        .as_deref()
+        .map(|e| format!(": {}", escape_controls(e)))
+        .unwrap_or_default();
+    let attempts = format!("{} attempt{}", mail.attempts, super::plural(mail.attempts));
+    match mail.state.as_str() {
+        "sent" => format!("sent {}", mail.updated_at),
+        "queued" if mail.attempts == 0 => format!("queued, due {}", mail.due_at),
+        "queued" => format!("queued after {attempts}, next at {}{why}", mail.due_at),
+        "failed" => format!("failed {} after {attempts}{why}", mail.updated_at),
+        "cancelled" => format!("not needed any more ({})", mail.updated_at),
+        other => other.to_string(),
+    }
+}
+
 /// The lines of `subscribers show`, label and value: one push per fact, so a new column of the
 /// store is one more row.
 fn show_rows(details: &Details, links: &Links) -> Vec<(&'static str, String)> {
@@ -291,9 +311,49 @@ fn show_rows(details: &Details, links: &Links) -> Vec<(&'static str, String)> {
             None => "no issue yet".to_string(),
         },
     ));
+    for mail in &details.mails {
+        let label = match mail.kind {
+            MailKind::Confirm => "confirm mail",
+            MailKind::Welcome => "welcome mail",
+        };
+        rows.push((label, mail_state(mail)));
+    }
     if let Some(https) = &links.https {
         rows.push(("unsubscribe link", https.clone()));
     }
     rows.push(("unsubscribe mail", links.mailto.clone()));
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mail_says_where_it_stands() {
+        let mail = |state: &str, attempts: i64, error: Option<&str>| MailRecord {
+            kind: MailKind::Confirm,
+            state: state.to_string(),
+            attempts,
+            due_at: "2030-01-01T10:00:00Z".to_string(),
+            last_error: error.map(str::to_string),
+            updated_at: "2030-01-01T09:00:00Z".to_string(),
+        };
+        assert_eq!(
+            mail_state(&mail("queued", 0, None)),
+            "queued, due 2030-01-01T10:00:00Z"
+        );
+        assert_eq!(
+            mail_state(&mail("queued", 2, Some("451 greylisted\u{1b}[2J"))),
+            "queued after 2 attempts, next at 2030-01-01T10:00:00Z: 451 greylisted\\u{1b}[2J"
+        );
+        assert_eq!(
+            mail_state(&mail("failed", 1, Some("550 no such user"))),
+            "failed 2030-01-01T09:00:00Z after 1 attempt: 550 no such user"
+        );
+        assert_eq!(
+            mail_state(&mail("sent", 1, None)),
+            "sent 2030-01-01T09:00:00Z"
+        );
+    }
 }

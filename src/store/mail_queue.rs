@@ -77,6 +77,21 @@ pub struct QueuedMail {
     pub subscriber: Subscriber,
 }
 
+/// A queued mail as it stands, for the editor (`subscribers show`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailRecord {
+    pub kind: MailKind,
+    /// `queued`, `sent`, `failed` or `cancelled`.
+    pub state: String,
+    pub attempts: i64,
+    /// When a queued mail is tried next.
+    pub due_at: String,
+    /// The server's answer or the connection error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// When its state last changed.
+    pub updated_at: String,
+}
+
 /// A time as stored: RFC 3339 in UTC, second precision, so that strings compare as times.
 pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -212,6 +227,32 @@ impl Store {
             [],
             |r| r.get(0),
         )?)
+    }
+
+    /// The mails queued for `subscriber_id`, oldest first.
+    pub fn mail_records(&self, subscriber_id: i64) -> anyhow::Result<Vec<MailRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT kind, state, attempts, due_at, last_error, updated_at FROM mail_queue
+             WHERE subscriber_id = ?1 ORDER BY created_at, id",
+        )?;
+        let rows = stmt.query_map([subscriber_id], |r| {
+            let kind: String = r.get(0)?;
+            Ok(MailRecord {
+                kind: kind.parse().map_err(|e: String| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?,
+                state: r.get(1)?,
+                attempts: r.get(2)?,
+                due_at: r.get(3)?,
+                last_error: r.get(4)?,
+                updated_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The server took the mail.
@@ -381,8 +422,27 @@ mod tests {
             store.next_mail_due().unwrap().as_deref(),
             Some("2999-01-01T00:00:00Z")
         );
+        let records = |store: &Store| {
+            store
+                .subscriber_details("e@example.org")
+                .unwrap()
+                .unwrap()
+                .mails
+        };
+        let queued = &records(&store)[0];
+        assert_eq!(
+            (queued.kind, queued.state.as_str(), queued.attempts),
+            (MailKind::Confirm, "queued", 1)
+        );
+        assert_eq!(queued.due_at, "2999-01-01T00:00:00Z");
+        assert_eq!(queued.last_error.as_deref(), Some("421 busy"));
         store.mail_failed(mail.id, "550 no").unwrap();
         assert_eq!(store.next_mail_due().unwrap(), None);
+        let failed = &records(&store)[0];
+        assert_eq!(
+            (failed.state.as_str(), failed.last_error.as_deref()),
+            ("failed", Some("550 no"))
+        );
     }
 
     #[test]

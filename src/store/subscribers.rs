@@ -157,6 +157,9 @@ pub struct Details {
     pub delivered: i64,
     /// The last issue delivered and when its delivery was recorded.
     pub last_delivered: Option<(IssueId, String)>,
+    /// The confirmation and welcome mails `dispatch host` queued for this subscriber, oldest
+    /// first.
+    pub mails: Vec<super::mail_queue::MailRecord>,
 }
 
 /// Errors the editor acts on when changing the list by hand.
@@ -319,11 +322,13 @@ impl Store {
                 |r| Ok((IssueId::new(r.get(0)?, r.get(1)?), r.get::<_, String>(2)?)),
             )
             .optional()?;
+        let mails = self.mail_records(subscriber.id)?;
         Ok(Some(Details {
             subscriber,
             updated_at,
             delivered,
             last_delivered,
+            mails,
         }))
     }
 
