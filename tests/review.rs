@@ -240,6 +240,8 @@ fn approve_note_edit_anonymous_quit_then_resume_skip_and_reject() {
     sees(&mut s, "Reply 1 of 1");
     sees(&mut s, "Bob, as edited by the editor.");
     press(&mut s, "s");
+    sees(&mut s, "That was the last pending reply.");
+    press(&mut s, "q");
     let (rest, code) = ends(&mut s);
     assert_eq!(code, 0, "{rest}");
     assert!(
@@ -250,6 +252,16 @@ fn approve_note_edit_anonymous_quit_then_resume_skip_and_reject() {
     sees(&mut s, "Reply 1 of 1");
     sees(&mut s, "Bob Flow <bob@example.org>");
     press(&mut s, "r");
+    // After the last reply, its decision can still be taken back.
+    sees(&mut s, "That was the last pending reply.");
+    sees(&mut s, "reply #2 rejected");
+    press(&mut s, "u");
+    sees(&mut s, "Reply 1 of 1");
+    sees(&mut s, "reply #2 is pending again (rejected taken back)");
+    assert_eq!(by_id_status(dir.path(), 2), "pending");
+    press(&mut s, "r");
+    sees(&mut s, "That was the last pending reply.");
+    press(&mut s, "x");
     let (rest, code) = ends(&mut s);
     assert_eq!(code, 0, "{rest}");
     assert!(

@@ -20,7 +20,7 @@ use unicode_width::UnicodeWidthChar as _;
 use dispatch::issue::IssueId;
 use dispatch::newsletter::Newsletter;
 use dispatch::replies::review::{
-    self, Decision, Review, received, sender, terminal_line, terminal_lines, wrap,
+    self, Decision, Review, Undone, received, sender, terminal_line, terminal_lines, wrap,
 };
 use dispatch::signal::StopSignal;
 use dispatch::store::Store;
@@ -117,7 +117,15 @@ fn session(
 ) -> anyhow::Result<()> {
     let mut term = Terminal::enter()?;
     let mut notice = None;
-    while let Some((place, mut reply)) = review.current(store)? {
+    loop {
+        let Some((place, mut reply)) = review.current(store)? else {
+            // The queue is done; the last decision can still be taken back.
+            if !review.can_undo() || !last_screen(&mut term, review, notice.take(), stop)? {
+                return Ok(());
+            }
+            notice = Some(undo_notice(review.undo(store)?));
+            continue;
+        };
         let mut screen = Screen {
             notice: notice.take(),
             ..Screen::default()
@@ -152,19 +160,14 @@ fn session(
                 KeyCode::Char('A') => Decision::ApproveAnonymously,
                 KeyCode::Char('r') => Decision::Reject,
                 KeyCode::Char('s') => Decision::Skip,
-                KeyCode::Char('u') => match review.undo(store)? {
-                    Some((id, taken_back)) => {
-                        notice = Some(format!(
-                            "reply #{id} is pending again ({} taken back)",
-                            past(taken_back)
-                        ));
+                KeyCode::Char('u') => {
+                    if review.can_undo() {
+                        notice = Some(undo_notice(review.undo(store)?));
                         break;
                     }
-                    None => {
-                        screen.notice = Some("nothing to undo in this run yet".to_string());
-                        continue;
-                    }
-                },
+                    screen.notice = Some("nothing to undo in this run yet".to_string());
+                    continue;
+                }
                 KeyCode::Char('o') => {
                     screen.original = !screen.original;
                     screen.scroll = 0;
@@ -195,7 +198,52 @@ fn session(
             break;
         }
     }
-    Ok(())
+}
+
+/// The screen after the last reply: the tally, and a key to take the last decision back.
+/// True when the editor pressed `u`; any other key (or a signal) ends the review.
+fn last_screen(
+    term: &mut Terminal,
+    review: &Review,
+    notice: Option<String>,
+    stop: &OnceLock<StopSignal>,
+) -> anyhow::Result<bool> {
+    let line = |text: String, bold: bool| Line { text, bold };
+    let lines = vec![
+        line("That was the last pending reply.".to_string(), true),
+        line(String::new(), false),
+        line(review.tally().to_string(), false),
+    ];
+    let mut screen = Screen {
+        notice: Some(match notice {
+            Some(notice) => format!("{notice}  ·  u: undo  ·  other keys: done"),
+            None => "u: undo the last decision  ·  other keys: done".to_string(),
+        }),
+        ..Screen::default()
+    };
+    loop {
+        term.draw(&lines, &mut screen)?;
+        match next_key(stop)? {
+            Input::Resize => continue,
+            Input::Stop => return Ok(false),
+            Input::Key(key) => return Ok(key.code == KeyCode::Char('u')),
+        }
+    }
+}
+
+/// What the notice line says of an undo.
+fn undo_notice(undone: Undone) -> String {
+    match undone {
+        Undone::Pending { id, decision } => {
+            format!(
+                "reply #{id} is pending again ({} taken back)",
+                past(decision)
+            )
+        }
+        Undone::ChangedMeanwhile { id, status } => {
+            format!("reply #{id} was changed by another command meanwhile: left {status}")
+        }
+    }
 }
 
 /// A decision as the notice line says it was made.

@@ -53,13 +53,24 @@ pub struct Review {
     done: Vec<Done>,
 }
 
-/// One decision of the run: where in the queue, which reply, and how it was before.
+/// One decision of the run: where in the queue, which reply, its anonymity before and the
+/// anonymity the decision set.
 #[derive(Debug, Clone, Copy)]
 struct Done {
     at: usize,
     id: i64,
     decision: Decision,
     anonymous: bool,
+    set_anonymous: bool,
+}
+
+/// What [`Review::undo`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undone {
+    /// The reply is pending again; `decision` was taken back.
+    Pending { id: i64, decision: Decision },
+    /// Another command changed the reply since; it was left with `status`.
+    ChangedMeanwhile { id: i64, status: Status },
 }
 
 impl Review {
@@ -130,33 +141,56 @@ impl Review {
             id: reply.id,
             decision,
             anonymous: reply.anonymous,
+            set_anonymous: match decision {
+                Decision::Approve => false,
+                Decision::ApproveAnonymously => true,
+                Decision::Reject | Decision::Skip => reply.anonymous,
+            },
         });
         self.at += 1;
         Ok(())
     }
 
+    /// Whether this run decided something that [`Review::undo`] can take back.
+    pub fn can_undo(&self) -> bool {
+        !self.done.is_empty()
+    }
+
     /// Takes back the last decision of this run: the reply is pending again and comes next.
-    /// Returns the reply's id and what was taken back; `None` when nothing was decided yet.
-    /// A reply another command decided since is left as it is (and still comes next, to be
-    /// passed over).
-    pub fn undo(&mut self, store: &mut Store) -> anyhow::Result<Option<(i64, Decision)>> {
+    /// A reply another command changed since (it is not as this run left it) is left as that
+    /// command set it, and said so. An error when nothing was decided yet.
+    pub fn undo(&mut self, store: &mut Store) -> anyhow::Result<Undone> {
         let Some(last) = self.done.pop() else {
-            return Ok(None);
+            anyhow::bail!("nothing to undo in this run");
         };
-        let counter = match last.decision {
+        let (set, counter) = match last.decision {
             Decision::Approve | Decision::ApproveAnonymously => {
-                store.return_to_pending(last.id, Status::Approved, last.anonymous)?;
-                &mut self.tally.approved
+                (Some(Status::Approved), &mut self.tally.approved)
             }
-            Decision::Reject => {
-                store.return_to_pending(last.id, Status::Rejected, last.anonymous)?;
-                &mut self.tally.rejected
-            }
-            Decision::Skip => &mut self.tally.skipped,
+            Decision::Reject => (Some(Status::Rejected), &mut self.tally.rejected),
+            Decision::Skip => (None, &mut self.tally.skipped),
         };
         *counter -= 1;
         self.at = last.at;
-        Ok(Some((last.id, last.decision)))
+        let now = store.reply(last.id)?;
+        let as_left = match set {
+            Some(status) => {
+                now.status == status
+                    && now.anonymous == last.set_anonymous
+                    && store.return_to_pending(last.id, status, last.anonymous)?
+            }
+            None => now.status == Status::Pending,
+        };
+        if !as_left {
+            return Ok(Undone::ChangedMeanwhile {
+                id: last.id,
+                status: store.reply(last.id)?.status,
+            });
+        }
+        Ok(Undone::Pending {
+            id: last.id,
+            decision: last.decision,
+        })
     }
 
     /// The tally so far; the replies not reached count as left.
@@ -398,10 +432,8 @@ mod tests {
             );
         }
         let mut review = Review::load(&store, None).unwrap();
-        assert!(
-            review.undo(&mut store).unwrap().is_none(),
-            "nothing to undo"
-        );
+        assert!(!review.can_undo());
+        assert!(review.undo(&mut store).is_err(), "nothing to undo");
         for decision in [
             Decision::ApproveAnonymously,
             Decision::Skip,
@@ -412,17 +444,18 @@ mod tests {
         }
         assert!(review.current(&store).unwrap().is_none());
 
+        let pending = |id, decision| Undone::Pending { id, decision };
         assert_eq!(
             review.undo(&mut store).unwrap(),
-            Some((3, Decision::Reject))
+            pending(3, Decision::Reject)
         );
         assert_eq!(store.reply(3).unwrap().status, Status::Pending);
         let (at, reply) = review.current(&store).unwrap().unwrap();
         assert_eq!((at, reply.id), (3, 3), "the undone reply comes next");
-        assert_eq!(review.undo(&mut store).unwrap(), Some((2, Decision::Skip)));
+        assert_eq!(review.undo(&mut store).unwrap(), pending(2, Decision::Skip));
         assert_eq!(
             review.undo(&mut store).unwrap(),
-            Some((1, Decision::ApproveAnonymously))
+            pending(1, Decision::ApproveAnonymously)
         );
         let first = store.reply(1).unwrap();
         assert_eq!(first.status, Status::Pending);
@@ -437,8 +470,30 @@ mod tests {
             .unwrap();
         // Decided again by another command before the undo: left as that command set it.
         store.reject_replies(&[1]).unwrap();
-        review.undo(&mut store).unwrap();
+        assert_eq!(
+            review.undo(&mut store).unwrap(),
+            Undone::ChangedMeanwhile {
+                id: 1,
+                status: Status::Rejected
+            }
+        );
         assert_eq!(store.reply(1).unwrap().status, Status::Rejected);
+        // Approved anonymously by another command after this run approved it by name.
+        let (_, reply) = review.current(&store).unwrap().unwrap();
+        assert_eq!(reply.id, 2);
+        review
+            .decide(&mut store, &reply, Decision::Approve)
+            .unwrap();
+        let anonymously = Approval {
+            anonymous: true,
+            ..Approval::default()
+        };
+        store.approve_replies(&[2], &anonymously).unwrap();
+        assert!(matches!(
+            review.undo(&mut store).unwrap(),
+            Undone::ChangedMeanwhile { id: 2, .. }
+        ));
+        assert_eq!(store.reply(2).unwrap().status, Status::Approved);
     }
 
     #[test]
