@@ -373,20 +373,31 @@ impl Preflight {
 
     /// Approved replies the email leaves out: a template (copied into the folder by an
     /// earlier `init`) that shows replies only under a question drops those to an issue that
-    /// asked none. A reply counts as shown when the start of its text is in the plain text.
+    /// asked none. A reply counts as shown in a part when the start of its text is there
+    /// (escaped, in the HTML).
     fn missing_replies(&self) -> Vec<Finding> {
         let text = collapse(&self.rendered.email_text);
+        let html = collapse(&self.rendered.email_html);
         self.replies
             .iter()
-            .filter(|reply| {
+            .filter_map(|reply| {
                 let start = collapse(&crate::render::reply::without_controls(&reply.text));
                 let start: String = start.chars().take(40).collect();
-                !start.is_empty() && !text.contains(&start)
+                let mut escaped = String::new();
+                pulldown_cmark_escape::escape_html(&mut escaped, &start).ok()?;
+                let template = if !text.contains(&start) {
+                    "email.txt"
+                } else if !html.contains(&escaped) {
+                    "email.html"
+                } else {
+                    return None;
+                };
+                Some((reply, template))
             })
-            .map(|reply| {
+            .map(|(reply, template)| {
                 Finding::new(
                     Severity::Warning,
-                    Some(self.template_place("email.txt")),
+                    Some(self.template_place(template)),
                     format!(
                         "approved reply #{} ({}) is not in the email: a template that shows replies only after `previous_question` leaves out replies to an issue that asked none (the default templates show them under “Last time, some of you wrote back.”)",
                         reply.id,

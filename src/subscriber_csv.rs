@@ -54,7 +54,8 @@ pub struct Rows<'a> {
 
 /// Reads the header row of `data` and returns the rows after it.
 pub fn read<'a>(file: &str, data: &'a [u8]) -> Result<Rows<'a>, CsvError> {
-    if data.iter().all(u8::is_ascii_whitespace) {
+    let after_bom = data.strip_prefix("\u{feff}".as_bytes()).unwrap_or(data);
+    if after_bom.iter().all(u8::is_ascii_whitespace) {
         return Err(CsvError::Empty {
             file: file.to_string(),
         });
@@ -313,7 +314,7 @@ mod tests {
 
     #[test]
     fn an_empty_file_is_called_empty() {
-        for data in [&b""[..], b"\n\n", b"  \r\n"] {
+        for data in [&b""[..], b"\n\n", b"  \r\n", b"\xef\xbb\xbf\r\n"] {
             let err = read("list.csv", data).err().unwrap();
             assert_eq!(
                 err.to_string(),

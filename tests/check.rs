@@ -399,22 +399,25 @@ fn replies_to_an_issue_without_a_question_are_published_and_checked_for() {
         stdout(&out)
     );
 
-    // The condition of earlier default templates.
-    let template = dir.join("templates/email.txt");
-    let text = std::fs::read_to_string(&template).unwrap();
-    let older = text.replacen(
-        "{% if replies | length > 0 %}",
-        "{% if previous_question and replies | length > 0 %}",
-        1,
-    );
-    assert_ne!(older, text, "the template's condition was found");
-    std::fs::write(&template, older).unwrap();
-    let out = ok(&dir, &["check", "v1n2", "--offline"]);
-    assert!(
-        stdout(&out).contains(&format!(
-            "templates/email.txt: approved reply #{id} (Pat) is not in the email"
-        )),
-        "{}",
-        stdout(&out)
-    );
+    // The condition of earlier default templates, in the text part, then in the HTML part.
+    for name in ["email.txt", "email.html"] {
+        let template = dir.join("templates").join(name);
+        let text = std::fs::read_to_string(&template).unwrap();
+        let older = text.replacen(
+            "{% if replies | length > 0 %}",
+            "{% if previous_question and replies | length > 0 %}",
+            1,
+        );
+        assert_ne!(older, text, "{name}: the template's condition was found");
+        std::fs::write(&template, older).unwrap();
+        let out = ok(&dir, &["check", "v1n2", "--offline"]);
+        assert!(
+            stdout(&out).contains(&format!(
+                "templates/{name}: approved reply #{id} (Pat) is not in the email"
+            )),
+            "{}",
+            stdout(&out)
+        );
+        std::fs::write(&template, text).unwrap();
+    }
 }

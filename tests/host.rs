@@ -393,6 +393,20 @@ fn the_archive_is_served_with_headers_etags_and_a_404_page_and_stops_on_sigterm(
         "HEAD tells the length a GET gets ({}): {head_only}",
         page.len()
     );
+    let (status, head_only, _) = http(
+        &host.addr,
+        "HEAD",
+        "/v1n1/",
+        &format!("If-None-Match: {etag}\r\n"),
+        "",
+    );
+    assert_eq!(status, 304);
+    assert!(
+        head_only
+            .lines()
+            .any(|l| l == format!("content-length: {}", page.len())),
+        "a 304 says the 200's length or none, never 0: {head_only}"
+    );
     let (status, head, _) = http(&host.addr, "GET", "/style.css", "", "");
     assert_eq!(status, 200);
     assert!(head.contains("content-type: text/css"), "{head}");

@@ -113,6 +113,11 @@ impl Archive {
 }
 
 impl File {
+    /// The body's length in bytes (a GET's Content-Length).
+    pub fn content_length(&self) -> u64 {
+        self.body.len() as u64
+    }
+
     /// The answer to a GET or HEAD with these request headers: the file, or 304 when the
     /// client's copy is current.
     pub fn response(&self, request: &HeaderMap) -> Response<Body> {

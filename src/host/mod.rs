@@ -230,8 +230,13 @@ async fn archive_file(State(host): State<Arc<Host>>, method: Method, request: Re
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
+    // The length a GET's 200 would carry, which HTTP asks a HEAD answer (a 304 too) to give.
+    let mut length = None;
     let mut response = match host.archive.lookup(request.uri().path()) {
-        archive::Lookup::File(file) => file.response(request.headers()),
+        archive::Lookup::File(file) => {
+            length = Some(file.content_length());
+            file.response(request.headers())
+        }
         archive::Lookup::Redirect(to) => {
             let mut r = StatusCode::MOVED_PERMANENTLY.into_response();
             if let Ok(to) = HeaderValue::from_str(&to) {
@@ -247,9 +252,8 @@ async fn archive_file(State(host): State<Arc<Host>>, method: Method, request: Re
         ),
     };
     if method == Method::HEAD {
-        // The length a GET would get, as HTTP asks of a HEAD answer.
         use axum::body::HttpBody as _;
-        if let Some(length) = response.body().size_hint().exact() {
+        if let Some(length) = length.or_else(|| response.body().size_hint().exact()) {
             response
                 .headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(length));

@@ -31,43 +31,49 @@ pub fn to_html(text: &str, css: Option<&Stylesheet>) -> String {
 
 /// `text` without the control characters a stranger's mail may carry: whole terminal escape
 /// sequences (CSI `ESC [ … m`, OSC `ESC ] … BEL`), which would recolour, clear or retitle a
-/// subscriber's terminal mail reader, and every other control (bells, NULs); line breaks and
-/// tabs stay.
+/// subscriber's terminal mail reader, every other control (bells, NULs, C1), and the
+/// bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), which
+/// make text read in another order than it is written; line breaks and tabs stay. A sequence
+/// ends where its syntax does, and at the latest at the end of the line, so a stray escape
+/// never takes the reader's words with it.
 pub fn without_controls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\n' | '\t' => out.push(c),
-            // CSI: parameters, then one final byte in @..~.
+            // CSI: parameter and intermediate bytes (0x20–0x3F), then one final byte (@..~).
             '\u{1b}' if chars.peek() == Some(&'[') => {
                 chars.next();
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
+                while chars.next_if(|c| (' '..='?').contains(c)).is_some() {}
+                chars.next_if(|c| ('@'..='~').contains(c));
             }
-            '\u{9b}' => {
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            // OSC: up to BEL or ST (`ESC \`).
+            // OSC: up to BEL or ST (`ESC \\`), within the line.
             '\u{1b}' if chars.peek() == Some(&']') => {
-                while let Some(c) = chars.next() {
+                while let Some(c) = chars.next_if(|&c| c != '\n') {
                     if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
                         break;
                     }
                 }
             }
-            c if c.is_control() => {}
+            c if is_hidden_control(c) => {}
             c => out.push(c),
         }
     }
     out
+}
+
+/// A reader's name on one line: line breaks and tabs become spaces, the rest as
+/// [`without_controls`].
+pub fn name_line(name: &str) -> String {
+    without_controls(name)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn is_hidden_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 fn style_attr(css: Option<&Stylesheet>, tag: &str) -> String {
@@ -131,7 +137,21 @@ mod tests {
             without_controls(
                 "Hi \u{1b}[2J\u{1b}]0;title\u{7}there\r\n\tnext\u{0}\u{9b}31m red\u{1b}]2;t\u{1b}\\ ok\u{1b}c!"
             ),
-            "Hi there\n\tnext red okc!"
+            "Hi there\n\tnext31m red okc!"
+        );
+        // A stray escape takes nothing but itself, at most its line; C1 bytes (a
+        // windows-1252 text read as Latin-1) drop alone; bidi overrides go.
+        assert_eq!(
+            without_controls("a\u{1b}[ é stays\nb\u{1b}]0;lost\nc keeps ›\u{9b}› more"),
+            "aé stays\nb\nc keeps ›› more"
+        );
+        assert_eq!(
+            without_controls("https://evil.example/\u{202e}moc.elgoog \u{2067}x\u{2069}"),
+            "https://evil.example/moc.elgoog x"
+        );
+        assert_eq!(
+            name_line("Ann\n\nVisit \u{1b}[1mevil.example\t "),
+            "Ann Visit evil.example"
         );
     }
 

@@ -121,7 +121,7 @@ impl ReplyView {
     pub fn new(reply: &Published, css: &super::css::Stylesheet) -> Self {
         let text = super::reply::without_controls(&reply.text);
         ReplyView {
-            name: super::reply::without_controls(&reply.name),
+            name: super::reply::name_line(&reply.name),
             email_html: super::reply::to_html(&text, Some(css)),
             web_html: super::reply::to_html(&text, None),
             text,
