@@ -668,6 +668,9 @@ pub(crate) mod tests {
         assert_eq!(reply_text(body), body);
         let body = "Travel plan:\n\nFrom: Paris\n\nTo: Rome\n\nBack on Monday.";
         assert_eq!(reply_text(body), body);
+        // Three fields apart, but none names an address: the reader's, not a client's.
+        let body = "Trip:\n\nFrom: Paris\n\nTo: Rome\n\nDate: 5 May\n\nBack Monday.";
+        assert_eq!(reply_text(body), body);
     }
 
     #[test]

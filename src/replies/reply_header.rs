@@ -52,8 +52,10 @@ const MAX_FIELD_GAP: usize = 2;
 /// A quoted header block ("From: … / Sent: … / To: … / Subject: …") starting at line `i`: a
 /// run of lines, starting with a field, holding a sender field and at least three distinct
 /// fields. Three fields keep a reader's own "From: Paris / To: Rome" out. Some clients set
-/// every field off by a blank line (Outlook, once its HTML became text): a blank line only ends
-/// the block when the next non-blank line is not a field.
+/// every field off by a blank line (Outlook, once its HTML became text): there a blank line
+/// only ends the block when the next non-blank line is not a field, once a field above names
+/// an address, so that a reader's own "From: Paris", "To: Rome", "Date: 5 May" set apart by
+/// blank lines stays theirs.
 pub(super) fn is_header_block(lines: &[&str], i: usize) -> bool {
     if header_key(lines[i]).is_none() {
         return false;
@@ -61,8 +63,12 @@ pub(super) fn is_header_block(lines: &[&str], i: usize) -> bool {
     let mut keys: Vec<HeaderKey> = Vec::new();
     let mut k = i;
     let mut seen = 0;
+    let mut addressed = false;
     while k < lines.len() && seen < MAX_BLOCK_LINES {
         if is_blank(lines[k]) {
+            if !addressed {
+                break;
+            }
             let next = (k..lines.len())
                 .take(MAX_FIELD_GAP + 1)
                 .find(|&n| !is_blank(lines[n]));
@@ -71,6 +77,7 @@ pub(super) fn is_header_block(lines: &[&str], i: usize) -> bool {
                 _ => break,
             }
         }
+        addressed |= lines[k].contains('@');
         if let Some(key) = header_key(lines[k])
             && !keys.contains(&key)
         {
