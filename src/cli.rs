@@ -141,7 +141,9 @@ pub enum RepliesCommand {
         /// Only the replies in this state.
         #[arg(long, value_enum)]
         status: Option<ReplyStatus>,
-        /// Print a JSON array instead of a table.
+        /// Print a JSON array instead of a table, one object per reply: id, issue, status,
+        /// from, name, published_as, subject, received_at, text, note, anonymous, original
+        /// (the message's text before extraction, or null).
         #[arg(long)]
         json: bool,
     },

@@ -858,6 +858,13 @@ fn moderation_commands() {
     let ids: Vec<i64> = approved.iter().map(|r| r["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, vec![1, 3]);
     assert_eq!(approved[0]["note"], "Thanks, both.");
+    assert!(
+        approved[0]["original"]
+            .as_str()
+            .is_some_and(|o| o.len() >= approved[0]["text"].as_str().unwrap().len()),
+        "the message before extraction: {}",
+        approved[0]
+    );
     assert_eq!(approved[1]["published_as"], "A reader");
 
     let shown = stack_free.run(&["replies", "show", "1"]);

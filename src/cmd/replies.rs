@@ -330,6 +330,8 @@ struct JsonReply<'a> {
     text: &'a str,
     note: Option<&'a str>,
     anonymous: bool,
+    /// The message's text before extraction; null for replies imported before it was kept.
+    original: Option<&'a str>,
 }
 
 impl<'a> From<&'a Reply> for JsonReply<'a> {
@@ -346,6 +348,7 @@ impl<'a> From<&'a Reply> for JsonReply<'a> {
             text: &r.text,
             note: r.note.as_deref(),
             anonymous: r.anonymous,
+            original: r.original.as_deref(),
         }
     }
 }
