@@ -16,14 +16,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::signal;
+use common::cli::{signal, signal_pid};
 use common::host::{Host, SECURITY_HEADERS, folder, form, set_config, silent_smtp};
 use common::http::{Answer, free_port, request_on};
 use common::mailstack::unique_user;
 use common::output::Output;
+use common::watch;
 
 /// The upstream address the snippets name, replaced by the host's.
 const UPSTREAM: &str = "127.0.0.1:8080";
+
+/// The pid file each proxy writes in its directory once it listens.
+const PID_FILE: &str = "proxy.pid";
 
 /// The fenced block of docs/hosting.md whose info string is `lang`.
 fn snippet(lang: &str) -> String {
@@ -67,8 +71,16 @@ struct Proxy {
 }
 
 impl Proxy {
-    /// Starts `command` and waits until something accepts on 127.0.0.1:`port` (at most 30 s).
+    /// Starts `command` and waits (at most 30 s) until it wrote `PID_FILE` in `dir`, which
+    /// nginx and Caddy both do once their listening socket is open.
     fn start(name: &'static str, mut command: Command, port: u16, dir: tempfile::TempDir) -> Proxy {
+        let (changes, mut watcher) = watch::watcher();
+        notify::Watcher::watch(
+            &mut watcher,
+            dir.path(),
+            notify::RecursiveMode::NonRecursive,
+        )
+        .unwrap();
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -85,28 +97,29 @@ impl Proxy {
             dir,
             output,
         };
-        proxy.wait_until_listening();
-        proxy
-    }
-
-    fn wait_until_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        while TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
-            let exited = !matches!(self.child.try_wait(), Ok(None));
+        let pid_file = proxy.dir.path().join(PID_FILE);
+        while !std::fs::read_to_string(&pid_file).is_ok_and(|pid| pid.trim().parse::<u32>().is_ok())
+        {
+            let exited = !matches!(proxy.child.try_wait(), Ok(None));
             assert!(
-                !exited && Instant::now() < deadline,
-                "{} {} on {addr}:\n{}",
-                self.name,
+                !exited && watch::changed(&changes, deadline),
+                "{name} {} on port {port}:\n{}",
                 if exited {
                     "exited instead of listening"
                 } else {
-                    "did not listen within 30 s"
+                    "wrote no pid file within 30 s"
                 },
-                self.log()
+                proxy.log()
             );
-            std::thread::sleep(Duration::from_millis(20));
         }
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        assert!(
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).is_ok(),
+            "{name} wrote its pid file but does not accept on {addr}:\n{}",
+            proxy.log()
+        );
+        proxy
     }
 
     /// What the proxy printed and logged, for failure messages.
@@ -144,17 +157,25 @@ impl Proxy {
 
 impl Drop for Proxy {
     /// SIGTERM first: nginx's master then stops its workers (a SIGKILL would orphan them);
-    /// SIGKILL if it has not exited within 10 s.
+    /// SIGKILL if it has not exited within 10 s. The exit is awaited by `waitpid` on a thread
+    /// of its own, which tells of it on a channel.
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            signal(&self.child, "TERM");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        signal(&self.child, "TERM");
+        let pid = self.child.id();
+        let (exited, exit) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let child = &mut self.child;
+            scope.spawn(move || {
+                let _ = child.wait();
+                let _ = exited.send(());
+            });
+            if exit.recv_timeout(Duration::from_secs(10)).is_err() {
+                signal_pid(pid, "KILL");
+            }
+        });
     }
 }
 
@@ -210,7 +231,7 @@ fn nginx(upstream: &str) -> Proxy {
     let dir = proxy_dir();
     let d = dir.path().display();
     let config = format!(
-        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+        "daemon off;\nworker_processes 1;\npid {d}/{PID_FILE};\nerror_log {d}/error.log;\n\
          events {{ worker_connections 64; }}\nhttp {{\n  access_log {d}/access.log;\n  \
          client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
          fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
@@ -255,6 +276,8 @@ fn caddy(upstream: &str) -> Proxy {
     command
         .args(["run", "--adapter", "caddyfile", "--config"])
         .arg(dir.path().join("Caddyfile"))
+        .arg("--pidfile")
+        .arg(dir.path().join(PID_FILE))
         .env("HOME", dir.path())
         .env("XDG_DATA_HOME", dir.path().join("data"))
         .env("XDG_CONFIG_HOME", dir.path().join("config"));
