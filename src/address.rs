@@ -157,12 +157,22 @@ pub fn normalize(input: &str) -> Result<String, AddressError> {
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
-    if !domain_ok || idna::domain_to_ascii(domain).is_err() {
+    let ascii = idna::domain_to_ascii(domain).ok().filter(|_| domain_ok);
+    let Some(ascii) = ascii else {
         return Err(err(
             "the domain after @ is not a host name (letters, digits and hyphens, parts separated by dots)",
         ));
-    }
-    Ok(format!("{local}@{}", domain.to_lowercase()))
+    };
+    // The domain as IDNA maps it (`ＥXAMPLE.org`, with a fullwidth letter, is example.org):
+    // one spelling per domain that mail reaches, so that one address cannot sign up as many.
+    // An ASCII domain keeps its spelling (lowercased), as earlier versions stored it.
+    let (canonical, mapped) = idna::domain_to_unicode(&ascii);
+    let domain = if domain.is_ascii() || mapped.is_err() {
+        domain.to_lowercase()
+    } else {
+        canonical
+    };
+    Ok(format!("{local}@{domain}"))
 }
 
 /// The address as it goes on the wire: a non-ASCII domain in its ASCII form (IDNA, "punycode":
@@ -235,6 +245,9 @@ mod tests {
     fn non_ascii_domains_go_out_in_ascii() {
         let email = normalize("Ana@Bücher.Example").unwrap();
         assert_eq!(email, "Ana@bücher.example");
+        // Fullwidth letters and other spellings IDNA maps to the same domain are one domain.
+        assert_eq!(normalize("ann@ｅxample.ＯＲＧ").unwrap(), "ann@example.org");
+        assert_eq!(normalize("ann@XN--bcher-kva.de").unwrap(), "ann@xn--bcher-kva.de");
         assert_eq!(ascii_domain(&email).unwrap(), "Ana@xn--bcher-kva.example");
         assert_eq!(ascii_domain("a@x.org").unwrap(), "a@x.org");
         assert!(!needs_smtputf8(&email));

@@ -498,3 +498,41 @@ fn a_host_started_before_the_first_build_says_so_and_serves_it_once_built() {
         assert!(reloads < 5, "the new archive is not served: {status}");
     }
 }
+
+/// A `host.url` with a path (`https://example.org/news/`): the routes and the archive answer
+/// with the path, as a proxy passes it on, and without it, as a proxy that strips it does;
+/// tokens under the path stay out of the log.
+#[test]
+fn a_host_url_with_a_path_is_served_with_and_without_it() {
+    let (_silent, port) = silent_smtp();
+    let dir = folder(port);
+    let config = std::fs::read_to_string(dir.path().join("config.yaml")).unwrap();
+    let config = config.replace(
+        &format!("url: {}", common::host::HOST_URL),
+        "url: http://127.0.0.1:9/news/",
+    );
+    std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+    let host = Host::start(dir.path());
+    for path in ["/news/v1n1/", "/v1n1/"] {
+        let (status, _, body) = http(&host.addr, "GET", path, "", "");
+        assert_eq!(status, 200, "{path}");
+        assert!(body.contains("First light"), "{path}");
+    }
+    let (status, _, _) = http(
+        &host.addr,
+        "POST",
+        "/news/subscribe",
+        "",
+        &form("pat@example.org", "", ""),
+    );
+    assert_eq!(status, 200);
+    let db = Store::open(&dir.path().join("subscribers.db")).unwrap();
+    let pat = db.subscriber("pat@example.org").unwrap().unwrap();
+    let token = dispatch::outgoing::token::confirm_token(&db.secret().unwrap(), pat.id);
+    drop(db);
+    let (status, _, page) = http(&host.addr, "GET", &format!("/news/confirm/{token}"), "", "");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Confirm my subscription"), "{page}");
+    let log = host.wait_for("GET /news/confirm/… 200", 1);
+    assert!(!log.contains(&token), "{log}");
+}

@@ -69,6 +69,9 @@ pub struct Host {
     welcome: bool,
     /// Path prefixes whose rest is a token, left out of the access log.
     token_paths: Vec<String>,
+    /// The path of `host.url` (`/news/`), or `/`: the proxy may pass it on or strip it, so
+    /// the routes and the archive answer with and without it.
+    prefix: String,
     access_log: AccessLog,
     reporter: Arc<dyn Reporter>,
 }
@@ -107,11 +110,20 @@ pub async fn host(
     let store = Arc::new(Mutex::new(store));
     let wake = Arc::new(Notify::new());
 
+    let prefix = config
+        .host_url()
+        .and_then(|u| url::Url::parse(&u).ok())
+        .map_or_else(|| "/".to_string(), |u| u.path().to_string());
     let mut unsubscribe_routes = vec![HOST_ROUTE.to_string()];
     let mut token_paths = vec!["/confirm/".to_string(), "/unsubscribe/".to_string()];
+    if prefix != "/" {
+        token_paths.push(format!("{prefix}confirm/"));
+        token_paths.push(format!("{prefix}unsubscribe/"));
+        unsubscribe_routes.push(format!("{prefix}unsubscribe/{{token}}"));
+    }
     if let Some(endpoint) = Endpoint::of(config) {
         let route = endpoint.route();
-        if route != HOST_ROUTE {
+        if !unsubscribe_routes.contains(&route) {
             token_paths.push(route.trim_end_matches("{token}").to_string());
             unsubscribe_routes.push(route);
         }
@@ -128,6 +140,7 @@ pub async fn host(
         confirmations_per_day: host_config.confirmations_per_day,
         welcome: host_config.welcome,
         token_paths,
+        prefix: prefix.clone(),
         access_log: log_out,
         reporter: reporter.clone(),
     });
@@ -140,7 +153,7 @@ pub async fn host(
             page_mails.page(status, title, text, form)
         }),
     );
-    let app = router(state.clone(), one_click);
+    let app = router(state.clone(), one_click, &prefix);
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -204,18 +217,27 @@ pub async fn host(
 /// How long a stopping host waits for the requests under way.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-fn router(state: Arc<Host>, one_click: Router) -> Router {
-    Router::new()
-        .route(
-            "/subscribe",
-            post(signup::subscribe).layer(DefaultBodyLimit::max(signup::BODY_LIMIT)),
-        )
-        .route(
-            "/confirm/{token}",
-            get(signup::confirm_page)
-                .post(signup::confirm)
-                .layer(DefaultBodyLimit::max(signup::BODY_LIMIT)),
-        )
+fn router(state: Arc<Host>, one_click: Router, prefix: &str) -> Router {
+    let mut router = Router::new();
+    let prefixes = if prefix == "/" {
+        vec!["/"]
+    } else {
+        vec!["/", prefix]
+    };
+    for p in prefixes {
+        router = router
+            .route(
+                &format!("{p}subscribe"),
+                post(signup::subscribe).layer(DefaultBodyLimit::max(signup::BODY_LIMIT)),
+            )
+            .route(
+                &format!("{p}confirm/{{token}}"),
+                get(signup::confirm_page)
+                    .post(signup::confirm)
+                    .layer(DefaultBodyLimit::max(signup::BODY_LIMIT)),
+            );
+    }
+    router
         .fallback(archive_file)
         .with_state(state.clone())
         .merge(one_click)
@@ -232,7 +254,15 @@ async fn archive_file(State(host): State<Arc<Host>>, method: Method, request: Re
     }
     // The length a GET's 200 would carry, which HTTP asks a HEAD answer (a 304 too) to give.
     let mut length = None;
-    let mut response = match host.archive.lookup(request.uri().path()) {
+    let path = request.uri().path();
+    // `/news/v1n1/` is `/v1n1/` when the proxy passed the prefix of `host.url` on.
+    let path = match path.strip_prefix(host.prefix.trim_end_matches('/')) {
+        Some(rest) if host.prefix != "/" && (rest.is_empty() || rest.starts_with('/')) => {
+            if rest.is_empty() { "/" } else { rest }
+        }
+        _ => path,
+    };
+    let mut response = match host.archive.lookup(path) {
         archive::Lookup::File(file) => {
             length = Some(file.content_length());
             file.response(request.headers())

@@ -446,6 +446,40 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_signups_id_is_never_given_again() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.add_subscriber("first@example.org", None).unwrap();
+        let Signup::Queued { subscriber_id: old } =
+            store.signup("gone@example.org", None, 3).unwrap()
+        else {
+            panic!("queued")
+        };
+        store
+            .conn
+            .execute(
+                "UPDATE subscribers SET updated_at = '2000-01-01T00:00:00Z'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(store.expire_pending(7).unwrap(), 1);
+        let Signup::Queued { subscriber_id: new } =
+            store.signup("victim@example.org", None, 3).unwrap()
+        else {
+            panic!("queued")
+        };
+        assert!(new > old, "a new id ({new}), not the expired one's ({old})");
+        // The expired signup's confirmation link (its id) confirms nobody.
+        assert_eq!(
+            store.confirm_signup(old, true).unwrap(),
+            Confirmation::NotPending
+        );
+        let removed = store.add_subscriber("removed@example.org", None).unwrap();
+        store.remove_subscriber("removed@example.org").unwrap();
+        let after = store.add_subscriber("next@example.org", None).unwrap();
+        assert!(after > removed, "a removed subscriber's id stays unused");
+    }
+
+    #[test]
     fn migrating_keeps_ids_and_deliveries() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");

@@ -177,6 +177,31 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE replies ADD COLUMN original TEXT;
     "#,
+    // 7: subscriber ids are never handed out twice (AUTOINCREMENT). Tokens carry the id: with
+    // ids reused, the confirmation link of an expired signup, or the unsubscribe link of a
+    // removed subscriber, would act on whoever got the id next. Rebuilt as in 5, same ids.
+    r#"
+    CREATE TABLE subscribers_new (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        email           TEXT NOT NULL,
+        email_key       TEXT NOT NULL UNIQUE,
+        name            TEXT,
+        status          TEXT NOT NULL DEFAULT 'active'
+                        CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL,
+        source          TEXT CHECK (source IN ('form', 'import', 'command line')),
+        consent_at      TEXT,
+        confirmed_at    TEXT,
+        status_before   TEXT CHECK (status_before IN ('unsubscribed', 'bounced'))
+    );
+    INSERT INTO subscribers_new (id, email, email_key, name, status, created_at, updated_at,
+                                 source, consent_at, confirmed_at, status_before)
+        SELECT id, email, email_key, name, status, created_at, updated_at,
+               source, consent_at, confirmed_at, status_before FROM subscribers;
+    DROP TABLE subscribers;
+    ALTER TABLE subscribers_new RENAME TO subscribers;
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]
