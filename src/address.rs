@@ -247,7 +247,10 @@ mod tests {
         assert_eq!(email, "Ana@bücher.example");
         // Fullwidth letters and other spellings IDNA maps to the same domain are one domain.
         assert_eq!(normalize("ann@ｅxample.ＯＲＧ").unwrap(), "ann@example.org");
-        assert_eq!(normalize("ann@XN--bcher-kva.de").unwrap(), "ann@xn--bcher-kva.de");
+        assert_eq!(
+            normalize("ann@XN--bcher-kva.de").unwrap(),
+            "ann@xn--bcher-kva.de"
+        );
         assert_eq!(ascii_domain(&email).unwrap(), "Ana@xn--bcher-kva.example");
         assert_eq!(ascii_domain("a@x.org").unwrap(), "a@x.org");
         assert!(!needs_smtputf8(&email));

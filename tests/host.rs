@@ -536,3 +536,57 @@ fn a_host_url_with_a_path_is_served_with_and_without_it() {
     let log = host.wait_for("GET /news/confirm/… 200", 1);
     assert!(!log.contains(&token), "{log}");
 }
+
+/// Connections that send a request head and then trickle its body hold no place a new
+/// connection needs: at the cap, the oldest of them gives way, as an idle one would.
+#[test]
+fn slow_uploads_cannot_fill_every_connection() {
+    let (_silent, port) = silent_smtp();
+    let dir = folder(port);
+    let (ready, bound) = tokio::sync::oneshot::channel();
+    let path = dir.path().to_path_buf();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let options = dispatch::host::Options {
+            limits: dispatch::serve::Limits {
+                connections: 4,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let result = runtime.block_on(dispatch::host::host(
+            &path,
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            options,
+            Some(ready),
+            Arc::new(dispatch::report::Silent),
+            Box::new(std::io::sink()),
+        ));
+        panic!("the host stopped: {result:?}");
+    });
+    let addr = bound.blocking_recv().unwrap();
+    // Four uploads under way: each sent its head and the start of its body, and the host is
+    // reading the body (it said `100 Continue`).
+    let mut uploads = Vec::new();
+    for _ in 0..4 {
+        let mut upload = TcpStream::connect(addr).unwrap();
+        upload
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        upload
+            .write_all(
+                b"POST /subscribe HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n",
+            )
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(upload.try_clone().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("HTTP/1.1 100"), "{line:?}");
+        upload.write_all(b"email=slow").unwrap();
+        uploads.push(upload);
+    }
+    let (status, _, body) = http(&addr.to_string(), "GET", "/v1n1/", "", "");
+    assert_eq!(status, 200);
+    assert!(body.contains("First light"));
+}

@@ -4,9 +4,10 @@
 //! closes idle keep-alive connections); a request must be read and answered within the request
 //! timeout; and at most `connections` are open at once. At the cap, a new connection takes the
 //! place of the oldest one with no request in progress (one that never sent a complete request
-//! head is such a connection); when every one is answering a request, it is closed at once.
-//! Either way, the server never holds more sockets than the cap plus one, whatever the clients
-//! do, and a real request is answered at once.
+//! head is such a connection), else of the oldest one still sending its request's body (a slow
+//! upload holds no work of ours yet); when every one is answering a request, it is closed at
+//! once. Either way, the server never holds more sockets than the cap plus one, whatever the
+//! clients do, and a real request is answered at once.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -51,6 +52,8 @@ impl Default for Limits {
 struct Slot {
     /// Requests in progress on it.
     busy: AtomicUsize,
+    /// Of those, the ones whose body is still arriving.
+    uploading: AtomicUsize,
     /// Closes it to make room for a new one.
     evict: Notify,
 }
@@ -74,10 +77,15 @@ fn lock(slots: &Mutex<Slots>) -> MutexGuard<'_, Slots> {
 fn admit(slots: &Mutex<Slots>, cap: usize) -> Option<(u64, Arc<Slot>)> {
     let mut slots = lock(slots);
     if slots.open.len() >= cap {
+        let idle = |slot: &Arc<Slot>| slot.busy.load(Ordering::SeqCst) == 0;
+        let uploading = |slot: &Arc<Slot>| {
+            slot.busy.load(Ordering::SeqCst) == slot.uploading.load(Ordering::SeqCst)
+        };
         let idle = slots
             .open
             .iter()
-            .find(|(_, slot)| slot.busy.load(Ordering::SeqCst) == 0)
+            .find(|(_, slot)| idle(slot))
+            .or_else(|| slots.open.iter().find(|(_, slot)| uploading(slot)))
             .map(|(id, _)| *id)?;
         if let Some(slot) = slots.open.remove(&idle) {
             slot.evict.notify_one();
@@ -88,6 +96,62 @@ fn admit(slots: &Mutex<Slots>, cap: usize) -> Option<(u64, Arc<Slot>)> {
     let slot = Arc::new(Slot::default());
     slots.open.insert(id, slot.clone());
     Some((id, slot))
+}
+
+/// A request's body that counts as arriving on its connection until its end (or an error, or
+/// the request's end) is read.
+struct Upload {
+    inner: Incoming,
+    slot: Option<Arc<Slot>>,
+}
+
+impl Upload {
+    fn new(inner: Incoming, slot: &Arc<Slot>) -> Upload {
+        use hyper::body::Body as _;
+        let slot = (!inner.is_end_stream()).then(|| {
+            slot.uploading.fetch_add(1, Ordering::SeqCst);
+            slot.clone()
+        });
+        Upload { inner, slot }
+    }
+
+    fn arrived(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            slot.uploading.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        self.arrived();
+    }
+}
+
+impl hyper::body::Body for Upload {
+    type Data = axum::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, std::task::Poll::Ready(None | Some(Err(_))))
+            || self.inner.is_end_stream()
+        {
+            self.arrived();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Counts a request as in progress on its connection until it is answered or dropped.
@@ -144,7 +208,7 @@ pub async fn run(
             let slot = slot.clone();
             hyper::service::service_fn(move |request: Request<Incoming>| {
                 let busy = Busy::start(&slot);
-                let mut request = request.map(Body::new);
+                let mut request = request.map(|body| Body::new(Upload::new(body, &slot)));
                 // The peer's address, for a server that limits clients by address.
                 request
                     .extensions_mut()
