@@ -103,6 +103,11 @@ fn a_reader_signs_up_confirms_is_welcomed_and_leaves_with_one_click() {
     let confirmation = &messages[0];
     assert!(header(confirmation, "Subject").contains("Confirm your subscription"));
     assert_eq!(header(confirmation, "Reply-To"), "replies@example.test");
+    assert_eq!(
+        header(confirmation, "To"),
+        reader,
+        "a confirmation does not carry the name typed beside the address"
+    );
     assert!(header(confirmation, "List-Id").contains("the-test-dispatch.example.test"));
     let confirm = link_path(&text_of(confirmation), "confirm/");
 
@@ -189,8 +194,23 @@ fn honeypots_bad_addresses_and_a_fourth_request_in_a_day_send_nothing() {
     host.wait_for(" sent\n", 3);
     stack.wait_for_messages(&eager, 3, Duration::from_secs(60));
     stack.wait_for_postfix_queue(Duration::from_secs(60));
-    assert_eq!(imap_messages(&stack, &eager).len(), 3, "at most 3 a day");
+    let confirmations = imap_messages(&stack, &eager);
+    assert_eq!(confirmations.len(), 3, "at most 3 a day");
     assert!(imap_messages(&stack, &bot).is_empty());
+    // Somebody else's signups: the confirmation's one-click unsubscribe withdraws them.
+    let unsubscribe = link_path(
+        &header(&confirmations[0], "List-Unsubscribe"),
+        "unsubscribe/",
+    );
+    let (status, _, _) = http(
+        &host.addr,
+        "POST",
+        &unsubscribe,
+        "",
+        "List-Unsubscribe=One-Click",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(subscriber(dir.path(), &eager).status, Status::Unsubscribed);
     let db = Store::open(&dir.path().join("subscribers.db")).unwrap();
     assert!(db.subscriber(&bot).unwrap().is_none());
     assert!(db.subscriber(&long).unwrap().is_none());

@@ -242,7 +242,13 @@ impl Mails {
             boundary: format!("=_dispatch_{}", mail.kind.as_str()),
         };
         let email = crate::address::ascii_domain(&s.email)?;
-        let to = headers::header_mailbox(s.name.as_deref(), &email);
+        // A confirmation goes to an address nobody has vouched for yet: it does not carry the
+        // name a stranger typed into the form beside it.
+        let name = match mail.kind {
+            MailKind::Confirm => None,
+            MailKind::Welcome => s.name.as_deref(),
+        };
+        let to = headers::header_mailbox(name, &email);
         let tag = token::message_tag(&self.secret, mail.kind.as_str(), mail.id);
         let message_id = format!("{}.{}.{tag}@{}", mail.kind.as_str(), mail.id, self.domain);
         let unsubscribe_token = token::unsubscribe_token(&self.secret, s.id);

@@ -64,7 +64,7 @@ fn resolve(db: &std::path::Path, token: &str, apply: bool) -> anyhow::Result<Out
     if !db.exists() {
         return Ok(Outcome::Invalid);
     }
-    let store = Store::open(db)?;
+    let mut store = Store::open(db)?;
     let Some(id) = crate::outgoing::token::verify_unsubscribe_token(&store.secret()?, token) else {
         return Ok(Outcome::Invalid);
     };
@@ -73,6 +73,13 @@ fn resolve(db: &std::path::Path, token: &str, apply: bool) -> anyhow::Result<Out
         Some(Status::Active) => {
             if apply {
                 store.deactivate_subscriber(id, Status::Unsubscribed)?;
+            }
+            Ok(Outcome::Unsubscribed)
+        }
+        // The unsubscribe link of a confirmation mail: the signup is withdrawn.
+        Some(Status::Pending) => {
+            if apply {
+                store.cancel_signup(id)?;
             }
             Ok(Outcome::Unsubscribed)
         }

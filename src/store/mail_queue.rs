@@ -134,7 +134,7 @@ impl Store {
                 let before = (s.status != Status::Pending).then(|| s.status.as_str());
                 tx.execute(
                     "UPDATE subscribers SET status = 'pending', consent_at = ?2, updated_at = ?2,
-                     name = coalesce(?3, name),
+                     name = coalesce(name, ?3),
                      status_before = coalesce(?4, status_before)
                      WHERE id = ?1",
                     params![s.id, at, super::subscribers::clean_name(name), before],
@@ -292,6 +292,27 @@ impl Store {
         Ok(())
     }
 
+    /// Withdraws a signup not yet confirmed (its confirmation mail's unsubscribe link): the
+    /// address returns to the status it had, or is unsubscribed when new (so that a later
+    /// signup must be confirmed again), and its queued mails are cancelled. False when the
+    /// subscriber is not pending.
+    pub fn cancel_signup(&mut self, id: i64) -> anyhow::Result<bool> {
+        let tx = self.conn.transaction()?;
+        let at = now();
+        let changed = tx.execute(
+            "UPDATE subscribers SET status = coalesce(status_before, 'unsubscribed'),
+             status_before = NULL, updated_at = ?2 WHERE id = ?1 AND status = 'pending'",
+            params![id, at],
+        )?;
+        tx.execute(
+            "UPDATE mail_queue SET state = 'cancelled', updated_at = ?2
+             WHERE subscriber_id = ?1 AND state = 'queued'",
+            params![id, at],
+        )?;
+        tx.commit()?;
+        Ok(changed == 1)
+    }
+
     /// Forgets signups left unconfirmed for `days`: a new address is deleted (with its
     /// queued mails), an address that was unsubscribed or bounced returns to that status.
     /// Returns how many expired.
@@ -442,6 +463,26 @@ mod tests {
         assert_eq!(
             (failed.state.as_str(), failed.last_error.as_deref()),
             ("failed", Some("550 no"))
+        );
+    }
+
+    #[test]
+    fn a_withdrawn_signup_is_unsubscribed_and_sends_nothing_more() {
+        let mut store = Store::open_in_memory().unwrap();
+        let Signup::Queued { subscriber_id: id } = store.signup("w@example.org", None, 3).unwrap()
+        else {
+            panic!("queued")
+        };
+        assert!(store.cancel_signup(id).unwrap());
+        assert_eq!(
+            store.subscriber_status(id).unwrap(),
+            Some(Status::Unsubscribed)
+        );
+        assert!(store.due_mails(10).unwrap().is_empty());
+        assert!(!store.cancel_signup(id).unwrap(), "not pending any more");
+        assert_eq!(
+            store.confirm_signup(id, true).unwrap(),
+            Confirmation::NotPending
         );
     }
 
