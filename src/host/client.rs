@@ -46,12 +46,19 @@ fn canonical(addr: IpAddr) -> IpAddr {
 
 /// At most `per_window` signups per client in each window (an hour), kept in memory: a restart
 /// forgets the counts, which only gives a client one more window. An IPv6 client counts by
-/// its /64, the block one household or server gets, which it could otherwise walk through an
-/// address at a time.
+/// its /56, the block an ISP delegates to one household (a server gets a /64 of one), which it
+/// could otherwise walk through an address or a /64 at a time.
 pub struct RateLimit {
     per_window: u32,
     window: Duration,
-    clients: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    clients: Mutex<Clients>,
+}
+
+#[derive(Default)]
+struct Clients {
+    counts: HashMap<IpAddr, (Instant, u32)>,
+    /// When the windows that ended were last forgotten.
+    pruned: Option<Instant>,
 }
 
 /// Clients remembered at most; past it, windows that ended are forgotten first.
@@ -66,7 +73,7 @@ impl RateLimit {
         RateLimit {
             per_window,
             window,
-            clients: Mutex::new(HashMap::new()),
+            clients: Mutex::new(Clients::default()),
         }
     }
 
@@ -78,14 +85,25 @@ impl RateLimit {
             .clients
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if clients.len() >= MAX_CLIENTS && !clients.contains_key(&client) {
-            clients.retain(|_, (start, _)| now.duration_since(*start) < self.window);
-            if clients.len() >= MAX_CLIENTS {
+        let clients = &mut *clients;
+        if clients.counts.len() >= MAX_CLIENTS && !clients.counts.contains_key(&client) {
+            // Forgetting the windows that ended walks the whole map: once a second at most,
+            // so that a flood of newcomers cannot make every request pay for it.
+            if clients
+                .pruned
+                .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+            {
+                clients.pruned = Some(now);
+                clients
+                    .counts
+                    .retain(|_, (start, _)| now.duration_since(*start) < self.window);
+            }
+            if clients.counts.len() >= MAX_CLIENTS {
                 // Flooded from more addresses than we remember: refuse newcomers for now.
                 return false;
             }
         }
-        let entry = clients.entry(client).or_insert((now, 0));
+        let entry = clients.counts.entry(client).or_insert((now, 0));
         if now.duration_since(entry.0) >= self.window {
             *entry = (now, 0);
         }
@@ -97,10 +115,10 @@ impl RateLimit {
     }
 }
 
-/// What the limit counts by: an IPv4 address, or the /64 an IPv6 address is in.
+/// What the limit counts by: an IPv4 address, or the /56 an IPv6 address is in.
 fn limit_key(addr: IpAddr) -> IpAddr {
     match canonical(addr) {
-        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (u128::MAX << 72)).into()),
         v4 => v4,
     }
 }
@@ -150,12 +168,12 @@ mod tests {
         assert!(limit.allow(a) && limit.allow(a));
         assert!(!limit.allow(a));
         assert!(limit.allow(b));
-        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
-        let same_64: IpAddr = "2001:db8:1:2:ffff:aaaa:bbbb:cccc".parse().unwrap();
-        let next_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert!(limit.allow(one) && limit.allow(same_64));
-        assert!(!limit.allow(one), "one /64 is one client");
-        assert!(limit.allow(next_64));
+        let one: IpAddr = "2001:db8:1:200::1".parse().unwrap();
+        let same_56: IpAddr = "2001:db8:1:2ff:ffff:aaaa:bbbb:cccc".parse().unwrap();
+        let next_56: IpAddr = "2001:db8:1:300::1".parse().unwrap();
+        assert!(limit.allow(one) && limit.allow(same_56));
+        assert!(!limit.allow(one), "one /56 is one client");
+        assert!(limit.allow(next_56));
         let mapped: IpAddr = "::ffff:192.0.2.2".parse().unwrap();
         assert!(limit.allow(mapped));
         assert!(!limit.allow(b), "IPv4 seen through IPv6 is the same client");
