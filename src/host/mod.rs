@@ -177,6 +177,7 @@ pub async fn host(
         retry_delays: options.retry_delays.clone(),
         pending_days: host_config.pending_days,
         reporter: reporter.clone(),
+        unrecorded: Default::default(),
     };
     let worker = tokio::spawn(worker.run(stopped()));
     let refresher = {

@@ -42,6 +42,9 @@ pub struct Worker {
     pub retry_delays: Vec<Duration>,
     pub pending_days: u32,
     pub reporter: Arc<dyn Reporter>,
+    /// Mails the server took whose `sent` could not be recorded yet (the database locked or
+    /// full): recorded later, never sent again by this process.
+    pub unrecorded: Mutex<std::collections::HashSet<i64>>,
 }
 
 /// Runs `f` on the store on a blocking thread.
@@ -99,8 +102,17 @@ impl Worker {
             if due.is_empty() {
                 break;
             }
+            let mut sent_any = false;
             for mail in due {
+                if self.was_sent(mail.id) {
+                    self.record_sent(mail.id).await?;
+                    continue;
+                }
+                sent_any = true;
                 self.send_one(&mail, &mut connection).await?;
+            }
+            if !sent_any {
+                break;
             }
         }
         if let Some(connection) = connection {
@@ -157,17 +169,44 @@ impl Worker {
         };
         match open.send(&self.mailer, &envelope, &outgoing.bytes).await {
             Outcome::Sent => {
-                with_store(&self.store, move |s| s.mail_sent(id)).await?;
+                self.lock_unrecorded().insert(id);
                 self.reporter
                     .notice(&format!("{} mail {id} sent", mail.kind.as_str()));
-                Ok(())
+                self.record_sent(id).await
             }
-            Outcome::Deferred { error, .. } | Outcome::InDoubt { error, .. } => {
-                self.retry(mail, &error).await
+            // No answer to the end of the message: the server most likely has it. Sending it
+            // again could only make a copy, so it counts as sent.
+            Outcome::InDoubt { error, .. } => {
+                self.lock_unrecorded().insert(id);
+                self.reporter.notice(&format!(
+                    "{} mail {id} in doubt, not sent again: {}",
+                    mail.kind.as_str(),
+                    crate::report::without_addresses(&error)
+                ));
+                self.record_sent(id).await
             }
+            Outcome::Deferred { error, .. } => self.retry(mail, &error).await,
             Outcome::Refused(e) => self.retry(mail, &e.to_string()).await,
             Outcome::Failed(error) => self.give_up(mail, &error).await,
         }
+    }
+
+    fn lock_unrecorded(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<i64>> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn was_sent(&self, id: i64) -> bool {
+        self.lock_unrecorded().contains(&id)
+    }
+
+    /// Records that the server took mail `id`; until that succeeds, the mail is remembered as
+    /// sent, so that a database error cannot make the worker send it again and again.
+    async fn record_sent(&self, id: i64) -> anyhow::Result<()> {
+        with_store(&self.store, move |s| s.mail_sent(id)).await?;
+        self.lock_unrecorded().remove(&id);
+        Ok(())
     }
 
     /// Tries again after the next delay, or gives up when the attempts are used up.
