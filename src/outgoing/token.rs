@@ -43,6 +43,14 @@ fn token(secret: &[u8], purpose: &str, subscriber_id: i64) -> String {
     ENGINE.encode(bytes)
 }
 
+/// Whether `token` has a token's form (base64url of an id and a MAC), checked without the
+/// secret: what is not cannot be one, and needs no database opened to say so.
+pub fn is_token_shaped(token: &str) -> bool {
+    let token = token.trim();
+    // 24 bytes are 32 base64 characters.
+    token.len() == 32 && ENGINE.decode(token).is_ok_and(|b| b.len() == 8 + MAC_LEN)
+}
+
 fn verify(secret: &[u8], purpose: &str, token: &str) -> Option<i64> {
     let bytes = ENGINE.decode(token.trim()).ok()?;
     if bytes.len() != 8 + MAC_LEN {
@@ -76,6 +84,8 @@ mod tests {
         let forged = unsubscribe_token(b"another secret", 42);
         assert_eq!(verify_unsubscribe_token(secret, &forged), None);
         assert_eq!(verify_unsubscribe_token(secret, "garbage"), None);
+        assert!(is_token_shaped(&token) && is_token_shaped(&forged));
+        assert!(!is_token_shaped("garbage") && !is_token_shaped(&format!("{token}AA")));
         assert!(!token.contains('@'));
     }
 

@@ -61,7 +61,7 @@ enum Outcome {
 /// Applies (or, with `apply` false, only checks) an unsubscribe token. The database is opened
 /// once, writable: reading the secret may have to create it.
 fn resolve(db: &std::path::Path, token: &str, apply: bool) -> anyhow::Result<Outcome> {
-    if !db.exists() {
+    if !crate::outgoing::token::is_token_shaped(token) || !db.exists() {
         return Ok(Outcome::Invalid);
     }
     let mut store = Store::open(db)?;
