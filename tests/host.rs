@@ -303,6 +303,30 @@ fn faulty_smtp_proxy(postfix: u16, faults: usize) -> (u16, Arc<AtomicUsize>) {
     (port, rcpts)
 }
 
+/// `dispatch host` on `dir` inside this test process, on a port of its choosing, with
+/// `options` and its notices going to `reporter`; returns the address once it listens.
+fn host_in_process(
+    dir: &Path,
+    options: dispatch::host::Options,
+    reporter: Arc<dyn dispatch::report::Reporter>,
+) -> std::net::SocketAddr {
+    let (ready, bound) = tokio::sync::oneshot::channel();
+    let path = dir.to_path_buf();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let result = runtime.block_on(dispatch::host::host(
+            &path,
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            options,
+            Some(ready),
+            reporter,
+            Box::new(std::io::sink()),
+        ));
+        panic!("the host stopped: {result:?}");
+    });
+    bound.blocking_recv().unwrap()
+}
+
 /// Passes the host's notices and errors on, one message each.
 struct Notices(Mutex<std::sync::mpsc::Sender<String>>);
 
@@ -322,26 +346,13 @@ fn a_4xx_from_the_smtp_server_is_retried() {
     let stack = mailstack();
     let (proxy, rcpts) = faulty_smtp_proxy(stack.smtp_port, 1);
     let dir = folder(proxy);
-    let (ready, bound) = tokio::sync::oneshot::channel();
     let (notices, heard) = std::sync::mpsc::channel();
-    let path = dir.path().to_path_buf();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let options = dispatch::host::Options {
-            retry_delays: vec![Duration::from_secs(1)],
-            ..Default::default()
-        };
-        let result = runtime.block_on(dispatch::host::host(
-            &path,
-            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            options,
-            Some(ready),
-            Arc::new(Notices(Mutex::new(notices))),
-            Box::new(std::io::sink()),
-        ));
-        panic!("the host stopped: {result:?}");
-    });
-    let addr = bound.blocking_recv().unwrap().to_string();
+    let options = dispatch::host::Options {
+        retry_delays: vec![Duration::from_secs(1)],
+        ..Default::default()
+    };
+    let addr =
+        host_in_process(dir.path(), options, Arc::new(Notices(Mutex::new(notices)))).to_string();
     let reader = unique_user("greylisted");
     assert_eq!(subscribe(&addr, &form(&reader, "", "")).0, 200);
     let deferred = heard.recv_timeout(Duration::from_secs(60)).unwrap();
@@ -563,28 +574,14 @@ fn a_host_url_with_a_path_is_served_with_and_without_it() {
 fn slow_uploads_cannot_fill_every_connection() {
     let (_silent, port) = silent_smtp();
     let dir = folder(port);
-    let (ready, bound) = tokio::sync::oneshot::channel();
-    let path = dir.path().to_path_buf();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let options = dispatch::host::Options {
-            limits: dispatch::serve::Limits {
-                connections: 4,
-                ..Default::default()
-            },
+    let options = dispatch::host::Options {
+        limits: dispatch::serve::Limits {
+            connections: 4,
             ..Default::default()
-        };
-        let result = runtime.block_on(dispatch::host::host(
-            &path,
-            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            options,
-            Some(ready),
-            Arc::new(dispatch::report::Silent),
-            Box::new(std::io::sink()),
-        ));
-        panic!("the host stopped: {result:?}");
-    });
-    let addr = bound.blocking_recv().unwrap();
+        },
+        ..Default::default()
+    };
+    let addr = host_in_process(dir.path(), options, Arc::new(dispatch::report::Silent));
     // Four uploads under way: each sent its head and the start of its body, and the host is
     // reading the body (it said `100 Continue`).
     let mut uploads = Vec::new();
